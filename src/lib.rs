@@ -1,0 +1,7 @@
+//! relcon: a terminal release console for conversational bots on the Release API.
+//!
+//! The crate is one engine with four faces (TUI, demo, simulator, headless CLI); see
+//! `docs/architecture.md` for how the modules fit together.
+
+pub mod domain;
+pub mod sanitize;
