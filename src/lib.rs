@@ -3,7 +3,9 @@
 //! The crate is one engine with four faces (TUI, demo, simulator, headless CLI); see
 //! `docs/architecture.md` for how the modules fit together.
 
+pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod engine;
+pub mod sim;
 pub mod sanitize;

@@ -1,0 +1,424 @@
+//! What a console needs beyond the seeds: bots with their environments and health,
+//! environments, every operation with its steps, per-minute metric series.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::domain::{
+    BotEnvironment, BotSummary, CanaryState, EnvJobState, Health, MetricsSeries, Operation,
+    OperationKind, Session, Stage, Step, StepState, Version, parse_window,
+};
+use crate::sim::problem::{ApiError, ApiResult};
+use crate::sim::routes::api_v1::canary_view;
+use crate::sim::routes::reply;
+use crate::sim::routes::v1::deployment_view;
+use crate::sim::traffic::{self, Arm};
+use crate::sim::world::{Bot, World};
+use crate::sim::{App, Shared};
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/v1/bots", get(list_bots))
+        .route("/api/v1/bots/{bot}", get(get_bot))
+        .route("/api/v1/environments", get(environments))
+        .route("/api/v1/operations", get(operations))
+        .route("/api/v1/metrics/timeseries", get(timeseries))
+}
+
+pub fn version_views(app: &Shared, w: &World, bot: &Bot, now: f64) -> Vec<Version> {
+    let mut out: Vec<Version> = bot
+        .versions
+        .iter()
+        .map(|v| Version {
+            id: v.id.clone(),
+            label: v.label.clone(),
+            status: v.status,
+            environment: v.environment,
+            created_at: app.stamp(v.created),
+            nlu_model_id: v.nlu.clone(),
+            flow_references: v.flows.clone(),
+            live_in: bot
+                .bindings
+                .iter()
+                .filter(|b| b.live.at(now).as_deref() == Some(v.id.as_str()))
+                .map(|b| b.env.clone())
+                .collect(),
+            last_canary_verdict: v.verdict.clone(),
+        })
+        .collect();
+    let _ = w;
+    out.reverse();
+    out
+}
+
+pub fn session_views(app: &Shared, w: &World, bot: &Bot, now: f64) -> Vec<Session> {
+    let n = bot.sessions_at(now);
+    let envs: Vec<(String, f64)> = bot
+        .bindings
+        .iter()
+        .filter(|b| w.envs.get(&b.env).map(|e| e.stage) == Some(Stage::Production))
+        .map(|b| (b.env.clone(), bot.share(&w.envs, &b.env, now)))
+        .filter(|(_, s)| *s > 0.0)
+        .collect();
+    let channels = ["webchat", "voice", "whatsapp", "teams"];
+    (0..n)
+        .map(|i| {
+            // Spread sessions over environments by share, deterministically.
+            let mut acc = 0.0;
+            let pos = (i as f64 + 0.5) / n.max(1) as f64;
+            let env = envs
+                .iter()
+                .find(|(_, s)| {
+                    acc += s;
+                    pos <= acc
+                })
+                .or(envs.last())
+                .map(|(e, _)| e.clone())
+                .unwrap_or_default();
+            let version = w.live_at(&bot.id, &env, now).unwrap_or_default();
+            let age = ((i as u64 * 37) % 600) as f64;
+            Session {
+                id: format!("sess_{}_{:04}", bot.id, i + 1),
+                bot_id: bot.id.clone(),
+                environment_id: env,
+                version_id: version,
+                started_at: app.stamp(now - age),
+                channel: channels[i as usize % channels.len()].to_string(),
+                status: "active".into(),
+            }
+        })
+        .collect()
+}
+
+fn health_of(error_rate: Option<f64>) -> Health {
+    match error_rate {
+        Some(r) if r > 0.1 => Health::Unhealthy,
+        Some(r) if r > 0.05 => Health::Degraded,
+        _ => Health::Healthy,
+    }
+}
+
+fn step(name: &str, state: StepState, started: Option<String>, detail: Option<String>) -> Step {
+    Step {
+        name: name.into(),
+        state,
+        started_at: started,
+        finished_at: None,
+        detail,
+    }
+}
+
+/// Every operation in the world, newest first.
+pub fn operation_views(app: &Shared, w: &World, now: f64) -> Vec<(f64, Operation)> {
+    let mut ops = Vec::new();
+    for d in w.deployments.values() {
+        let v = deployment_view(app, d, now);
+        ops.push((
+            d.created,
+            Operation {
+                id: d.id.clone(),
+                kind: OperationKind::Deployment,
+                bot_id: Some(d.bot.clone()),
+                environment_id: Some(d.env.clone()),
+                version_id: Some(d.version.clone()),
+                state: v.status.as_str().into(),
+                active: !v.status.is_terminal(),
+                created_at: v.created_at,
+                updated_at: v.updated_at,
+                steps: v.steps,
+                error_message: v.error_message,
+            },
+        ));
+    }
+    for j in w.rollback_jobs.values() {
+        let v = crate::sim::routes::api_v1::rollback_job_view(app, j, now);
+        let state = j.schedule.state_at(now);
+        ops.push((
+            j.created,
+            Operation {
+                id: j.id.clone(),
+                kind: OperationKind::Rollback,
+                bot_id: Some(j.bot.clone()),
+                environment_id: j.env_applied.clone(),
+                version_id: Some(j.target.clone()),
+                state: state.as_str().into(),
+                active: !state.is_terminal(),
+                created_at: app.stamp(j.created),
+                updated_at: app.stamp(j.schedule.phases.iter().map(|(_, t)| *t).filter(|t| *t <= now).fold(j.created, f64::max)),
+                steps: serde_json::from_value(v["steps"].clone()).unwrap_or_default(),
+                error_message: v["errorMessage"].as_str().map(str::to_string),
+            },
+        ));
+    }
+    for c in w.canaries.values() {
+        let view = canary_view(app, c);
+        let mut steps = vec![step(
+            "canary started",
+            StepState::Done,
+            Some(app.stamp(c.started)),
+            Some(format!("{} vs {}", c.version, c.stable)),
+        )];
+        for (t, wgt) in c.weight.changes().skip(1) {
+            steps.push(step(
+                &format!("traffic {wgt}%"),
+                StepState::Done,
+                Some(app.stamp(*t)),
+                None,
+            ));
+        }
+        let last = match view.state {
+            CanaryState::Running => step(
+                &format!("serving {}%", view.canary_weight),
+                StepState::Running,
+                Some(app.stamp(c.updated)),
+                None,
+            ),
+            CanaryState::Paused => step("paused", StepState::Running, Some(app.stamp(c.updated)), None),
+            CanaryState::Promoted => step("promoted", StepState::Done, Some(app.stamp(c.updated)), None),
+            CanaryState::RolledBack => step("rolled back", StepState::Failed, Some(app.stamp(c.updated)), None),
+        };
+        steps.push(last);
+        ops.push((
+            c.started,
+            Operation {
+                id: c.id.clone(),
+                kind: OperationKind::Canary,
+                bot_id: Some(c.bot.clone()),
+                environment_id: Some(c.env.clone()),
+                version_id: Some(c.version.clone()),
+                state: view.state.as_str().into(),
+                active: view.state.is_active(),
+                created_at: view.started_at,
+                updated_at: view.updated_at,
+                steps,
+                error_message: None,
+            },
+        ));
+    }
+    for j in w.env_jobs.values() {
+        let v = crate::sim::routes::api_v2::env_job_view(app, j, now);
+        let state = j.schedule.state_at(now);
+        ops.push((
+            j.created,
+            Operation {
+                id: j.id.clone(),
+                kind: OperationKind::EnvironmentJob,
+                bot_id: None,
+                environment_id: Some(j.env.clone()),
+                version_id: None,
+                state: state.as_str().into(),
+                active: !state.is_terminal() && state != EnvJobState::RolledBack,
+                created_at: app.stamp(j.created),
+                updated_at: app.stamp(now.min(j.schedule.end())),
+                steps: v.steps,
+                error_message: v.error_message,
+            },
+        ));
+    }
+    for p in &w.flow_pushes {
+        let bot = w.flows.get(&p.flow).and_then(|f| f.bot.clone());
+        ops.push((
+            p.at,
+            Operation {
+                id: p.id.clone(),
+                kind: OperationKind::FlowPush,
+                bot_id: bot,
+                environment_id: Some(p.env.clone()),
+                version_id: Some(format!("{}@{}", p.flow, p.version)),
+                state: p.state.clone(),
+                active: false,
+                created_at: app.stamp(p.at),
+                updated_at: app.stamp(p.at),
+                steps: vec![step(&p.state, StepState::Done, Some(app.stamp(p.at)), None)],
+                error_message: None,
+            },
+        ));
+    }
+    ops.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ops
+}
+
+fn bot_summary(app: &Shared, w: &World, bot: &Bot, ops: &[(f64, Operation)], now: f64) -> BotSummary {
+    let weights = bot.routing.at(now);
+    let environments = bot
+        .bindings
+        .iter()
+        .filter_map(|b| {
+            let env = w.envs.get(&b.env)?;
+            let share = bot.share(&w.envs, &b.env, now);
+            Some(BotEnvironment {
+                environment_id: env.id.clone(),
+                name: env.name.clone(),
+                stage: env.stage,
+                colour: env.colour.clone(),
+                live_version: b.live.at(now).clone(),
+                traffic_weight: if env.stage == Stage::Staging {
+                    weights.get(&b.env).copied().unwrap_or(0.0)
+                } else {
+                    (share * 1000.0).round() / 10.0
+                },
+            })
+        })
+        .collect();
+    let q = traffic::Query {
+        bot: &bot.id,
+        env: None,
+        version: None,
+        arm: Arm::Total,
+    };
+    let s = traffic::summary(w, &q, 300.0, now);
+    let _ = app;
+    BotSummary {
+        id: bot.id.clone(),
+        name: bot.name.clone(),
+        description: bot.description.clone(),
+        environments,
+        active_operation: ops
+            .iter()
+            .find(|(_, o)| o.active && o.bot_id.as_deref() == Some(bot.id.as_str()))
+            .map(|(_, o)| o.clone()),
+        active_sessions: bot.sessions_at(now),
+        health: health_of(s.error_rate),
+        error_rate: s.error_rate.map(|r| (r * 10_000.0).round() / 10_000.0),
+    }
+}
+
+async fn list_bots(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
+    app.authorize(&headers, &["bot:read"])?;
+    let (g, now) = app.world();
+    let ops = operation_views(&app, &g.world, now);
+    let items: Vec<BotSummary> = g
+        .world
+        .bots
+        .values()
+        .map(|b| bot_summary(&app, &g.world, b, &ops, now))
+        .collect();
+    Ok(reply(StatusCode::OK, json!({ "items": items })))
+}
+
+async fn get_bot(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["bot:read"])?;
+    let (g, now) = app.world();
+    let bot = g
+        .world
+        .bots
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("bot", &id))?;
+    let ops = operation_views(&app, &g.world, now);
+    Ok(reply(
+        StatusCode::OK,
+        serde_json::to_value(bot_summary(&app, &g.world, bot, &ops, now)).unwrap_or_default(),
+    ))
+}
+
+async fn environments(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
+    app.authorize(&headers, &["bot:read", "environment:read", "environments:read"])?;
+    let (g, _) = app.world();
+    let items: Vec<_> = g.world.envs.values().map(|e| e.to_domain()).collect();
+    Ok(reply(StatusCode::OK, json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OpsQuery {
+    bot_id: Option<String>,
+    active: Option<bool>,
+    limit: Option<usize>,
+}
+
+async fn operations(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<OpsQuery>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["bot:read", "deployment:read"])?;
+    let (g, now) = app.world();
+    let items: Vec<Operation> = operation_views(&app, &g.world, now)
+        .into_iter()
+        .map(|(_, o)| o)
+        .filter(|o| q.bot_id.as_ref().is_none_or(|b| o.bot_id.as_ref() == Some(b)))
+        .filter(|o| !q.active.unwrap_or(false) || o.active)
+        .take(q.limit.unwrap_or(50).clamp(1, 500))
+        .collect();
+    Ok(reply(StatusCode::OK, json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SeriesQuery {
+    bot_id: String,
+    environment_id: Option<String>,
+    window: Option<String>,
+}
+
+async fn timeseries(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<SeriesQuery>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["metrics:read"])?;
+    let text = q.window.clone().unwrap_or_else(|| "30m".into());
+    let window = parse_window(&text)
+        .filter(|w| *w <= 24 * 3600)
+        .ok_or_else(|| ApiError::invalid_one("window", format!("'{text}' is not a window of at most 24h like 30m")))?;
+    let (g, now) = app.world();
+    let w = &g.world;
+    if !w.bots.contains_key(&q.bot_id) {
+        return Err(ApiError::not_found("bot", &q.bot_id));
+    }
+    let from = ((now - window as f64) / 60.0).floor() as i64 + 1;
+    let stamp = |t: f64| app.stamp(t);
+    let total = traffic::series(
+        w,
+        &traffic::Query {
+            bot: &q.bot_id,
+            env: q.environment_id.as_deref(),
+            version: None,
+            arm: Arm::Total,
+        },
+        from,
+        now,
+        &stamp,
+    );
+    let canary_env = q
+        .environment_id
+        .clone()
+        .or_else(|| traffic::canary_for(w, &q.bot_id, None).map(|c| c.env.clone()));
+    let arm = |arm: Arm| {
+        canary_env
+            .as_deref()
+            .map(|env| {
+                traffic::series(
+                    w,
+                    &traffic::Query {
+                        bot: &q.bot_id,
+                        env: Some(env),
+                        version: None,
+                        arm,
+                    },
+                    from,
+                    now,
+                    &stamp,
+                )
+            })
+            .unwrap_or_default()
+    };
+    let series = MetricsSeries {
+        bot_id: q.bot_id.clone(),
+        environment_id: q.environment_id.clone(),
+        step_seconds: 60,
+        total,
+        baseline: arm(Arm::Baseline),
+        canary: arm(Arm::Canary),
+    };
+    Ok(reply(StatusCode::OK, serde_json::to_value(series).unwrap_or_default()))
+}

@@ -1,0 +1,740 @@
+//! `/v1`: the versioned blue-green deploy of seed 000.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::domain::{DeploymentState, DeploymentStatus, FieldError, FlowRef, VersionStatus};
+use crate::sim::problem::{ApiError, ApiResult};
+use crate::sim::routes::{JsonBody, reply, status_read};
+use crate::sim::scenario::Timing;
+use crate::sim::world::{Deployment, Schedule, World, schedule_steps};
+use crate::sim::{App, Shared};
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/v1/nlu/models/{id}", get(nlu_model))
+        .route("/v1/bots/{bot}/deployments", post(create_deployment))
+        .route("/v1/deployments", get(list_deployments))
+        .route("/v1/deployments/{id}/status", get(deployment_status))
+        .route("/v1/deployments/{id}/rollback", post(rollback_deployment))
+        .route(
+            "/v1/environments/routing",
+            get(get_routing).put(put_routing),
+        )
+        .route("/v1/sync/jobs", post(create_sync_job))
+        .route("/v1/sync/jobs/{id}", get(sync_job))
+        .route("/v1/bots/{bot}/flows/{flow}/versions", get(flow_versions))
+}
+
+async fn nlu_model(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["nlu:read"])?;
+    let (g, _) = app.world();
+    let m = g
+        .world
+        .nlu
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("NLU model", &id))?;
+    Ok(reply(
+        StatusCode::OK,
+        json!({"id": m.id, "botId": m.bot, "version": m.version, "status": m.status, "createdAt": app.stamp(-30.0 * 86400.0)}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateDeployment {
+    #[serde(default)]
+    bot_id: Option<String>,
+    target_environment_id: String,
+    nlu_model_id: String,
+    #[serde(default)]
+    flow_references: Vec<FlowRef>,
+    #[serde(default)]
+    deployment_type: Option<String>,
+    #[serde(default)]
+    version_id: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
+pub fn deployment_view(app: &Shared, d: &Deployment, now: f64) -> DeploymentStatus {
+    let state = d.schedule.state_at(now);
+    let stamp = |t: f64| app.stamp(t);
+    let steps = schedule_steps(
+        &d.schedule,
+        &[
+            (DeploymentState::Queued, "queued"),
+            (DeploymentState::Compiling, "compiling"),
+            (DeploymentState::Deploying, "deploying"),
+            (DeploymentState::Validating, "validating"),
+        ],
+        now,
+        &stamp,
+        match state {
+            DeploymentState::Failed | DeploymentState::Timeout => {
+                Some((state, d.error.as_deref().unwrap_or("failed")))
+            }
+            _ => None,
+        },
+    );
+    let remaining = if state.is_terminal() {
+        0
+    } else {
+        (d.schedule.end() - now).max(0.0).ceil() as u64
+    };
+    DeploymentStatus {
+        deployment_id: d.id.clone(),
+        bot_id: d.bot.clone(),
+        version_id: d.version.clone(),
+        target_environment_id: d.env.clone(),
+        status: state,
+        created_at: app.stamp(d.created),
+        updated_at: app.stamp(
+            d.schedule
+                .phases
+                .iter()
+                .filter(|(_, t)| *t <= now)
+                .map(|(_, t)| *t)
+                .fold(d.created, f64::max),
+        ),
+        estimated_completion_seconds: remaining,
+        steps,
+        error_message: match state {
+            DeploymentState::Failed | DeploymentState::Timeout | DeploymentState::RolledBack => {
+                d.error.clone()
+            }
+            _ => None,
+        },
+    }
+}
+
+/// The schedule of a new deployment (or a stalled one that ends in `timeout`).
+fn deployment_schedule(timing: &Timing, now: f64, stalled: bool, fails: bool) -> Schedule<DeploymentState> {
+    if stalled {
+        return Schedule {
+            phases: vec![
+                (DeploymentState::Queued, now),
+                (DeploymentState::Timeout, now + timing.job_timeout),
+            ],
+        };
+    }
+    let mut t = now;
+    let mut phases = Vec::new();
+    for (s, name) in [
+        (DeploymentState::Queued, "queued"),
+        (DeploymentState::Compiling, "compiling"),
+        (DeploymentState::Deploying, "deploying"),
+        (DeploymentState::Validating, "validating"),
+    ] {
+        phases.push((s, t));
+        t += Timing::phase(&timing.deploy, name);
+    }
+    phases.push((
+        if fails {
+            DeploymentState::Failed
+        } else {
+            DeploymentState::Completed
+        },
+        t,
+    ));
+    Schedule { phases }
+}
+
+/// Pick the version a `/v1` deployment deploys and check its references.
+fn resolve_version(w: &World, bot_id: &str, body: &CreateDeployment) -> ApiResult<String> {
+    let bot = w
+        .bots
+        .get(bot_id)
+        .ok_or_else(|| ApiError::not_found("bot", bot_id))?;
+    let model = w.nlu.get(&body.nlu_model_id).ok_or_else(|| {
+        ApiError::conflict(
+            format!("NLU model '{}' does not exist", body.nlu_model_id),
+            None,
+        )
+    })?;
+    if model.bot != bot_id {
+        return Err(ApiError::conflict(
+            format!(
+                "NLU model '{}' belongs to bot '{}', not '{bot_id}'",
+                model.id, model.bot
+            ),
+            None,
+        ));
+    }
+    let version = match &body.version_id {
+        Some(v) => {
+            let ver = bot
+                .version(v)
+                .ok_or_else(|| ApiError::not_found("version", v))?;
+            if ver.status != VersionStatus::Published {
+                return Err(ApiError::invalid_one(
+                    "versionId",
+                    format!(
+                        "version {} is {}; only PUBLISHED versions can be deployed",
+                        ver.id,
+                        ver.status.as_str()
+                    ),
+                ));
+            }
+            if ver.nlu != body.nlu_model_id {
+                return Err(ApiError::conflict(
+                    format!(
+                        "NLU mismatch: version {} is built on '{}', the request names '{}'",
+                        ver.id, ver.nlu, body.nlu_model_id
+                    ),
+                    None,
+                ));
+            }
+            ver
+        }
+        None => bot
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.status == VersionStatus::Published && v.nlu == body.nlu_model_id)
+            .ok_or_else(|| {
+                ApiError::conflict(
+                    format!(
+                        "NLU mismatch: no PUBLISHED version of bot '{bot_id}' is built on '{}'",
+                        body.nlu_model_id
+                    ),
+                    None,
+                )
+            })?,
+    };
+    for r in &body.flow_references {
+        let flow = w.flows.get(&r.flow_id).ok_or_else(|| {
+            ApiError::conflict(format!("flow '{}' does not exist", r.flow_id), None)
+        })?;
+        if !flow.has_version(&r.version) {
+            let known: Vec<&str> = flow.versions.iter().map(|v| v.version.as_str()).collect();
+            return Err(ApiError::conflict(
+                format!(
+                    "flow '{}' has no version '{}' (known: {}); check GET /v1/bots/{bot_id}/flows/{}/versions",
+                    r.flow_id,
+                    r.version,
+                    known.join(", "),
+                    r.flow_id
+                ),
+                None,
+            ));
+        }
+    }
+    Ok(version.id.clone())
+}
+
+async fn create_deployment(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(bot_id): Path<String>,
+    JsonBody(body): JsonBody<CreateDeployment>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["deployment:write"])?;
+    if let Some(b) = &body.bot_id {
+        if b != &bot_id {
+            return Err(ApiError::invalid_one(
+                "botId",
+                format!("body names bot '{b}' but the path names '{bot_id}'"),
+            ));
+        }
+    }
+    if let Some(t) = &body.deployment_type {
+        if t != "versioned" && t != "blue_green" {
+            return Err(ApiError::invalid_one(
+                "deploymentType",
+                format!("'{t}' is not supported here; use 'versioned' (canaries go to POST /api/v1/bots/{{botId}}/deploy)"),
+            ));
+        }
+    }
+    let _ = &body.metadata;
+    let (mut g, now) = app.world();
+    let stalled = g.faults.stall_jobs;
+    let w = &mut g.world;
+    let version = resolve_version(w, &bot_id, &body)?;
+    let bot = w
+        .bots
+        .get(&bot_id)
+        .ok_or_else(|| ApiError::not_found("bot", &bot_id))?;
+    let binding = bot.binding(&body.target_environment_id).ok_or_else(|| {
+        if w.envs.contains_key(&body.target_environment_id) {
+            ApiError::invalid_one(
+                "targetEnvironmentId",
+                format!(
+                    "bot '{bot_id}' is not bound to environment '{}'",
+                    body.target_environment_id
+                ),
+            )
+        } else {
+            ApiError::not_found("environment", &body.target_environment_id)
+        }
+    })?;
+    if let Some((kind, id)) = w.busy(&bot_id) {
+        return Err(ApiError::conflict(
+            format!("bot '{bot_id}' already has a {kind} in progress ({id}); wait for it or roll it back"),
+            Some(id),
+        ));
+    }
+    let previous_live = binding.live.current().clone();
+    let previous_routing = bot.routing.current().clone();
+    let fails = bot.version(&version).and_then(|v| v.fail_deploy.clone());
+    let schedule = deployment_schedule(&w.timing, now, stalled, fails.is_some());
+    let id = w.next_id("dep");
+    let error = if stalled {
+        Some(format!(
+            "deployment did not finish within {}s (the deployment engine stalled)",
+            w.timing.job_timeout
+        ))
+    } else {
+        fails
+    };
+    let eta = (schedule.end() - now).ceil() as u64;
+    w.deployments.insert(
+        id.clone(),
+        Deployment {
+            id: id.clone(),
+            bot: bot_id.clone(),
+            env: body.target_environment_id.clone(),
+            version: version.clone(),
+            nlu: body.nlu_model_id.clone(),
+            flows: body.flow_references.clone(),
+            created: now,
+            schedule,
+            error,
+            applied: false,
+            previous_live,
+            previous_routing,
+            status_reads: VecDeque::new(),
+        },
+    );
+    let location = format!("/v1/deployments/{id}/status");
+    let mut resp = reply(
+        StatusCode::ACCEPTED,
+        json!({
+            "deploymentId": id,
+            "status": "queued",
+            "botId": bot_id,
+            "versionId": version,
+            "targetEnvironmentId": body.target_environment_id,
+            "createdAt": app.stamp(now),
+            "estimatedCompletionSeconds": eta,
+        }),
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+async fn deployment_status(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["deployment:read"])?;
+    let (mut g, now) = app.world();
+    let d = g
+        .world
+        .deployments
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::not_found("deployment", &id))?;
+    status_read(&mut d.status_reads, now, &id)?;
+    let view = deployment_view(&app, d, now);
+    let mut resp = (StatusCode::OK, axum::Json(&view)).into_response();
+    if !view.status.is_terminal() {
+        // Tell pollers when the next state change is due.
+        let next = d
+            .schedule
+            .phases
+            .iter()
+            .map(|(_, t)| *t)
+            .find(|t| *t > now)
+            .map(|t| (t - now).ceil().max(1.0) as u64)
+            .unwrap_or(1);
+        if let Ok(v) = HeaderValue::from_str(&next.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    bot_id: Option<String>,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+async fn list_deployments(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["deployment:read"])?;
+    let (g, now) = app.world();
+    let mut items: Vec<DeploymentStatus> = g
+        .world
+        .deployments
+        .values()
+        .filter(|d| q.bot_id.as_ref().is_none_or(|b| &d.bot == b))
+        .map(|d| deployment_view(&app, d, now))
+        .filter(|v| !q.active.unwrap_or(false) || !v.status.is_terminal())
+        .collect();
+    items.reverse();
+    Ok(reply(StatusCode::OK, json!({ "items": items })))
+}
+
+async fn rollback_deployment(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["deployment:write"])?;
+    let (mut g, now) = app.world();
+    let w = &mut g.world;
+    let d = w
+        .deployments
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("deployment", &id))?;
+    let state = d.schedule.state_at(now);
+    if state == DeploymentState::RolledBack {
+        let view = deployment_view(&app, &d, now);
+        return Ok((StatusCode::OK, axum::Json(view)).into_response());
+    }
+    if let Some(b) = w.bots.get_mut(&d.bot) {
+        if state == DeploymentState::Completed {
+            if let Some(binding) = b.binding_mut(&d.env) {
+                binding.live.set(now, d.previous_live.clone());
+            }
+        }
+        if b.routing.current() != &d.previous_routing {
+            b.routing.set(now, d.previous_routing.clone());
+        }
+    }
+    let reason = match state {
+        DeploymentState::Completed => "rolled back after completion: previous version and routing restored".to_string(),
+        s if s.is_terminal() => format!("rolled back after {}: previous routing restored", s.as_str()),
+        s => format!("cancelled while {} and rolled back", s.as_str()),
+    };
+    let entry = w
+        .deployments
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::not_found("deployment", &id))?;
+    entry.schedule.end_at(now, DeploymentState::RolledBack);
+    entry.applied = true;
+    entry.error = Some(entry.error.clone().map_or(reason.clone(), |e| format!("{e}; {reason}")));
+    let view = deployment_view(&app, entry, now);
+    w.emit(
+        "deployment.rolled_back",
+        json!({"deploymentId": id, "botId": d.bot, "environmentId": d.env}),
+    );
+    Ok((StatusCode::OK, axum::Json(view)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RouteEntry {
+    environment_id: String,
+    traffic_weight: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutRouting {
+    environments: Vec<RouteEntry>,
+    #[serde(default)]
+    strategy: Option<String>,
+    #[serde(default)]
+    failover_enabled: Option<bool>,
+    #[serde(default)]
+    bot_id: Option<String>,
+}
+
+/// The routing document for some bots.
+pub fn routing_view(app: &Shared, w: &World, bots: &[String], now: f64) -> Value {
+    let mut list = Vec::new();
+    for id in bots {
+        let Some(b) = w.bots.get(id) else { continue };
+        let weights = b.routing.at(now);
+        let total: f64 = b
+            .bindings
+            .iter()
+            .filter(|x| w.envs.get(&x.env).map(|e| e.stage) == Some(crate::domain::Stage::Production))
+            .map(|x| weights.get(&x.env).copied().unwrap_or(0.0))
+            .sum();
+        let envs: Vec<Value> = b
+            .bindings
+            .iter()
+            .filter(|x| w.envs.get(&x.env).map(|e| e.stage) == Some(crate::domain::Stage::Production))
+            .map(|x| {
+                let wgt = weights.get(&x.env).copied().unwrap_or(0.0);
+                json!({
+                    "environmentId": x.env,
+                    "trafficWeight": if total > 0.0 { (wgt / total * 1000.0).round() / 10.0 } else { 0.0 },
+                    "liveVersion": x.live.at(now),
+                })
+            })
+            .collect();
+        list.push(json!({"botId": id, "environments": envs}));
+    }
+    let first = list
+        .first()
+        .and_then(|b| b.get("environments").cloned())
+        .unwrap_or(Value::Array(vec![]));
+    let updated = bots
+        .iter()
+        .filter_map(|id| w.bots.get(id))
+        .filter_map(|b| b.routing.changes().last().map(|(t, _)| *t))
+        .fold(0.0, f64::max);
+    json!({
+        "strategy": "blue_green",
+        "failoverEnabled": true,
+        "updatedAt": app.stamp(updated),
+        "bots": list,
+        "environments": first,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoutingQuery {
+    bot_id: Option<String>,
+}
+
+async fn get_routing(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<RoutingQuery>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["environment:read", "environment:write"])?;
+    let (g, now) = app.world();
+    let bots: Vec<String> = match q.bot_id {
+        Some(b) => {
+            if !g.world.bots.contains_key(&b) {
+                return Err(ApiError::not_found("bot", &b));
+            }
+            vec![b]
+        }
+        None => g.world.bots.keys().cloned().collect(),
+    };
+    Ok(reply(StatusCode::OK, routing_view(&app, &g.world, &bots, now)))
+}
+
+async fn put_routing(
+    State(app): State<App>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PutRouting>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["environment:write"])?;
+    let mut errors = Vec::new();
+    if body.environments.is_empty() {
+        errors.push(FieldError {
+            field: "environments".into(),
+            message: "list at least one environment".into(),
+        });
+    }
+    for (i, e) in body.environments.iter().enumerate() {
+        if !(0.0..=100.0).contains(&e.traffic_weight) || !e.traffic_weight.is_finite() {
+            errors.push(FieldError {
+                field: format!("environments[{i}].trafficWeight"),
+                message: format!("{} is outside 0..=100", e.traffic_weight),
+            });
+        }
+    }
+    let total: f64 = body.environments.iter().map(|e| e.traffic_weight).sum();
+    if errors.is_empty() && total <= 0.0 {
+        errors.push(FieldError {
+            field: "environments".into(),
+            message: "at least one environment needs a weight above 0".into(),
+        });
+    }
+    if let Some(s) = &body.strategy {
+        if s != "blue_green" && s != "weighted" {
+            errors.push(FieldError {
+                field: "strategy".into(),
+                message: format!("'{s}' is not supported; use blue_green or weighted"),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let _ = body.failover_enabled;
+    let (mut g, now) = app.world();
+    let w = &mut g.world;
+    for e in &body.environments {
+        if !w.envs.contains_key(&e.environment_id) {
+            return Err(ApiError::not_found("environment", &e.environment_id));
+        }
+    }
+    let targets: Vec<String> = match &body.bot_id {
+        Some(b) => {
+            let bot = w.bots.get(b).ok_or_else(|| ApiError::not_found("bot", b))?;
+            for e in &body.environments {
+                if bot.binding(&e.environment_id).is_none() {
+                    return Err(ApiError::invalid_one(
+                        "environments",
+                        format!("bot '{b}' is not bound to '{}'", e.environment_id),
+                    ));
+                }
+            }
+            vec![b.clone()]
+        }
+        None => w
+            .bots
+            .values()
+            .filter(|b| {
+                body.environments
+                    .iter()
+                    .all(|e| b.binding(&e.environment_id).is_some())
+            })
+            .map(|b| b.id.clone())
+            .collect(),
+    };
+    if targets.is_empty() {
+        return Err(ApiError::invalid_one(
+            "environments",
+            "no bot is bound to all of these environments",
+        ));
+    }
+    for id in &targets {
+        if let Some(bot) = w.bots.get_mut(id) {
+            let mut weights: BTreeMap<String, f64> = bot.routing.current().clone();
+            for e in &body.environments {
+                weights.insert(e.environment_id.clone(), e.traffic_weight);
+            }
+            bot.routing.set(now, weights);
+            for e in &body.environments {
+                if e.traffic_weight > 0.0 {
+                    if let Some(v) = bot.binding(&e.environment_id).and_then(|b| b.live.current().clone()) {
+                        bot.mark_traffic(&v, now);
+                    }
+                }
+            }
+        }
+    }
+    let mut view = routing_view(&app, w, &targets, now);
+    let mut warnings = Vec::new();
+    if (total - 100.0).abs() > 0.1 {
+        warnings.push(format!(
+            "weights sum to {total}; they were normalised to shares of 100"
+        ));
+    }
+    view["warnings"] = json!(warnings);
+    view["strategy"] = json!(body.strategy.unwrap_or_else(|| "blue_green".into()));
+    Ok(reply(StatusCode::OK, view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateSync {
+    source_deployment_id: String,
+    target_region: String,
+    #[serde(default)]
+    sync_type: Option<String>,
+}
+
+async fn create_sync_job(
+    State(app): State<App>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateSync>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["deployment:write", "environment:write"])?;
+    let (mut g, now) = app.world();
+    let w = &mut g.world;
+    let d = w
+        .deployments
+        .get(&body.source_deployment_id)
+        .ok_or_else(|| ApiError::not_found("deployment", &body.source_deployment_id))?;
+    let state = d.schedule.state_at(now);
+    if state != DeploymentState::Completed {
+        return Err(ApiError::conflict(
+            format!(
+                "deployment {} is {}; only a completed deployment can be synced",
+                d.id,
+                state.as_str()
+            ),
+            Some(d.id.clone()),
+        ));
+    }
+    let id = w.next_id("sync");
+    let done_at = now + w.timing.sync;
+    w.sync_jobs.insert(
+        id.clone(),
+        crate::sim::world::SyncJob {
+            id: id.clone(),
+            source: body.source_deployment_id.clone(),
+            region: body.target_region.clone(),
+            created: now,
+            done_at,
+        },
+    );
+    Ok(reply(
+        StatusCode::ACCEPTED,
+        json!({"syncJobId": id, "status": "queued", "targetRegion": body.target_region, "syncType": body.sync_type.unwrap_or_else(|| "full_configuration".into())}),
+    ))
+}
+
+async fn sync_job(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["deployment:read"])?;
+    let (g, now) = app.world();
+    let j = g
+        .world
+        .sync_jobs
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("sync job", &id))?;
+    let status = if now >= j.done_at {
+        "completed"
+    } else if now >= j.created + 1.0 {
+        "running"
+    } else {
+        "queued"
+    };
+    Ok(reply(
+        StatusCode::OK,
+        json!({"syncJobId": j.id, "sourceDeploymentId": j.source, "targetRegion": j.region, "status": status, "createdAt": app.stamp(j.created)}),
+    ))
+}
+
+async fn flow_versions(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path((bot, flow)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["bot:read", "flows:read"])?;
+    let (g, _) = app.world();
+    if !g.world.bots.contains_key(&bot) {
+        return Err(ApiError::not_found("bot", &bot));
+    }
+    let f = g
+        .world
+        .flows
+        .get(&flow)
+        .filter(|f| f.bot.as_deref().is_none_or(|b| b == bot))
+        .ok_or_else(|| ApiError::not_found("flow", &flow))?;
+    let versions: Vec<Value> = f
+        .versions
+        .iter()
+        .map(|v| json!({"version": v.version, "createdAt": app.stamp(v.created)}))
+        .collect();
+    Ok(reply(
+        StatusCode::OK,
+        json!({"flowId": f.id, "botId": bot, "versions": versions}),
+    ))
+}

@@ -1,0 +1,930 @@
+//! The one world model behind every route family: bots, versions, environments and routing,
+//! NLU models, flows, deployments and jobs, canaries, sessions, webhooks, audit records.
+//!
+//! State that changes over time keeps its history as `(simulator second, value)` pairs so the
+//! traffic model can replay any past minute, and jobs carry their schedule, so what the world
+//! looks like at second `t` depends only on what was done and when — never on when someone
+//! happened to look.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::{Value, json};
+
+use crate::domain::{
+    Capacity, DeploymentState, EnvJobState, Environment, FlowRef, JobState, Stage, Step,
+    StepState, Thresholds, VersionStatus,
+};
+use crate::sim::scenario::{Profile, Regression, Scenario, Timing};
+
+/// A value that changes over time.
+#[derive(Debug, Clone)]
+pub struct History<T> {
+    points: Vec<(f64, T)>,
+}
+
+impl<T: Clone> History<T> {
+    pub fn new(initial: T) -> History<T> {
+        History {
+            points: vec![(f64::NEG_INFINITY, initial)],
+        }
+    }
+
+    /// Record `value` from second `t` on (points stay ordered by time).
+    pub fn set(&mut self, t: f64, value: T) {
+        let idx = self.points.partition_point(|(pt, _)| *pt <= t);
+        self.points.insert(idx, (t, value));
+    }
+
+    pub fn at(&self, t: f64) -> &T {
+        let idx = self.points.partition_point(|(pt, _)| *pt <= t);
+        &self.points[idx.saturating_sub(1)].1
+    }
+
+    pub fn current(&self) -> &T {
+        &self.points[self.points.len() - 1].1
+    }
+
+    pub fn changes(&self) -> impl Iterator<Item = &(f64, T)> {
+        self.points.iter().skip(1)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub id: String,
+    pub name: String,
+    pub stage: Stage,
+    pub colour: Option<String>,
+    pub region: String,
+    pub max_sessions: u32,
+    pub memory_mb: u32,
+    pub network_segment: String,
+    pub packages: BTreeMap<String, String>,
+    pub deprecated_engines: Vec<String>,
+    pub configuration: Option<Value>,
+    pub previous_configuration: Option<Value>,
+}
+
+impl Env {
+    pub fn to_domain(&self) -> Environment {
+        Environment {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            stage: self.stage,
+            colour: self.colour.clone(),
+            region: self.region.clone(),
+            capacity: Capacity {
+                max_concurrent_sessions: self.max_sessions,
+                memory_limit_mb: self.memory_mb,
+            },
+            network_segment: self.network_segment.clone(),
+            configuration: self.configuration.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionRec {
+    pub id: String,
+    pub label: String,
+    pub status: VersionStatus,
+    pub environment: Stage,
+    pub created: f64,
+    pub nlu: String,
+    pub flows: Vec<FlowRef>,
+    pub profile: Profile,
+    pub regression: Option<Regression>,
+    pub fail_deploy: Option<String>,
+    pub fail_rollback: Option<String>,
+    pub missing_dependencies: Vec<String>,
+    pub confidence_penalty: f64,
+    pub verdict: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub env: String,
+    pub live: History<Option<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bot {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub cpm: f64,
+    pub staging_cpm: f64,
+    pub initial_sessions: u32,
+    pub drain_per_minute: f64,
+    pub intents: Vec<(String, String, f64)>,
+    /// Oldest first.
+    pub versions: Vec<VersionRec>,
+    pub bindings: Vec<Binding>,
+    /// Environment id -> relative routing weight.
+    pub routing: History<BTreeMap<String, f64>>,
+    /// When each version first received traffic (cleared when its canary is rolled back).
+    pub traffic_since: BTreeMap<String, f64>,
+}
+
+impl Bot {
+    pub fn version(&self, id: &str) -> Option<&VersionRec> {
+        self.versions
+            .iter()
+            .find(|v| v.id == id)
+            .or_else(|| self.versions.iter().find(|v| v.label == id))
+    }
+
+    pub fn version_mut(&mut self, id: &str) -> Option<&mut VersionRec> {
+        let idx = self
+            .versions
+            .iter()
+            .position(|v| v.id == id)
+            .or_else(|| self.versions.iter().position(|v| v.label == id))?;
+        self.versions.get_mut(idx)
+    }
+
+    pub fn binding(&self, env: &str) -> Option<&Binding> {
+        self.bindings.iter().find(|b| b.env == env)
+    }
+
+    pub fn binding_mut(&mut self, env: &str) -> Option<&mut Binding> {
+        self.bindings.iter_mut().find(|b| b.env == env)
+    }
+
+    /// Routing weight of `env` at `t`, normalised over the environments of the same stage.
+    pub fn share(&self, envs: &BTreeMap<String, Env>, env: &str, t: f64) -> f64 {
+        let weights = self.routing.at(t);
+        let stage = envs.get(env).map(|e| e.stage);
+        let total: f64 = self
+            .bindings
+            .iter()
+            .filter(|b| envs.get(&b.env).map(|e| e.stage) == stage)
+            .map(|b| weights.get(&b.env).copied().unwrap_or(0.0))
+            .sum();
+        if stage == Some(Stage::Staging) {
+            // Staging is not blue/green routed: every staging binding gets its own traffic.
+            return 1.0;
+        }
+        if total <= 0.0 {
+            return 0.0;
+        }
+        weights.get(env).copied().unwrap_or(0.0) / total
+    }
+
+    /// Active sessions at `t`.
+    pub fn sessions_at(&self, t: f64) -> u32 {
+        let drained = self.drain_per_minute * (t.max(0.0) / 60.0);
+        (self.initial_sessions as f64 - drained).max(0.0).round() as u32
+    }
+
+    pub fn mark_traffic(&mut self, version: &str, t: f64) {
+        self.traffic_since.entry(version.to_string()).or_insert(t);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NluModel {
+    pub id: String,
+    pub bot: String,
+    pub version: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct FlowVersion {
+    pub version: String,
+    pub created: f64,
+    pub definition: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct FlowDeployment {
+    pub version: String,
+    pub status: String,
+    pub previous: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub id: String,
+    pub bot: Option<String>,
+    pub name: String,
+    /// Oldest first; the last is the current definition.
+    pub versions: Vec<FlowVersion>,
+    pub deployed: BTreeMap<String, FlowDeployment>,
+}
+
+impl Flow {
+    pub fn current(&self) -> Option<&FlowVersion> {
+        self.versions.last()
+    }
+
+    pub fn has_version(&self, v: &str) -> bool {
+        let v = v.trim_start_matches('v');
+        self.versions.iter().any(|fv| fv.version == v)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NamedRef {
+    pub id: String,
+    pub name: String,
+    pub environments: Vec<String>,
+}
+
+/// A scheduled state machine: each phase starts at a simulator second.
+#[derive(Debug, Clone)]
+pub struct Schedule<S> {
+    pub phases: Vec<(S, f64)>,
+}
+
+impl<S: Copy + PartialEq> Schedule<S> {
+    pub fn state_at(&self, t: f64) -> S {
+        let mut s = self.phases[0].0;
+        for (p, start) in &self.phases {
+            if *start <= t {
+                s = *p;
+            }
+        }
+        s
+    }
+
+    pub fn start_of(&self, s: S) -> Option<f64> {
+        self.phases.iter().find(|(p, _)| *p == s).map(|(_, t)| *t)
+    }
+
+    pub fn end(&self) -> f64 {
+        self.phases.last().map(|(_, t)| *t).unwrap_or(0.0)
+    }
+
+    /// Cut the schedule at `t` and end it in `s`.
+    pub fn end_at(&mut self, t: f64, s: S) {
+        self.phases.retain(|(_, start)| *start < t);
+        self.phases.push((s, t));
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: String,
+    pub bot: String,
+    pub env: String,
+    pub version: String,
+    pub nlu: String,
+    pub flows: Vec<FlowRef>,
+    pub created: f64,
+    pub schedule: Schedule<DeploymentState>,
+    pub error: Option<String>,
+    pub applied: bool,
+    pub previous_live: Option<String>,
+    pub previous_routing: BTreeMap<String, f64>,
+    pub status_reads: VecDeque<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RollbackJobRec {
+    pub id: String,
+    pub bot: String,
+    pub target: String,
+    pub environment: Stage,
+    pub created: f64,
+    pub schedule: Schedule<JobState>,
+    pub error: Option<String>,
+    pub applied: bool,
+    pub env_applied: Option<String>,
+    pub status_reads: VecDeque<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnvJobRec {
+    pub id: String,
+    pub env: String,
+    pub payload: Value,
+    pub callback: Option<String>,
+    pub created: f64,
+    pub schedule: Schedule<EnvJobState>,
+    pub error: Option<String>,
+    pub applied: bool,
+    pub status_reads: VecDeque<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncJob {
+    pub id: String,
+    pub source: String,
+    pub region: String,
+    pub created: f64,
+    pub done_at: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CanaryPhase {
+    Running,
+    Paused,
+    Promoted,
+    RolledBack,
+}
+
+#[derive(Debug, Clone)]
+pub struct CanaryRec {
+    pub id: String,
+    pub bot: String,
+    pub env: String,
+    pub version: String,
+    pub stable: String,
+    pub phase: CanaryPhase,
+    pub weight: History<f64>,
+    pub max_traffic: f64,
+    pub thresholds: Thresholds,
+    pub started: f64,
+    pub updated: f64,
+    pub ended: Option<f64>,
+}
+
+impl CanaryRec {
+    pub fn active(&self) -> bool {
+        matches!(self.phase, CanaryPhase::Running | CanaryPhase::Paused)
+    }
+
+    /// Canary share (0..=1) at `t`.
+    pub fn share_at(&self, t: f64) -> f64 {
+        if t < self.started || self.ended.is_some_and(|e| t >= e) {
+            0.0
+        } else {
+            *self.weight.at(t) / 100.0
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FlowPush {
+    pub id: String,
+    pub flow: String,
+    pub env: String,
+    pub version: String,
+    pub at: f64,
+    pub state: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookRec {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub active: bool,
+    pub created: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditRec {
+    pub id: String,
+    pub family: String,
+    pub at: f64,
+    pub body: Value,
+}
+
+/// An HTTP delivery the world wants made (webhook events, job callbacks).
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub url: String,
+    pub secret: Option<String>,
+    pub event: String,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct World {
+    pub seed: u64,
+    pub timing: Timing,
+    pub envs: BTreeMap<String, Env>,
+    pub bots: BTreeMap<String, Bot>,
+    pub nlu: BTreeMap<String, NluModel>,
+    pub flows: BTreeMap<String, Flow>,
+    pub intents: Vec<NamedRef>,
+    pub entities: Vec<NamedRef>,
+    pub deployments: BTreeMap<String, Deployment>,
+    pub rollback_jobs: BTreeMap<String, RollbackJobRec>,
+    pub env_jobs: BTreeMap<String, EnvJobRec>,
+    pub sync_jobs: BTreeMap<String, SyncJob>,
+    pub canaries: BTreeMap<String, CanaryRec>,
+    pub flow_pushes: Vec<FlowPush>,
+    pub webhooks: Vec<WebhookRec>,
+    pub audit: Vec<AuditRec>,
+    pub outbox: Vec<Outbound>,
+    counter: u64,
+}
+
+const DAY: f64 = 86_400.0;
+
+/// A flow definition in the shape seed 002 exports and validates.
+fn flow_definition(spec_id: &str, name: &str, version: &str, refs: &[Value], extra: &[String]) -> Value {
+    let mut nodes = vec![
+        json!({"id": "n1", "type": "start", "configuration": {}}),
+        json!({"id": "n2", "type": "intent", "configuration": {"threshold": 0.7}}),
+        json!({"id": "n3", "type": "action", "configuration": {"say": format!("{name} handled")}}),
+        json!({"id": "n4", "type": "end", "configuration": {}}),
+    ];
+    for (i, t) in extra.iter().enumerate() {
+        nodes.push(json!({"id": format!("x{i}"), "type": t, "configuration": {}}));
+    }
+    json!({
+        "id": spec_id,
+        "name": name,
+        "version": version,
+        "nodes": nodes,
+        "edges": [
+            {"from": "n1", "to": "n2", "condition": null},
+            {"from": "n2", "to": "n3", "condition": "matched"},
+            {"from": "n3", "to": "n4", "condition": null},
+        ],
+        "externalReferences": refs,
+    })
+}
+
+impl World {
+    pub fn from_scenario(s: &Scenario, seed: u64) -> World {
+        let envs = s
+            .environments
+            .iter()
+            .map(|e| {
+                (
+                    e.id.clone(),
+                    Env {
+                        id: e.id.clone(),
+                        name: e.name.clone(),
+                        stage: e.stage,
+                        colour: e.colour.clone(),
+                        region: e.region.clone(),
+                        max_sessions: e.max_concurrent_sessions,
+                        memory_mb: e.memory_limit_mb,
+                        network_segment: e.network_segment.clone(),
+                        packages: e.packages.clone(),
+                        deprecated_engines: e.deprecated_engines.clone(),
+                        configuration: None,
+                        previous_configuration: None,
+                    },
+                )
+            })
+            .collect();
+        let mut bots = BTreeMap::new();
+        for b in &s.bots {
+            let mut versions = Vec::new();
+            if let Some(h) = &b.history {
+                for i in 0..h.count {
+                    let age = h.newest_age_days + 7.0 * (h.count - 1 - i) as f64;
+                    let status = if i < h.count / 3 {
+                        VersionStatus::Archived
+                    } else if i % 4 == 3 {
+                        VersionStatus::Draft
+                    } else {
+                        VersionStatus::Published
+                    };
+                    let label = format!("{}.{}.0", h.major, i);
+                    versions.push(VersionRec {
+                        id: format!("v{label}"),
+                        label,
+                        status,
+                        environment: Stage::Production,
+                        created: -age * DAY,
+                        nlu: b.nlu_model.clone(),
+                        flows: Vec::new(),
+                        profile: b.profile.clone(),
+                        regression: None,
+                        fail_deploy: None,
+                        fail_rollback: None,
+                        missing_dependencies: Vec::new(),
+                        confidence_penalty: 0.0,
+                        verdict: (status == VersionStatus::Published).then(|| "promoted".into()),
+                    });
+                }
+            }
+            for v in &b.versions {
+                versions.push(VersionRec {
+                    id: v.id.clone(),
+                    label: v
+                        .label
+                        .clone()
+                        .unwrap_or_else(|| v.id.trim_start_matches('v').to_string()),
+                    status: v.status,
+                    environment: v.environment,
+                    created: -v.age_days * DAY,
+                    nlu: v.nlu.clone().unwrap_or_else(|| b.nlu_model.clone()),
+                    flows: v.flows.clone(),
+                    profile: v.profile.clone().unwrap_or_else(|| b.profile.clone()),
+                    regression: v.regression.clone(),
+                    fail_deploy: v.fail_deploy.clone(),
+                    fail_rollback: v.fail_rollback.clone(),
+                    missing_dependencies: v.missing_dependencies.clone(),
+                    confidence_penalty: v.confidence_penalty,
+                    verdict: v.verdict.clone(),
+                });
+            }
+            versions.sort_by(|a, b| a.created.total_cmp(&b.created));
+            let mut weights = BTreeMap::new();
+            let mut bindings = Vec::new();
+            let mut traffic_since = BTreeMap::new();
+            for bind in &b.environments {
+                weights.insert(bind.env.clone(), bind.weight);
+                if let Some(live) = &bind.live {
+                    traffic_since.insert(live.clone(), f64::NEG_INFINITY);
+                }
+                bindings.push(Binding {
+                    env: bind.env.clone(),
+                    live: History::new(bind.live.clone()),
+                });
+            }
+            bots.insert(
+                b.id.clone(),
+                Bot {
+                    id: b.id.clone(),
+                    name: b.name.clone(),
+                    description: b.description.clone(),
+                    cpm: b.cpm,
+                    staging_cpm: b.staging_cpm,
+                    initial_sessions: b.active_sessions,
+                    drain_per_minute: b.drain_per_minute,
+                    intents: b
+                        .intents
+                        .iter()
+                        .map(|r| (r.keyword.to_lowercase(), r.intent.clone(), r.confidence))
+                        .collect(),
+                    versions,
+                    bindings,
+                    routing: History::new(weights),
+                    traffic_since,
+                },
+            );
+        }
+        let nlu = s
+            .nlu_models
+            .iter()
+            .map(|n| {
+                (
+                    n.id.clone(),
+                    NluModel {
+                        id: n.id.clone(),
+                        bot: n.bot.clone(),
+                        version: n.version.clone(),
+                        status: n.status.clone(),
+                    },
+                )
+            })
+            .collect();
+        let flows = s
+            .flows
+            .iter()
+            .map(|f| {
+                let refs: Vec<Value> = f
+                    .references
+                    .iter()
+                    .map(|r| json!({"type": r.kind, "id": r.id, "environmentId": r.environment_id}))
+                    .collect();
+                let n = f.versions.len();
+                let versions = f
+                    .versions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| FlowVersion {
+                        version: v.clone(),
+                        created: -((n - i) as f64) * 5.0 * DAY,
+                        definition: flow_definition(&f.id, &f.name, v, &refs, &f.extra_nodes),
+                    })
+                    .collect();
+                let deployed = f
+                    .deployed
+                    .iter()
+                    .map(|(env, v)| {
+                        (
+                            env.clone(),
+                            FlowDeployment {
+                                version: v.clone(),
+                                status: "deployed".into(),
+                                previous: Vec::new(),
+                            },
+                        )
+                    })
+                    .collect();
+                (
+                    f.id.clone(),
+                    Flow {
+                        id: f.id.clone(),
+                        bot: f.bot.clone(),
+                        name: f.name.clone(),
+                        versions,
+                        deployed,
+                    },
+                )
+            })
+            .collect();
+        let named = |v: &Vec<crate::sim::scenario::RefSpec>| {
+            v.iter()
+                .map(|r| NamedRef {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    environments: r.environments.clone(),
+                })
+                .collect()
+        };
+        World {
+            seed,
+            timing: s.timing.clone(),
+            envs,
+            bots,
+            nlu,
+            flows,
+            intents: named(&s.intents),
+            entities: named(&s.entities),
+            deployments: BTreeMap::new(),
+            rollback_jobs: BTreeMap::new(),
+            env_jobs: BTreeMap::new(),
+            sync_jobs: BTreeMap::new(),
+            canaries: BTreeMap::new(),
+            flow_pushes: Vec::new(),
+            webhooks: Vec::new(),
+            audit: Vec::new(),
+            outbox: Vec::new(),
+            counter: 0,
+        }
+    }
+
+    /// A new id with a family prefix; ids are sequential so a replay gives the same ids.
+    pub fn next_id(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}_{:06}", self.counter)
+    }
+
+    /// The operation in progress on `bot`, if any: (kind, id).
+    pub fn busy(&self, bot: &str) -> Option<(String, String)> {
+        if let Some(d) = self
+            .deployments
+            .values()
+            .find(|d| d.bot == bot && !d.applied)
+        {
+            return Some(("deployment".into(), d.id.clone()));
+        }
+        if let Some(j) = self
+            .rollback_jobs
+            .values()
+            .find(|j| j.bot == bot && !j.applied)
+        {
+            return Some(("rollback job".into(), j.id.clone()));
+        }
+        if let Some(c) = self.canaries.values().find(|c| c.bot == bot && c.active()) {
+            return Some(("canary".into(), c.id.clone()));
+        }
+        None
+    }
+
+    /// Fire the webhook registrations subscribed to `event`.
+    pub fn emit(&mut self, event: &str, body: Value) {
+        let hooks: Vec<Outbound> = self
+            .webhooks
+            .iter()
+            .filter(|w| w.active && w.events.iter().any(|e| e == event || e == "*"))
+            .map(|w| Outbound {
+                url: w.url.clone(),
+                secret: Some(w.secret.clone()),
+                event: event.to_string(),
+                body: body.clone(),
+            })
+            .collect();
+        self.outbox.extend(hooks);
+    }
+
+    /// The live version of `bot` in `env` at `t`.
+    pub fn live_at(&self, bot: &str, env: &str, t: f64) -> Option<String> {
+        self.bots
+            .get(bot)?
+            .binding(env)
+            .and_then(|b| b.live.at(t).clone())
+    }
+
+    /// The bot's binding of `stage` that carries the most traffic now.
+    pub fn active_env(&self, bot: &Bot, stage: Stage, t: f64) -> Option<String> {
+        let weights = bot.routing.at(t);
+        bot.bindings
+            .iter()
+            .filter(|b| self.envs.get(&b.env).map(|e| e.stage) == Some(stage))
+            .max_by(|a, b| {
+                let wa = weights.get(&a.env).copied().unwrap_or(0.0);
+                let wb = weights.get(&b.env).copied().unwrap_or(0.0);
+                // Prefer the first binding on ties.
+                wa.total_cmp(&wb).then(std::cmp::Ordering::Greater)
+            })
+            .map(|b| b.env.clone())
+    }
+
+    /// Move every job whose schedule has passed `now` into its new state, applying effects
+    /// at the scheduled second.
+    pub fn advance(&mut self, now: f64) {
+        self.advance_deployments(now);
+        self.advance_rollback_jobs(now);
+        self.advance_env_jobs(now);
+    }
+
+    fn advance_deployments(&mut self, now: f64) {
+        let ids: Vec<String> = self
+            .deployments
+            .values()
+            .filter(|d| !d.applied && d.schedule.end() <= now)
+            .map(|d| d.id.clone())
+            .collect();
+        for id in ids {
+            let Some(d) = self.deployments.get_mut(&id) else {
+                continue;
+            };
+            d.applied = true;
+            let end = d.schedule.end();
+            let state = d.schedule.state_at(end);
+            if state != DeploymentState::Completed {
+                continue;
+            }
+            let (bot, env, version) = (d.bot.clone(), d.env.clone(), d.version.clone());
+            if let Some(b) = self.bots.get_mut(&bot) {
+                if let Some(binding) = b.binding_mut(&env) {
+                    binding.live.set(end, Some(version.clone()));
+                }
+                b.mark_traffic(&version, end);
+            }
+            self.emit(
+                "deployment.completed",
+                json!({"deploymentId": id, "botId": bot, "environmentId": env, "versionId": version}),
+            );
+        }
+    }
+
+    fn advance_rollback_jobs(&mut self, now: f64) {
+        let ids: Vec<String> = self
+            .rollback_jobs
+            .values()
+            .filter(|j| !j.applied && j.schedule.end() <= now)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in ids {
+            let Some(j) = self.rollback_jobs.get(&id).cloned() else {
+                continue;
+            };
+            let end = j.schedule.end();
+            let mut env_applied = None;
+            if j.schedule.state_at(end) == JobState::Completed {
+                let env = self
+                    .bots
+                    .get(&j.bot)
+                    .and_then(|b| self.active_env(b, j.environment, end));
+                if let (Some(env), Some(b)) = (env, self.bots.get_mut(&j.bot)) {
+                    if let Some(binding) = b.binding_mut(&env) {
+                        binding.live.set(end, Some(j.target.clone()));
+                    }
+                    b.mark_traffic(&j.target, end);
+                    env_applied = Some(env);
+                }
+                self.emit(
+                    "deployment.rollback.completed",
+                    json!({"jobId": id, "botId": j.bot, "targetVersionId": j.target}),
+                );
+            }
+            if let Some(j) = self.rollback_jobs.get_mut(&id) {
+                j.applied = true;
+                j.env_applied = env_applied;
+            }
+        }
+    }
+
+    fn advance_env_jobs(&mut self, now: f64) {
+        let ids: Vec<String> = self
+            .env_jobs
+            .values()
+            .filter(|j| !j.applied && j.schedule.end() <= now)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in ids {
+            let Some(j) = self.env_jobs.get_mut(&id) else {
+                continue;
+            };
+            j.applied = true;
+            let state = j.schedule.state_at(j.schedule.end());
+            let (env, payload, callback) = (j.env.clone(), j.payload.clone(), j.callback.clone());
+            if state == EnvJobState::Completed {
+                if let Some(e) = self.envs.get_mut(&env) {
+                    e.previous_configuration = e.configuration.take();
+                    e.configuration = Some(payload.get("configuration_snapshot").cloned().unwrap_or(Value::Null));
+                }
+            }
+            if let Some(url) = callback {
+                self.outbox.push(Outbound {
+                    url,
+                    secret: None,
+                    event: "environment.deployment.completed".into(),
+                    body: json!({"event": "environment.deployment.completed", "jobId": id, "environmentId": env, "status": state.as_str()}),
+                });
+            }
+        }
+    }
+}
+
+/// Steps for a schedule, in the shape the API reports.
+pub fn schedule_steps<S: Copy + PartialEq>(
+    schedule: &Schedule<S>,
+    names: &[(S, &str)],
+    now: f64,
+    stamp: &dyn Fn(f64) -> String,
+    failed: Option<(S, &str)>,
+) -> Vec<Step> {
+    let current = schedule.state_at(now);
+    let mut steps = Vec::new();
+    let mut reached_current = false;
+    for (i, (state, name)) in names.iter().enumerate() {
+        let start = schedule.start_of(*state);
+        let next_start = names
+            .get(i + 1)
+            .and_then(|(s, _)| schedule.start_of(*s))
+            .or_else(|| {
+                // A phase that was cut short ends where the terminal phase begins.
+                (*state != current && start.is_some()).then(|| schedule.end())
+            });
+        let (st, started_at, finished_at) = match start {
+            None => (StepState::Pending, None, None),
+            Some(s) if s > now => (StepState::Pending, None, None),
+            Some(s) => {
+                if *state == current && !reached_current {
+                    reached_current = true;
+                    (StepState::Running, Some(stamp(s)), None)
+                } else {
+                    (StepState::Done, Some(stamp(s)), next_start.map(stamp))
+                }
+            }
+        };
+        steps.push(Step {
+            name: name.to_string(),
+            state: st,
+            started_at,
+            finished_at,
+            detail: None,
+        });
+    }
+    if let Some((fstate, reason)) = failed {
+        if current == fstate {
+            if let Some(last) = steps
+                .iter_mut()
+                .rev()
+                .find(|s| s.state == StepState::Done || s.state == StepState::Running)
+            {
+                last.state = StepState::Failed;
+                last.detail = Some(reason.to_string());
+            }
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_answers_for_any_time() {
+        let mut h = History::new(1);
+        h.set(10.0, 2);
+        h.set(5.0, 3);
+        assert_eq!(*h.at(0.0), 1);
+        assert_eq!(*h.at(5.0), 3);
+        assert_eq!(*h.at(9.9), 3);
+        assert_eq!(*h.at(10.0), 2);
+        assert_eq!(*h.current(), 2);
+    }
+
+    #[test]
+    fn schedule_state_follows_time() {
+        let s = Schedule {
+            phases: vec![
+                (DeploymentState::Queued, 0.0),
+                (DeploymentState::Compiling, 2.0),
+                (DeploymentState::Completed, 5.0),
+            ],
+        };
+        assert_eq!(s.state_at(1.0), DeploymentState::Queued);
+        assert_eq!(s.state_at(2.0), DeploymentState::Compiling);
+        assert_eq!(s.state_at(99.0), DeploymentState::Completed);
+    }
+
+    #[test]
+    fn demo_world_has_the_seed_ids() {
+        let s = Scenario::demo().unwrap();
+        let w = World::from_scenario(&s, 1);
+        for bot in ["bot-customer-service-v2", "bot_abc123", "bot_12345"] {
+            assert!(w.bots.contains_key(bot), "{bot}");
+        }
+        for env in ["env-prod-blue", "env-prod-green", "env_prod_456", "env_prod", "env_prod_us_01"] {
+            assert!(w.envs.contains_key(env), "{env}");
+        }
+        let b = &w.bots["bot_12345"];
+        assert_eq!(b.version("v_67890").unwrap().status, VersionStatus::Published);
+        assert!(b.version("v_stable_fallback").is_some());
+        assert_eq!(b.sessions_at(0.0), 0);
+        assert_eq!(w.nlu["nlu-intent-classifier-v4.1"].status, "published");
+        assert!(w.flows["flow-order-lookup"].has_version("v2.0.3"));
+        assert!(w.bots.values().all(|b| b.versions.len() >= 10), "10+ versions each");
+    }
+}
