@@ -4,5 +4,6 @@
 //! `docs/architecture.md` for how the modules fit together.
 
 pub mod clock;
+pub mod config;
 pub mod domain;
 pub mod sanitize;
