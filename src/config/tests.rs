@@ -669,6 +669,142 @@ fn keymap_unknown_action_or_key_is_an_error_with_its_line() {
 }
 
 #[test]
+fn example_config_loads_and_every_profile_resolves() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let config = Config::load_with(Some(&path), &env_of(&[]), None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no config"));
+    assert_eq!(config.profile_names(), ["demo", "prod", "staging"]);
+    let env = env_of(&[
+        ("COGNIGY_API_KEY", "demo-key"),
+        ("COGNIGY_CLIENT_ID", "id"),
+        ("COGNIGY_CLIENT_SECRET", "secret"),
+        ("RELCON_WEBHOOK_SECRET", "whsec_a"),
+        ("RELCON_PROD_WEBHOOK_SECRET", "whsec_b"),
+    ]);
+    let mut resolved = HashMap::new();
+    for name in config.profile_names() {
+        let p = config
+            .profile(Some(&name))
+            .and_then(|p| p.resolve_secrets(&env))
+            .unwrap_or_else(|e| panic!("{e}"));
+        resolved.insert(name, p);
+    }
+    let default = config.profile(None).map(|p| p.name).ok();
+    assert_eq!(default.as_deref(), Some("demo"));
+
+    let demo = &resolved["demo"];
+    assert_eq!(demo.api_url, "http://127.0.0.1:8080");
+    assert_eq!(demo.clock_speed, 30.0);
+    assert!(matches!(demo.credentials, Credentials::ApiKey(_)));
+    assert!(!demo.production);
+    assert_eq!(demo.operator, "demo-operator");
+    assert_eq!(demo.canary.interval, Duration::from_secs(60));
+    assert_eq!(demo.webhooks.len(), 1);
+    assert_eq!(
+        demo.blue_green.as_ref().map(|bg| bg.other("env-prod-blue")),
+        Some("env-prod-green")
+    );
+    assert_eq!(
+        demo.audit_log,
+        path.parent()
+            .map(|d| d.join("audit/demo.jsonl"))
+            .unwrap_or_default()
+    );
+
+    let staging = &resolved["staging"];
+    assert!(matches!(
+        staging.credentials,
+        Credentials::ClientCredentials {
+            style: TokenStyle::Form,
+            ..
+        }
+    ));
+
+    let prod = &resolved["prod"];
+    assert!(prod.production);
+    assert!(matches!(
+        &prod.credentials,
+        Credentials::ClientCredentials { style: TokenStyle::Basic, token_url, .. }
+            if token_url == "https://api.cognigy.ai/v1/auth/token"
+    ));
+    assert_eq!(prod.canary.max_traffic, 50);
+    assert_eq!(prod.rollback.wait_drain, Duration::from_secs(600));
+
+    let ui = config.ui_settings().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ui.keymap.action("x"), Some("abort"));
+    assert_eq!(ui.keymap.action("a"), None);
+}
+
+#[test]
+fn example_config_documents_every_key() {
+    let example = include_str!("../../config.example.toml");
+    let keys = [
+        "default_profile",
+        "api_url",
+        "auth",
+        "token_url",
+        "scopes",
+        "production",
+        "read_only",
+        "clock_speed",
+        "operator",
+        "audit_log",
+        "blue_green",
+        "region_sync",
+        "connect_ms",
+        "read_ms",
+        "total_ms",
+        "attempts",
+        "base_delay_ms",
+        "max_delay_ms",
+        "steps",
+        "interval",
+        "max_traffic",
+        "error_rate",
+        "satisfaction_score",
+        "max_latency_ms",
+        "min_conversations",
+        "max_active_sessions",
+        "wait_drain",
+        "fallback_version",
+        "test_message",
+        "expected_intent",
+        "min_confidence",
+        "environment",
+        "url",
+        "events",
+        "secret_env",
+        "theme",
+        "frame_rate",
+        "mouse",
+    ];
+    for key in keys {
+        let line = example
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("{key} is not set in config.example.toml"));
+        let documented = line.contains('#')
+            || example
+                .lines()
+                .zip(example.lines().skip(1))
+                .any(|(prev, next)| next == line && prev.trim_start().starts_with('#'));
+        assert!(documented, "{key} has no comment in config.example.toml");
+    }
+    for section in [
+        "[profiles.demo.timeouts]",
+        "[profiles.demo.retry]",
+        "[profiles.demo.canary]",
+        "[profiles.demo.rollback]",
+        "[[profiles.demo.webhooks]]",
+        "[ui]",
+        "[keymap]",
+    ] {
+        assert!(example.contains(section), "{section}");
+    }
+}
+
+#[test]
 fn demo_profile() {
     let p = Profile::demo("http://127.0.0.1:4321/", 30.0);
     assert_eq!(p.name, "demo");
