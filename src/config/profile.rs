@@ -1,0 +1,533 @@
+//! Profiles: the file's `[profiles.NAME]` with defaults filled in ([`Profile`]), then with
+//! the secrets taken from the environment ([`ResolvedProfile`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::check;
+use super::error::ConfigError;
+use super::schema::{AuthKind, BlueGreen, RawProfile, RawWebhook};
+use crate::clock::Clock;
+use crate::domain::Thresholds;
+
+/// Overrides the profile's `api_url`.
+pub const ENV_API_URL: &str = "COGNIGY_API_URL";
+/// The API key for `auth = "api_key"`.
+pub const ENV_API_KEY: &str = "COGNIGY_API_KEY";
+/// The OAuth2 client id for the client-credentials styles.
+pub const ENV_CLIENT_ID: &str = "COGNIGY_CLIENT_ID";
+/// The OAuth2 client secret for the client-credentials styles.
+pub const ENV_CLIENT_SECRET: &str = "COGNIGY_CLIENT_SECRET";
+
+/// The API key of the in-process simulator `relcon demo` starts.
+pub const DEMO_API_KEY: &str = "demo-key";
+
+/// Scopes requested when a profile sets none: everything relcon's workflows use.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "bot:read",
+    "bot:write",
+    "bot:deploy",
+    "bot:manage",
+    "deployment:read",
+    "deployment:write",
+    "environment:read",
+    "environment:write",
+    "environments:read",
+    "metrics:read",
+    "nlu:read",
+    "flows:read",
+    "flows:write",
+    "deployments:manage",
+    "deployments:write",
+    "jobs:read",
+    "validations:execute",
+    "webhook:manage",
+    "audit:write",
+    "sessions:read",
+];
+
+/// HTTP timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP/TLS connect.
+    pub connect: Duration,
+    /// Between bytes of a response.
+    pub read: Duration,
+    /// Whole request, retries not included.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_millis(3_000),
+            read: Duration::from_millis(10_000),
+            total: Duration::from_millis(30_000),
+        }
+    }
+}
+
+/// Retries of failed requests (429, 5xx, connection errors), exponential with jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included (1 = no retries).
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_millis(10_000),
+        }
+    }
+}
+
+/// Canary plan and health thresholds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanarySettings {
+    /// Traffic percentages of the successive steps, increasing.
+    pub steps: Vec<u8>,
+    /// How long each step holds before it is judged (server time).
+    pub interval: Duration,
+    /// Highest traffic percentage the canary may take.
+    pub max_traffic: u8,
+    /// Highest acceptable error rate (0..=1).
+    pub error_rate: f64,
+    /// Lowest acceptable satisfaction score (0..=5).
+    pub satisfaction_score: f64,
+    /// Highest acceptable average latency.
+    pub max_latency_ms: u64,
+    /// Conversations needed in a window before it can be judged.
+    pub min_conversations: u32,
+}
+
+impl Default for CanarySettings {
+    fn default() -> Self {
+        CanarySettings {
+            steps: vec![5, 10, 25, 50, 100],
+            interval: Duration::from_secs(60),
+            max_traffic: 100,
+            error_rate: 0.05,
+            satisfaction_score: 3.5,
+            max_latency_ms: 1_500,
+            min_conversations: 50,
+        }
+    }
+}
+
+impl CanarySettings {
+    /// The rollback thresholds in the shape the API and the judge use.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            error_rate: self.error_rate,
+            satisfaction_score: self.satisfaction_score,
+            max_latency_ms: self.max_latency_ms as f64,
+        }
+    }
+}
+
+/// Rollback safety checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollbackSettings {
+    /// Refuse (or wait, see `wait_drain`) while more sessions than this are active.
+    pub max_active_sessions: u32,
+    /// How long to wait for sessions to drain before refusing; zero refuses at once.
+    pub wait_drain: Duration,
+    /// Version to fall back to when the rollback itself fails.
+    pub fallback_version: Option<String>,
+    /// Synthetic conversation sent after the rollback...
+    pub test_message: String,
+    /// ...must match this intent...
+    pub expected_intent: String,
+    /// ...with at least this confidence (0..=1).
+    pub min_confidence: f64,
+    /// The environment (stage) rollbacks target.
+    pub environment: String,
+}
+
+impl Default for RollbackSettings {
+    fn default() -> Self {
+        RollbackSettings {
+            max_active_sessions: 0,
+            wait_drain: Duration::ZERO,
+            fallback_version: None,
+            test_message: "I need help with my order".to_owned(),
+            expected_intent: "order_support".to_owned(),
+            min_confidence: 0.85,
+            environment: "PRODUCTION".to_owned(),
+        }
+    }
+}
+
+/// An outbound webhook as configured (the secret is still a variable name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub events: Vec<String>,
+    /// Environment variable holding the signing secret; unsigned when `None`.
+    pub secret_env: Option<String>,
+}
+
+/// An outbound webhook with its signing secret.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: Option<SecretString>,
+}
+
+/// How client credentials are exchanged for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStyle {
+    /// `Authorization: Basic base64(id:secret)`, form `grant_type` and `scope`.
+    Basic,
+    /// Form body `grant_type, client_id, client_secret, scope`.
+    Form,
+}
+
+/// What the HTTP client authenticates with. `Debug` never shows a secret.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// `Authorization: Bearer <key>`.
+    ApiKey(SecretString),
+    /// OAuth2 client credentials.
+    ClientCredentials {
+        client_id: String,
+        client_secret: SecretString,
+        style: TokenStyle,
+        token_url: String,
+        scopes: Vec<String>,
+    },
+}
+
+/// A profile from the file with every default filled in; secrets not yet read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    /// The config file the profile comes from.
+    pub source: PathBuf,
+    /// `None` when the file sets none (then `COGNIGY_API_URL` must).
+    pub api_url: Option<String>,
+    pub auth: AuthKind,
+    /// `None`: derived from the API URL by [`Profile::resolve_secrets`].
+    pub token_url: Option<String>,
+    pub scopes: Vec<String>,
+    pub production: bool,
+    pub read_only: bool,
+    pub clock_speed: f64,
+    /// `None`: `$USER` at resolution.
+    pub operator: Option<String>,
+    pub audit_log: PathBuf,
+    pub blue_green: Option<BlueGreen>,
+    pub region_sync: Vec<String>,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    pub canary: CanarySettings,
+    pub rollback: RollbackSettings,
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// A profile ready to use: API URL final, credentials read from the environment.
+/// `Debug` never shows a secret.
+#[derive(Debug, Clone)]
+pub struct ResolvedProfile {
+    pub name: String,
+    /// The config file the profile comes from; `None` for the built-in demo profile.
+    pub source: Option<PathBuf>,
+    /// Base URL, no trailing slash (`COGNIGY_API_URL` applied).
+    pub api_url: String,
+    pub credentials: Credentials,
+    /// Red status bar, typed confirmations.
+    pub production: bool,
+    /// Refuse every mutating action.
+    pub read_only: bool,
+    /// The simulator's `--speed` (1 for a real server).
+    pub clock_speed: f64,
+    /// Who the audit trail names.
+    pub operator: String,
+    pub audit_log: PathBuf,
+    pub blue_green: Option<BlueGreen>,
+    pub region_sync: Vec<String>,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    pub canary: CanarySettings,
+    pub rollback: RollbackSettings,
+    pub webhooks: Vec<Webhook>,
+}
+
+impl ResolvedProfile {
+    /// The clock for this profile's server.
+    pub fn clock(&self) -> Clock {
+        Clock::scaled(self.clock_speed)
+    }
+}
+
+/// Default audit log of a profile: `<data dir>/audit/<profile>.jsonl`.
+pub fn default_audit_log(profile: &str) -> Option<PathBuf> {
+    super::data_dir().map(|d| d.join("audit").join(format!("{profile}.jsonl")))
+}
+
+/// `~/x` expanded; relative paths taken relative to the config file's directory.
+fn resolve_path(config: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(base) = directories::BaseDirs::new()
+    {
+        return base.home_dir().join(rest);
+    }
+    if path.is_relative()
+        && let Some(dir) = config.parent()
+    {
+        return dir.join(path);
+    }
+    path.to_path_buf()
+}
+
+impl Profile {
+    /// Fills in the defaults of a profile read from `source`.
+    pub(crate) fn from_raw(
+        name: &str,
+        source: &Path,
+        raw: &RawProfile,
+    ) -> Result<Profile, ConfigError> {
+        let audit_log = match &raw.audit_log {
+            Some(path) => resolve_path(source, path),
+            None => default_audit_log(name).ok_or_else(|| ConfigError::Invalid {
+                path: source.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some(format!("profiles.{name}.audit_log")),
+                message: "there is no data directory for the default audit log (no home \
+                          directory); set audit_log to a file path"
+                    .to_owned(),
+            })?,
+        };
+        let t = &raw.timeouts;
+        let td = Timeouts::default();
+        let ms = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_millis);
+        let r = &raw.retry;
+        let rd = RetryPolicy::default();
+        let c = &raw.canary;
+        let cd = CanarySettings::default();
+        let b = &raw.rollback;
+        let bd = RollbackSettings::default();
+        Ok(Profile {
+            name: name.to_owned(),
+            source: source.to_path_buf(),
+            api_url: raw.api_url.clone(),
+            auth: raw.auth.unwrap_or_default(),
+            token_url: raw.token_url.clone(),
+            scopes: raw
+                .scopes
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()),
+            production: raw.production.unwrap_or(false),
+            read_only: raw.read_only.unwrap_or(false),
+            clock_speed: raw.clock_speed.unwrap_or(1.0),
+            operator: raw.operator.clone(),
+            audit_log,
+            blue_green: raw.blue_green.clone(),
+            region_sync: raw.region_sync.clone().unwrap_or_default(),
+            timeouts: Timeouts {
+                connect: ms(t.connect_ms, td.connect),
+                read: ms(t.read_ms, td.read),
+                total: ms(t.total_ms, td.total),
+            },
+            retry: RetryPolicy {
+                attempts: r.attempts.unwrap_or(rd.attempts),
+                base_delay: ms(
+                    r.base_delay_ms.as_ref().map(|s| *s.get_ref()),
+                    rd.base_delay,
+                ),
+                max_delay: ms(r.max_delay_ms.as_ref().map(|s| *s.get_ref()), rd.max_delay),
+            },
+            canary: CanarySettings {
+                steps: c.steps.as_ref().map_or(cd.steps, |s| s.get_ref().clone()),
+                interval: c.interval.unwrap_or(cd.interval),
+                max_traffic: c.max_traffic.unwrap_or(cd.max_traffic),
+                error_rate: c.error_rate.unwrap_or(cd.error_rate),
+                satisfaction_score: c.satisfaction_score.unwrap_or(cd.satisfaction_score),
+                max_latency_ms: c.max_latency_ms.unwrap_or(cd.max_latency_ms),
+                min_conversations: c.min_conversations.unwrap_or(cd.min_conversations),
+            },
+            rollback: RollbackSettings {
+                max_active_sessions: b.max_active_sessions.unwrap_or(bd.max_active_sessions),
+                wait_drain: b.wait_drain.unwrap_or(bd.wait_drain),
+                fallback_version: b.fallback_version.clone(),
+                test_message: b.test_message.clone().unwrap_or(bd.test_message),
+                expected_intent: b.expected_intent.clone().unwrap_or(bd.expected_intent),
+                min_confidence: b.min_confidence.unwrap_or(bd.min_confidence),
+                environment: b.environment.clone().unwrap_or(bd.environment),
+            },
+            webhooks: raw.webhooks.iter().map(WebhookConfig::from).collect(),
+        })
+    }
+
+    /// Reads the secrets (and the `COGNIGY_API_URL` override) from `env` and returns the
+    /// profile ready to use. `env` is injectable for tests; pass
+    /// `&|k| std::env::var(k).ok()` for the real environment. Empty variables count as unset.
+    pub fn resolve_secrets(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ResolvedProfile, ConfigError> {
+        let get = |var: &str| env(var).filter(|v| !v.trim().is_empty());
+        let missing = |var: &str, purpose: String| ConfigError::MissingEnv {
+            path: self.source.clone(),
+            profile: self.name.clone(),
+            var: var.to_owned(),
+            purpose,
+        };
+        let api_url = match get(ENV_API_URL) {
+            Some(url) => check::http_url(&url).map_err(|why| ConfigError::BadEnv {
+                path: self.source.clone(),
+                profile: self.name.clone(),
+                var: ENV_API_URL.to_owned(),
+                message: format!("{why}; fix or unset it"),
+            })?,
+            None => self.api_url.clone().ok_or_else(|| ConfigError::Invalid {
+                path: self.source.clone(),
+                line: None,
+                column: None,
+                key: Some(format!("profiles.{}.api_url", self.name)),
+                message: format!(
+                    "profile '{}' has no api_url; set api_url in [profiles.{}] or export \
+                     {ENV_API_URL}",
+                    self.name, self.name
+                ),
+            })?,
+        };
+        let credentials = match self.auth {
+            AuthKind::ApiKey => {
+                let key = get(ENV_API_KEY).ok_or_else(|| {
+                    missing(ENV_API_KEY, "the API key, auth = \"api_key\"".to_owned())
+                })?;
+                Credentials::ApiKey(SecretString::from(key))
+            }
+            AuthKind::ClientCredentialsBasic | AuthKind::ClientCredentialsForm => {
+                let auth = self.auth.as_str();
+                let client_id = get(ENV_CLIENT_ID).ok_or_else(|| {
+                    missing(
+                        ENV_CLIENT_ID,
+                        format!("the OAuth client id, auth = \"{auth}\""),
+                    )
+                })?;
+                let client_secret = get(ENV_CLIENT_SECRET).ok_or_else(|| {
+                    missing(
+                        ENV_CLIENT_SECRET,
+                        format!("the OAuth client secret, auth = \"{auth}\""),
+                    )
+                })?;
+                let (style, path) = if self.auth == AuthKind::ClientCredentialsBasic {
+                    (TokenStyle::Basic, "/v1/auth/token")
+                } else {
+                    (TokenStyle::Form, "/oauth/token")
+                };
+                Credentials::ClientCredentials {
+                    client_id,
+                    client_secret: SecretString::from(client_secret),
+                    style,
+                    token_url: self
+                        .token_url
+                        .clone()
+                        .unwrap_or_else(|| format!("{api_url}{path}")),
+                    scopes: self.scopes.clone(),
+                }
+            }
+        };
+        let mut webhooks = Vec::with_capacity(self.webhooks.len());
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            let secret = match &hook.secret_env {
+                Some(var) => Some(SecretString::from(get(var).ok_or_else(|| {
+                    missing(
+                        var,
+                        format!(
+                            "the signing secret of webhook #{} (secret_env of \
+                             [[profiles.{}.webhooks]])",
+                            i + 1,
+                            self.name
+                        ),
+                    )
+                })?)),
+                None => None,
+            };
+            webhooks.push(Webhook {
+                url: hook.url.clone(),
+                events: hook.events.clone(),
+                secret,
+            });
+        }
+        let operator = self
+            .operator
+            .clone()
+            .or_else(|| get("USER"))
+            .or_else(|| get("USERNAME"))
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(ResolvedProfile {
+            name: self.name.clone(),
+            source: Some(self.source.clone()),
+            api_url,
+            credentials,
+            production: self.production,
+            read_only: self.read_only,
+            clock_speed: self.clock_speed,
+            operator,
+            audit_log: self.audit_log.clone(),
+            blue_green: self.blue_green.clone(),
+            region_sync: self.region_sync.clone(),
+            timeouts: self.timeouts,
+            retry: self.retry,
+            canary: self.canary.clone(),
+            rollback: self.rollback.clone(),
+            webhooks,
+        })
+    }
+
+    /// The profile `relcon demo` uses against its in-process simulator: API key
+    /// [`DEMO_API_KEY`], not production, every other setting at its default. The audit log
+    /// goes to the data directory (the temp directory when there is none).
+    pub fn demo(api_url: impl Into<String>, clock_speed: f64) -> ResolvedProfile {
+        let api_url: String = api_url.into();
+        let operator = ["USER", "USERNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+            .unwrap_or_else(|| "demo".to_owned());
+        ResolvedProfile {
+            name: "demo".to_owned(),
+            source: None,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            credentials: Credentials::ApiKey(SecretString::from(DEMO_API_KEY)),
+            production: false,
+            read_only: false,
+            clock_speed: Clock::scaled(clock_speed).speed(),
+            operator,
+            audit_log: default_audit_log("demo").unwrap_or_else(|| {
+                std::env::temp_dir()
+                    .join("relcon")
+                    .join("audit")
+                    .join("demo.jsonl")
+            }),
+            blue_green: None,
+            region_sync: Vec::new(),
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+            canary: CanarySettings::default(),
+            rollback: RollbackSettings::default(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+impl From<&RawWebhook> for WebhookConfig {
+    fn from(raw: &RawWebhook) -> Self {
+        WebhookConfig {
+            url: raw.url.clone(),
+            events: raw.events.clone(),
+            secret_env: raw.secret_env.clone(),
+        }
+    }
+}
