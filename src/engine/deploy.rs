@@ -1,0 +1,410 @@
+//! Versioned blue-green deploy (seed 000): validate the NLU model, flow references and
+//! webhook reachability; deploy to the idle colour; poll; switch routing; sync regions;
+//! audit. A failed deployment (or a failed switch) is rolled back and recorded.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::backend::{DeploymentRequest, RoutingRequest};
+use crate::domain::{BotSummary, DeploymentState, DeploymentStatus, Stage, Version, VersionStatus};
+use crate::engine::events::{Outcome, WorkflowKind};
+use crate::engine::{Ctx, Engine, Report, Stop, details, poll_until};
+
+const KIND: WorkflowKind = WorkflowKind::Deploy;
+pub const STEPS: &[&str] = &[
+    "validate",
+    "create deployment",
+    "wait for deployment",
+    "switch traffic",
+    "sync regions",
+];
+
+#[derive(Debug, Clone)]
+pub struct DeployPlan {
+    pub bot: String,
+    pub version: String,
+    /// The environment to deploy to; default: the idle colour of the bot's blue/green pair.
+    pub target: Option<String>,
+    /// Regions to sync the deployment to afterwards.
+    pub regions: Vec<String>,
+    /// Give up waiting for the deployment after this long (server time).
+    pub timeout: Duration,
+}
+
+/// What the switch will do, for a preview before confirming.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwitchPreview {
+    pub target: String,
+    pub other: String,
+    pub target_live: Option<String>,
+    pub other_live: Option<String>,
+    pub weights_before: Vec<(String, f64)>,
+    pub weights_after: Vec<(String, f64)>,
+}
+
+/// Work out the blue-green switch for `bot` (the idle production colour unless `target`).
+pub fn preview(bot: &BotSummary, target: Option<&str>) -> Result<SwitchPreview, String> {
+    let prod: Vec<_> = bot
+        .environments
+        .iter()
+        .filter(|e| e.stage == Stage::Production)
+        .collect();
+    if prod.len() < 2 {
+        return Err(format!(
+            "bot {} has {} production environment(s); a blue-green deploy needs two (use a canary instead)",
+            bot.id,
+            prod.len()
+        ));
+    }
+    let target_env = match target {
+        Some(t) => prod
+            .iter()
+            .find(|e| e.environment_id == t)
+            .copied()
+            .ok_or_else(|| {
+                format!(
+                    "{t} is not a production environment of {} (it has: {})",
+                    bot.id,
+                    prod.iter().map(|e| e.environment_id.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            })?,
+        None => prod
+            .iter()
+            .min_by(|a, b| a.traffic_weight.total_cmp(&b.traffic_weight))
+            .copied()
+            .ok_or_else(|| "no production environment".to_string())?,
+    };
+    let other = prod
+        .iter()
+        .filter(|e| e.environment_id != target_env.environment_id)
+        .max_by(|a, b| a.traffic_weight.total_cmp(&b.traffic_weight))
+        .copied()
+        .ok_or_else(|| "no second production environment".to_string())?;
+    Ok(SwitchPreview {
+        target: target_env.environment_id.clone(),
+        other: other.environment_id.clone(),
+        target_live: target_env.live_version.clone(),
+        other_live: other.live_version.clone(),
+        weights_before: prod
+            .iter()
+            .map(|e| (e.environment_id.clone(), e.traffic_weight))
+            .collect(),
+        weights_after: vec![
+            (target_env.environment_id.clone(), 100.0),
+            (other.environment_id.clone(), 0.0),
+        ],
+    })
+}
+
+pub async fn run(mut ctx: Ctx, plan: DeployPlan) -> Report {
+    ctx.started(
+        KIND,
+        format!("deploy {} {}", plan.bot, plan.version),
+        Some(plan.bot.clone()),
+        STEPS,
+    );
+    let mut deployment: Option<String> = None;
+    match run_inner(&mut ctx, &plan, &mut deployment).await {
+        Ok(report) => report,
+        Err(stop) => {
+            // Anything that stops after the deployment exists is rolled back.
+            if let Some(id) = deployment {
+                if !matches!(stop, Stop::Audit(_)) {
+                    return roll_back(&mut ctx, &plan, &id, stop).await;
+                }
+            }
+            ctx.finish_stopped(KIND, stop, details(&ctx, json!({"bot": plan.bot, "version": plan.version})))
+                .await
+        }
+    }
+}
+
+async fn validate(engine: &Engine, plan: &DeployPlan) -> Result<(Version, SwitchPreview), Stop> {
+    let b = engine.backend.as_ref();
+    let bot = b.get_bot(&plan.bot).await?;
+    if let Some(op) = &bot.active_operation {
+        return Err(Stop::Refused(format!(
+            "{} already has a {} in progress ({}); wait for it to finish",
+            bot.id,
+            op.kind.as_str(),
+            op.id
+        )));
+    }
+    let versions = b.list_versions(&plan.bot).await?;
+    let version = versions
+        .iter()
+        .find(|v| v.id == plan.version || v.label == plan.version)
+        .cloned()
+        .ok_or_else(|| Stop::Refused(format!("{} has no version {}", plan.bot, plan.version)))?;
+    if version.status != VersionStatus::Published {
+        return Err(Stop::Refused(format!(
+            "version {} is {}; only PUBLISHED versions can be deployed",
+            version.id,
+            version.status.as_str()
+        )));
+    }
+    let preview = preview(&bot, plan.target.as_deref()).map_err(Stop::Refused)?;
+    if preview.other_live.as_deref() == Some(version.id.as_str()) {
+        return Err(Stop::Refused(format!(
+            "{} is already live in {}, which takes the traffic",
+            version.id, preview.other
+        )));
+    }
+    let model = b.nlu_model(&version.nlu_model_id).await?;
+    if !model.is_published() {
+        return Err(Stop::Refused(format!(
+            "NLU model {} is {}, not published; publish it before deploying {}",
+            model.id, model.status, version.id
+        )));
+    }
+    for r in &version.flow_references {
+        let known = b.flow_versions(&plan.bot, &r.flow_id).await?;
+        let want = r.version.trim_start_matches('v');
+        if !known.iter().any(|k| k.trim_start_matches('v') == want) {
+            return Err(Stop::Refused(format!(
+                "flow {} has no version {} (known: {})",
+                r.flow_id,
+                r.version,
+                known.join(", ")
+            )));
+        }
+    }
+    if let Some(sender) = &engine.webhooks {
+        for t in sender.targets() {
+            let url = t.url.clone();
+            match b.check_webhook(&url).await {
+                Ok(200) => {}
+                Ok(code) => {
+                    return Err(Stop::Refused(format!(
+                        "webhook {} answered {code} to HEAD, not 200; fix the receiver or remove it from the profile",
+                        crate::webhook::redacted_url(&url)
+                    )));
+                }
+                Err(e) => {
+                    return Err(Stop::Refused(format!(
+                        "webhook {} is unreachable: {e}",
+                        crate::webhook::redacted_url(&url)
+                    )));
+                }
+            }
+        }
+    }
+    Ok((version, preview))
+}
+
+async fn run_inner(ctx: &mut Ctx, plan: &DeployPlan, deployment: &mut Option<String>) -> Result<Report, Stop> {
+    let engine = ctx.engine.clone();
+    let (version, preview) = ctx
+        .step("validate", async {
+            let (v, p) = validate(&engine, plan).await?;
+            let d = format!(
+                "{} → {} (idle, live {}); NLU {} published",
+                v.id,
+                p.target,
+                p.target_live.as_deref().unwrap_or("nothing"),
+                v.nlu_model_id
+            );
+            Ok(((v, p), Some(d)))
+        })
+        .await?;
+    ctx.audit(KIND, "started", |e| {
+        e.bot = Some(plan.bot.clone());
+        e.environment = Some(preview.target.clone());
+        e.from_version = preview.other_live.clone();
+        e.to_version = Some(version.id.clone());
+        e.detail = Some(format!("deploy to idle environment {}", preview.target));
+    })
+    .await?;
+    let request = DeploymentRequest {
+        bot_id: plan.bot.clone(),
+        version_id: Some(version.id.clone()),
+        target_environment_id: preview.target.clone(),
+        nlu_model_id: version.nlu_model_id.clone(),
+        flow_references: version.flow_references.clone(),
+        metadata: json!({"requestedBy": ctx.engine.operator, "operationId": ctx.op_key}),
+    };
+    let backend = ctx.engine.backend.clone();
+    let accepted = ctx
+        .step("create deployment", async {
+            let a = backend.create_deployment(&request).await?;
+            let d = format!("{} accepted", a.deployment_id);
+            Ok((a, Some(d)))
+        })
+        .await?;
+    *deployment = Some(accepted.deployment_id.clone());
+    ctx.audit(KIND, "deployment_created", |e| {
+        e.bot = Some(plan.bot.clone());
+        e.environment = Some(preview.target.clone());
+        e.to_version = Some(version.id.clone());
+        e.detail = Some(format!("deployment {}", accepted.deployment_id));
+    })
+    .await?;
+    let id = accepted.deployment_id.clone();
+    ctx.emit(crate::engine::events::EventKind::StepStarted {
+        step: "wait for deployment".into(),
+    });
+    let b2 = backend.clone();
+    let id2 = id.clone();
+    let mut last = None;
+    let status: DeploymentStatus = poll_until(
+        ctx,
+        "deployment status",
+        plan.timeout,
+        move || {
+            let b = b2.clone();
+            let id = id2.clone();
+            async move { b.deployment_status(&id).await }
+        },
+        |s: &DeploymentStatus| s.status.is_terminal(),
+        |c, s| {
+            if last != Some(s.status) {
+                last = Some(s.status);
+                c.detail(format!("{}: {}", s.deployment_id, s.status.as_str()));
+            }
+        },
+    )
+    .await
+    .inspect_err(|e| {
+        ctx.emit(crate::engine::events::EventKind::StepFailed {
+            step: "wait for deployment".into(),
+            reason: e.to_string(),
+        })
+    })?;
+    if status.status != DeploymentState::Completed {
+        let reason = format!(
+            "deployment {} ended {}: {}",
+            id,
+            status.status.as_str(),
+            status.error_message.clone().unwrap_or_else(|| "no reason given".into())
+        );
+        ctx.emit(crate::engine::events::EventKind::StepFailed {
+            step: "wait for deployment".into(),
+            reason: reason.clone(),
+        });
+        return Err(Stop::Failed(reason));
+    }
+    ctx.emit(crate::engine::events::EventKind::StepFinished {
+        step: "wait for deployment".into(),
+        detail: Some(format!("{id} completed")),
+    });
+    ctx.audit(KIND, "deployment_completed", |e| {
+        e.bot = Some(plan.bot.clone());
+        e.environment = Some(preview.target.clone());
+        e.to_version = Some(version.id.clone());
+        e.detail = Some(format!("deployment {id} completed"));
+    })
+    .await?;
+    // The switch is a decision: record it before making it.
+    ctx.audit(KIND, "decision", |e| {
+        e.bot = Some(plan.bot.clone());
+        e.environment = Some(preview.target.clone());
+        e.from_version = preview.other_live.clone();
+        e.to_version = Some(version.id.clone());
+        e.detail = Some(format!("switch traffic to {}", preview.target));
+        e.metrics = Some(json!({"weightsBefore": preview.weights_before, "weightsAfter": preview.weights_after}));
+    })
+    .await?;
+    let routing = RoutingRequest {
+        bot_id: Some(plan.bot.clone()),
+        weights: preview.weights_after.clone(),
+        strategy: "blue_green".into(),
+        failover_enabled: true,
+    };
+    ctx.step("switch traffic", async {
+        backend.set_routing(&routing).await?;
+        Ok(((), Some(format!("{} 100% · {} 0%", preview.target, preview.other))))
+    })
+    .await?;
+    let mut synced = Vec::new();
+    let regions = plan.regions.clone();
+    let sync_result = ctx
+        .step("sync regions", async {
+            let mut problems = Vec::new();
+            for r in &regions {
+                match backend.create_sync_job(&id, r).await {
+                    Ok(job) => synced.push(json!({"region": r, "syncJobId": job})),
+                    Err(e) => problems.push(format!("{r}: {e}")),
+                }
+            }
+            let detail = if regions.is_empty() {
+                "no regions configured".to_string()
+            } else {
+                format!("{} of {} regions", synced.len(), regions.len())
+            };
+            if problems.is_empty() {
+                Ok(((), Some(detail)))
+            } else {
+                // The release stands; a failed sync is reported, not rolled back.
+                Ok(((), Some(format!("{detail}; failed: {}", problems.join("; ")))))
+            }
+        })
+        .await;
+    sync_result?;
+    let summary = format!(
+        "{} {} live in {} with 100% of traffic (was {} in {})",
+        plan.bot,
+        version.id,
+        preview.target,
+        preview.other_live.as_deref().unwrap_or("nothing"),
+        preview.other
+    );
+    ctx.audit(KIND, "completed", |e| {
+        e.bot = Some(plan.bot.clone());
+        e.environment = Some(preview.target.clone());
+        e.from_version = preview.other_live.clone();
+        e.to_version = Some(version.id.clone());
+        e.outcome = Some(Outcome::Succeeded.as_str().into());
+        e.detail = Some(summary.clone());
+    })
+    .await?;
+    ctx.notify(
+        KIND,
+        "deployment.completed",
+        json!({"bot": plan.bot, "version": version.id, "environment": preview.target, "deploymentId": id}),
+    )
+    .await;
+    let details = details(
+        ctx,
+        json!({"bot": plan.bot, "version": version.id, "deploymentId": id, "environment": preview.target, "previousVersion": preview.other_live, "syncJobs": synced}),
+    );
+    Ok(ctx.finish(KIND, Outcome::Succeeded, summary, details))
+}
+
+/// Roll a deployment back after `cause` and report it.
+async fn roll_back(ctx: &mut Ctx, plan: &DeployPlan, id: &str, cause: Stop) -> Report {
+    let reason = cause.to_string();
+    let backend = ctx.engine.backend.clone();
+    let result = ctx
+        .step("roll back", async {
+            backend.rollback_deployment(id).await?;
+            Ok(((), Some(format!("{id} rolled back: previous version and routing restored"))))
+        })
+        .await;
+    let (outcome, summary) = match result {
+        Ok(()) => (
+            Outcome::RolledBack,
+            format!("rolled back {} {}: {reason}", plan.bot, plan.version),
+        ),
+        Err(e) => (
+            Outcome::Failed,
+            format!("{reason}; and the rollback of {id} failed too: {e}"),
+        ),
+    };
+    let _ = ctx
+        .audit(KIND, "rolled_back", |e| {
+            e.bot = Some(plan.bot.clone());
+            e.to_version = Some(plan.version.clone());
+            e.outcome = Some(outcome.as_str().into());
+            e.detail = Some(summary.clone());
+        })
+        .await;
+    ctx.notify(
+        KIND,
+        "deployment.rolled_back",
+        json!({"bot": plan.bot, "version": plan.version, "deploymentId": id, "reason": reason}),
+    )
+    .await;
+    let d = details(ctx, json!({"bot": plan.bot, "version": plan.version, "deploymentId": id, "reason": reason}));
+    ctx.finish(KIND, outcome, summary, d)
+}
