@@ -7,3 +7,4 @@ pub mod audit;
 pub mod clock;
 pub mod domain;
 pub mod sanitize;
+pub mod webhook;
