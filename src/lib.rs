@@ -3,10 +3,13 @@
 //! The crate is one engine with four faces (TUI, demo, simulator, headless CLI); see
 //! `docs/architecture.md` for how the modules fit together.
 
+pub mod audit;
+pub mod backend;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;
-pub mod sim;
 pub mod sanitize;
+pub mod sim;
+pub mod webhook;
