@@ -291,7 +291,10 @@ async fn deliver_outbound(mut rx: mpsc::UnboundedReceiver<Outbound>, _addr: Sock
             .header("webhook-id", &id)
             .header("webhook-timestamp", ts.to_string());
         if let Some(secret) = &o.secret {
-            req = req.header("webhook-signature", sign(secret.as_bytes(), &id, ts, &bytes));
+            req = req.header(
+                "webhook-signature",
+                crate::webhook::sign(&crate::webhook::secret_bytes(secret), &id, ts, &bytes),
+            );
         }
         let client_task = req.body(bytes);
         tokio::spawn(async move {
@@ -300,18 +303,4 @@ async fn deliver_outbound(mut rx: mpsc::UnboundedReceiver<Outbound>, _addr: Sock
             }
         });
     }
-}
-
-fn sign(secret: &[u8], id: &str, ts: i64, body: &[u8]) -> String {
-    use base64::Engine;
-    use hmac::{KeyInit, Mac};
-    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) else {
-        return String::new();
-    };
-    mac.update(format!("{id}.{ts}.").as_bytes());
-    mac.update(body);
-    format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    )
 }
