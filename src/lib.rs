@@ -3,6 +3,7 @@
 //! The crate is one engine with four faces (TUI, demo, simulator, headless CLI); see
 //! `docs/architecture.md` for how the modules fit together.
 
+pub mod backend;
 pub mod clock;
 pub mod domain;
 pub mod sanitize;
