@@ -30,7 +30,9 @@ fn main() -> ExitCode {
                 })
                 .await
             }
-            None => Err(anyhow::anyhow!("the console is not wired yet; try `relcon sim`")),
+            None => Err(anyhow::anyhow!(
+                "the console is not wired yet; try `relcon sim`"
+            )),
         }
     });
     match result {
@@ -48,7 +50,10 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         faults.set(f).map_err(anyhow::Error::msg)?;
     }
     if !(args.speed > 0.0 && args.speed <= 10_000.0) {
-        anyhow::bail!("--speed must be above 0 and at most 10000, got {}", args.speed);
+        anyhow::bail!(
+            "--speed must be above 0 and at most 10000, got {}",
+            args.speed
+        );
     }
     Ok(SimConfig {
         port: args.port,
@@ -66,12 +71,25 @@ async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
     let handle = sim::start(config).await?;
     let url = handle.url();
     println!("relcon sim: Release API simulator on {url}");
-    println!("  seed {}  speed {}x  scenario {}", handle.app.seed, args.speed, handle.app.scenario.name);
+    println!(
+        "  seed {}  speed {}x  scenario {}",
+        handle.app.seed, args.speed, handle.app.scenario.name
+    );
     println!("  demo credentials (every scope):");
-    println!("    client id {}  secret {}  (POST {url}/v1/auth/token or {url}/oauth/token)", sim::auth::DEMO_CLIENT_ID, sim::auth::DEMO_CLIENT_SECRET);
-    println!("    API key   {}  (Authorization: Bearer {})", sim::auth::DEMO_API_KEY, sim::auth::DEMO_API_KEY);
+    println!(
+        "    client id {}  secret {}  (POST {url}/v1/auth/token or {url}/oauth/token)",
+        sim::auth::DEMO_CLIENT_ID,
+        sim::auth::DEMO_CLIENT_SECRET
+    );
+    println!(
+        "    API key   {}  (Authorization: Bearer {})",
+        sim::auth::DEMO_API_KEY,
+        sim::auth::DEMO_API_KEY
+    );
     println!("  try: curl -H 'Authorization: Bearer demo-key' {url}/api/v1/bots");
-    println!("  control: {url}/_sim/clock  /_sim/faults  /_sim/stats  /_sim/reset   (Ctrl-C stops)");
+    println!(
+        "  control: {url}/_sim/clock  /_sim/faults  /_sim/stats  /_sim/reset   (Ctrl-C stops)"
+    );
     tokio::signal::ctrl_c().await?;
     handle.stop().await;
     Ok(())

@@ -50,16 +50,25 @@ impl CanaryPlan {
                 p.push(format!("steps must rise: {s}% follows {prev}%"));
             }
             if *s > self.max_traffic {
-                p.push(format!("step {s}% is above max traffic {}%", self.max_traffic));
+                p.push(format!(
+                    "step {s}% is above max traffic {}%",
+                    self.max_traffic
+                ));
             }
             prev = *s;
         }
         if !(1.0..=100.0).contains(&self.max_traffic) {
-            p.push(format!("max traffic {}% is outside 1..=100", self.max_traffic));
+            p.push(format!(
+                "max traffic {}% is outside 1..=100",
+                self.max_traffic
+            ));
         }
         let t = &self.thresholds;
         if !(0.0..=1.0).contains(&t.error_rate) {
-            p.push(format!("error_rate threshold {} is outside 0..=1", t.error_rate));
+            p.push(format!(
+                "error_rate threshold {} is outside 0..=1",
+                t.error_rate
+            ));
         }
         if !(0.0..=5.0).contains(&t.satisfaction_score) {
             p.push(format!(
@@ -68,7 +77,10 @@ impl CanaryPlan {
             ));
         }
         if t.max_latency_ms <= 0.0 {
-            p.push(format!("max_latency_ms threshold {} must be above 0", t.max_latency_ms));
+            p.push(format!(
+                "max_latency_ms threshold {} must be above 0",
+                t.max_latency_ms
+            ));
         }
         if self.interval < Duration::from_secs(1) {
             p.push("the step interval must be at least 1s".into());
@@ -117,7 +129,10 @@ pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
     let base = json!({"bot": plan.bot, "version": plan.version});
     match (result, canary) {
         (Ok(End::Promoted(summary)), Some(c)) => {
-            let d = details(&ctx, json!({"bot": plan.bot, "version": plan.version, "canaryId": c.id, "environment": c.environment_id, "previousVersion": c.stable_version}));
+            let d = details(
+                &ctx,
+                json!({"bot": plan.bot, "version": plan.version, "canaryId": c.id, "environment": c.environment_id, "previousVersion": c.stable_version}),
+            );
             ctx.notify(KIND, "canary.promoted", d.clone()).await;
             ctx.finish(KIND, Outcome::Succeeded, summary, d)
         }
@@ -143,8 +158,12 @@ pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
         }
         (Err(stop), _) => ctx.finish_stopped(KIND, stop, details(&ctx, base)).await,
         (Ok(_), None) => {
-            ctx.finish_stopped(KIND, Stop::Failed("the canary was never started".into()), details(&ctx, base))
-                .await
+            ctx.finish_stopped(
+                KIND,
+                Stop::Failed("the canary was never started".into()),
+                details(&ctx, base),
+            )
+            .await
         }
     }
 }
@@ -152,7 +171,10 @@ pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
 async fn validate(engine: &Engine, plan: &CanaryPlan) -> Result<(String, String), Stop> {
     let problems = plan.problems();
     if !problems.is_empty() {
-        return Err(Stop::Refused(format!("invalid plan: {}", problems.join("; "))));
+        return Err(Stop::Refused(format!(
+            "invalid plan: {}",
+            problems.join("; ")
+        )));
     }
     let b = engine.backend.as_ref();
     let bot = b.get_bot(&plan.bot).await?;
@@ -190,15 +212,26 @@ async fn validate(engine: &Engine, plan: &CanaryPlan) -> Result<(String, String)
         )));
     }
     let stable = env.live_version.clone().ok_or_else(|| {
-        Stop::Refused(format!("nothing is live in {} to compare against", env.environment_id))
+        Stop::Refused(format!(
+            "nothing is live in {} to compare against",
+            env.environment_id
+        ))
     })?;
     if stable == v.id {
-        return Err(Stop::Refused(format!("{} is already live in {}", v.id, env.environment_id)));
+        return Err(Stop::Refused(format!(
+            "{} is already live in {}",
+            v.id, env.environment_id
+        )));
     }
     Ok((env.environment_id.clone(), v.id.clone()))
 }
 
-async fn sample(engine: &Engine, plan: &CanaryPlan, env: &str, window: Duration) -> Result<(MetricSummary, MetricSummary), Stop> {
+async fn sample(
+    engine: &Engine,
+    plan: &CanaryPlan,
+    env: &str,
+    window: Duration,
+) -> Result<(MetricSummary, MetricSummary), Stop> {
     let b = engine.backend.as_ref();
     let q = |metric_type| MetricsQuery {
         bot: plan.bot.clone(),
@@ -212,7 +245,11 @@ async fn sample(engine: &Engine, plan: &CanaryPlan, env: &str, window: Duration)
     Ok((baseline, canary))
 }
 
-async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, started: &mut Option<Canary>) -> Result<End, Stop> {
+async fn run_inner(
+    ctx: &mut Ctx,
+    plan: &CanaryPlan,
+    started: &mut Option<Canary>,
+) -> Result<End, Stop> {
     let engine = ctx.engine.clone();
     let (env, version) = ctx
         .step("validate", async {
@@ -243,7 +280,10 @@ async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, started: &mut Option<Canary
     let canary = ctx
         .step("start canary", async {
             let c = backend.start_canary(&request).await?;
-            let d = format!("{} serving {}% ({} stable)", c.id, c.canary_weight, c.stable_version);
+            let d = format!(
+                "{} serving {}% ({} stable)",
+                c.id, c.canary_weight, c.stable_version
+            );
             Ok((c, Some(d)))
         })
         .await?;
@@ -276,7 +316,9 @@ async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, started: &mut Option<Canary
                 ctx.audit(KIND, "decision", |e| {
                     e.bot = Some(plan.bot.clone());
                     e.to_version = Some(version.clone());
-                    e.detail = Some(format!("operator promoted step {step_no} ({weight}%) without waiting"));
+                    e.detail = Some(format!(
+                        "operator promoted step {step_no} ({weight}%) without waiting"
+                    ));
                 })
                 .await?;
                 i += 1;
@@ -289,7 +331,9 @@ async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, started: &mut Option<Canary
                 ctx.audit(KIND, "decision", |e| {
                     e.bot = Some(plan.bot.clone());
                     e.to_version = Some(version.clone());
-                    e.detail = Some(format!("operator promoted fully at step {step_no} ({weight}%)"));
+                    e.detail = Some(format!(
+                        "operator promoted fully at step {step_no} ({weight}%)"
+                    ));
                 })
                 .await?;
                 break;
@@ -350,7 +394,14 @@ enum HoldEnd {
 
 /// Hold one step: sample a few times (for the charts and early breach detection), then
 /// judge at the end of the interval. Lack of data extends the hold.
-async fn hold(ctx: &mut Ctx, plan: &CanaryPlan, canary: &Canary, env: &str, step: usize, weight: f64) -> Result<HoldEnd, Stop> {
+async fn hold(
+    ctx: &mut Ctx,
+    plan: &CanaryPlan,
+    canary: &Canary,
+    env: &str,
+    step: usize,
+    weight: f64,
+) -> Result<HoldEnd, Stop> {
     let engine = ctx.engine.clone();
     let samples = 4u32;
     let slice = plan.interval / samples;
@@ -358,7 +409,10 @@ async fn hold(ctx: &mut Ctx, plan: &CanaryPlan, canary: &Canary, env: &str, step
     loop {
         let mut last = None;
         for k in 0..samples {
-            match ctx.wait(&format!("canary step {step} decision"), slice).await? {
+            match ctx
+                .wait(&format!("canary step {step} decision"), slice)
+                .await?
+            {
                 Woken::Elapsed => {}
                 Woken::Command(OpCommand::PromoteStep) => return Ok(HoldEnd::Skip),
                 Woken::Command(OpCommand::PromoteFull) => return Ok(HoldEnd::Full),
@@ -367,8 +421,18 @@ async fn hold(ctx: &mut Ctx, plan: &CanaryPlan, canary: &Canary, env: &str, step
             // Judge the window since this step began (at most the hold so far).
             let window = (slice * (k + 1)).max(Duration::from_secs(60));
             let (baseline, canary_m) = sample(&engine, plan, env, window).await?;
-            let j = judge(&plan.thresholds, &baseline, &canary_m, plan.min_conversations);
-            let actual = engine.backend.get_canary(&canary.id).await.ok().map(|c| c.canary_weight);
+            let j = judge(
+                &plan.thresholds,
+                &baseline,
+                &canary_m,
+                plan.min_conversations,
+            );
+            let actual = engine
+                .backend
+                .get_canary(&canary.id)
+                .await
+                .ok()
+                .map(|c| c.canary_weight);
             ctx.emit(EventKind::Canary(CanarySample {
                 step,
                 steps_total: plan.steps.len(),
@@ -399,7 +463,16 @@ async fn hold(ctx: &mut Ctx, plan: &CanaryPlan, canary: &Canary, env: &str, step
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn audit_decision(ctx: &Ctx, plan: &CanaryPlan, env: &str, version: &str, step: usize, weight: f64, decision: &str, j: &Judgement) -> Result<(), Stop> {
+async fn audit_decision(
+    ctx: &Ctx,
+    plan: &CanaryPlan,
+    env: &str,
+    version: &str,
+    step: usize,
+    weight: f64,
+    decision: &str,
+    j: &Judgement,
+) -> Result<(), Stop> {
     let metrics: Value = json!({
         "step": step,
         "weight": weight,
@@ -417,12 +490,24 @@ async fn audit_decision(ctx: &Ctx, plan: &CanaryPlan, env: &str, version: &str, 
     .await
 }
 
-async fn roll_back(ctx: &mut Ctx, plan: &CanaryPlan, c: &Canary, reason: String, j: Option<&Judgement>) -> Report {
+async fn roll_back(
+    ctx: &mut Ctx,
+    plan: &CanaryPlan,
+    c: &Canary,
+    reason: String,
+    j: Option<&Judgement>,
+) -> Report {
     let backend = ctx.engine.backend.clone();
     let r = ctx
         .step("roll back", async {
             backend.rollback_canary(&c.id, &reason).await?;
-            Ok(((), Some(format!("{} back to 0%, {} keeps all traffic", c.version, c.stable_version))))
+            Ok((
+                (),
+                Some(format!(
+                    "{} back to 0%, {} keeps all traffic",
+                    c.version, c.stable_version
+                )),
+            ))
         })
         .await;
     let (outcome, summary) = match r {
@@ -432,7 +517,10 @@ async fn roll_back(ctx: &mut Ctx, plan: &CanaryPlan, c: &Canary, reason: String,
         ),
         Err(e) => (
             Outcome::Failed,
-            format!("canary {} {} must be rolled back ({reason}) but that failed: {e}", plan.bot, c.version),
+            format!(
+                "canary {} {} must be rolled back ({reason}) but that failed: {e}",
+                plan.bot, c.version
+            ),
         ),
     };
     let metrics = j.map(|j| json!({"verdicts": j.verdicts, "thresholds": plan.thresholds}));
@@ -447,7 +535,10 @@ async fn roll_back(ctx: &mut Ctx, plan: &CanaryPlan, c: &Canary, reason: String,
             e.metrics = metrics;
         })
         .await;
-    let d = details(ctx, json!({"bot": plan.bot, "version": c.version, "canaryId": c.id, "environment": c.environment_id, "stableVersion": c.stable_version, "reason": reason}));
+    let d = details(
+        ctx,
+        json!({"bot": plan.bot, "version": c.version, "canaryId": c.id, "environment": c.environment_id, "stableVersion": c.stable_version, "reason": reason}),
+    );
     ctx.notify(KIND, "canary.rolled_back", d.clone()).await;
     ctx.finish(KIND, outcome, summary, d)
 }
@@ -472,7 +563,11 @@ mod tests {
 
     #[test]
     fn plans_are_validated() {
-        assert!(plan(vec![5.0, 10.0, 25.0, 50.0, 100.0], 100.0).problems().is_empty());
+        assert!(
+            plan(vec![5.0, 10.0, 25.0, 50.0, 100.0], 100.0)
+                .problems()
+                .is_empty()
+        );
         assert!(!plan(vec![10.0, 5.0], 100.0).problems().is_empty());
         assert!(!plan(vec![5.0, 50.0], 25.0).problems().is_empty());
         assert!(!plan(vec![], 100.0).problems().is_empty());

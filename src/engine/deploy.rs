@@ -66,7 +66,10 @@ pub fn preview(bot: &BotSummary, target: Option<&str>) -> Result<SwitchPreview, 
                 format!(
                     "{t} is not a production environment of {} (it has: {})",
                     bot.id,
-                    prod.iter().map(|e| e.environment_id.as_str()).collect::<Vec<_>>().join(", ")
+                    prod.iter()
+                        .map(|e| e.environment_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })?,
         None => prod
@@ -109,13 +112,17 @@ pub async fn run(mut ctx: Ctx, plan: DeployPlan) -> Report {
         Ok(report) => report,
         Err(stop) => {
             // Anything that stops after the deployment exists is rolled back.
-            if let Some(id) = deployment {
-                if !matches!(stop, Stop::Audit(_)) {
-                    return roll_back(&mut ctx, &plan, &id, stop).await;
-                }
+            if let Some(id) = deployment
+                && !matches!(stop, Stop::Audit(_))
+            {
+                return roll_back(&mut ctx, &plan, &id, stop).await;
             }
-            ctx.finish_stopped(KIND, stop, details(&ctx, json!({"bot": plan.bot, "version": plan.version})))
-                .await
+            ctx.finish_stopped(
+                KIND,
+                stop,
+                details(&ctx, json!({"bot": plan.bot, "version": plan.version})),
+            )
+            .await
         }
     }
 }
@@ -193,7 +200,11 @@ async fn validate(engine: &Engine, plan: &DeployPlan) -> Result<(Version, Switch
     Ok((version, preview))
 }
 
-async fn run_inner(ctx: &mut Ctx, plan: &DeployPlan, deployment: &mut Option<String>) -> Result<Report, Stop> {
+async fn run_inner(
+    ctx: &mut Ctx,
+    plan: &DeployPlan,
+    deployment: &mut Option<String>,
+) -> Result<Report, Stop> {
     let engine = ctx.engine.clone();
     let (version, preview) = ctx
         .step("validate", async {
@@ -276,7 +287,10 @@ async fn run_inner(ctx: &mut Ctx, plan: &DeployPlan, deployment: &mut Option<Str
             "deployment {} ended {}: {}",
             id,
             status.status.as_str(),
-            status.error_message.clone().unwrap_or_else(|| "no reason given".into())
+            status
+                .error_message
+                .clone()
+                .unwrap_or_else(|| "no reason given".into())
         );
         ctx.emit(crate::engine::events::EventKind::StepFailed {
             step: "wait for deployment".into(),
@@ -302,7 +316,9 @@ async fn run_inner(ctx: &mut Ctx, plan: &DeployPlan, deployment: &mut Option<Str
         e.from_version = preview.other_live.clone();
         e.to_version = Some(version.id.clone());
         e.detail = Some(format!("switch traffic to {}", preview.target));
-        e.metrics = Some(json!({"weightsBefore": preview.weights_before, "weightsAfter": preview.weights_after}));
+        e.metrics = Some(
+            json!({"weightsBefore": preview.weights_before, "weightsAfter": preview.weights_after}),
+        );
     })
     .await?;
     let routing = RoutingRequest {
@@ -313,7 +329,10 @@ async fn run_inner(ctx: &mut Ctx, plan: &DeployPlan, deployment: &mut Option<Str
     };
     ctx.step("switch traffic", async {
         backend.set_routing(&routing).await?;
-        Ok(((), Some(format!("{} 100% · {} 0%", preview.target, preview.other))))
+        Ok((
+            (),
+            Some(format!("{} 100% · {} 0%", preview.target, preview.other)),
+        ))
     })
     .await?;
     let mut synced = Vec::new();
@@ -336,7 +355,10 @@ async fn run_inner(ctx: &mut Ctx, plan: &DeployPlan, deployment: &mut Option<Str
                 Ok(((), Some(detail)))
             } else {
                 // The release stands; a failed sync is reported, not rolled back.
-                Ok(((), Some(format!("{detail}; failed: {}", problems.join("; ")))))
+                Ok((
+                    (),
+                    Some(format!("{detail}; failed: {}", problems.join("; "))),
+                ))
             }
         })
         .await;
@@ -378,7 +400,12 @@ async fn roll_back(ctx: &mut Ctx, plan: &DeployPlan, id: &str, cause: Stop) -> R
     let result = ctx
         .step("roll back", async {
             backend.rollback_deployment(id).await?;
-            Ok(((), Some(format!("{id} rolled back: previous version and routing restored"))))
+            Ok((
+                (),
+                Some(format!(
+                    "{id} rolled back: previous version and routing restored"
+                )),
+            ))
         })
         .await;
     let (outcome, summary) = match result {
@@ -405,6 +432,9 @@ async fn roll_back(ctx: &mut Ctx, plan: &DeployPlan, id: &str, cause: Stop) -> R
         json!({"bot": plan.bot, "version": plan.version, "deploymentId": id, "reason": reason}),
     )
     .await;
-    let d = details(ctx, json!({"bot": plan.bot, "version": plan.version, "deploymentId": id, "reason": reason}));
+    let d = details(
+        ctx,
+        json!({"bot": plan.bot, "version": plan.version, "deploymentId": id, "reason": reason}),
+    );
     ctx.finish(KIND, outcome, summary, d)
 }

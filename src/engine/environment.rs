@@ -78,11 +78,11 @@ impl Snapshot {
     pub fn load(path: &Path) -> Result<Snapshot, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read snapshot {}: {e}", path.display()))?;
-        let is_json = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+        let is_json =
+            path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
         if is_json {
-            serde_json::from_str(&text).map_err(|e| {
-                format!("snapshot {}, line {}: {e}", path.display(), e.line())
-            })
+            serde_json::from_str(&text)
+                .map_err(|e| format!("snapshot {}, line {}: {e}", path.display(), e.line()))
         } else {
             toml::from_str(&text).map_err(|e| {
                 let line = e
@@ -104,12 +104,19 @@ pub struct EnvPlan {
 }
 
 pub async fn run(mut ctx: Ctx, plan: EnvPlan) -> Report {
-    ctx.started(KIND, format!("environment deploy {}", plan.environment), None, STEPS);
+    ctx.started(
+        KIND,
+        format!("environment deploy {}", plan.environment),
+        None,
+        STEPS,
+    );
     let mut job: Option<String> = None;
     match run_inner(&mut ctx, &plan, &mut job).await {
         Ok(r) => r,
         Err(stop) => match job {
-            Some(id) if !matches!(stop, Stop::Audit(_)) => roll_back(&mut ctx, &plan, &id, stop.to_string()).await,
+            Some(id) if !matches!(stop, Stop::Audit(_)) => {
+                roll_back(&mut ctx, &plan, &id, stop.to_string()).await
+            }
             _ => {
                 let d = details(&ctx, json!({"environment": plan.environment}));
                 ctx.finish_stopped(KIND, stop, d).await
@@ -118,7 +125,11 @@ pub async fn run(mut ctx: Ctx, plan: EnvPlan) -> Report {
     }
 }
 
-async fn run_inner(ctx: &mut Ctx, plan: &EnvPlan, job_slot: &mut Option<String>) -> Result<Report, Stop> {
+async fn run_inner(
+    ctx: &mut Ctx,
+    plan: &EnvPlan,
+    job_slot: &mut Option<String>,
+) -> Result<Report, Stop> {
     let backend = ctx.engine.backend.clone();
     let s = &plan.snapshot;
     let env = plan.environment.clone();
@@ -139,8 +150,14 @@ async fn run_inner(ctx: &mut Ctx, plan: &EnvPlan, job_slot: &mut Option<String>)
             }
             let d = format!(
                 "valid; capacity {}{}",
-                v.capacity_utilization.map(|c| format!("{:.0}%", c * 100.0)).unwrap_or_else(|| "n/a".into()),
-                if v.warnings.is_empty() { String::new() } else { format!("; warnings: {}", v.warnings.join("; ")) }
+                v.capacity_utilization
+                    .map(|c| format!("{:.0}%", c * 100.0))
+                    .unwrap_or_else(|| "n/a".into()),
+                if v.warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!("; warnings: {}", v.warnings.join("; "))
+                }
             );
             Ok((v, Some(d)))
         })
@@ -160,7 +177,12 @@ async fn run_inner(ctx: &mut Ctx, plan: &EnvPlan, job_slot: &mut Option<String>)
                     t.dependency_conflicts.join("; ")
                 )));
             }
-            let d = format!("{} {} ({} steps)", t.trace_id, t.status, t.execution_path.len());
+            let d = format!(
+                "{} {} ({} steps)",
+                t.trace_id,
+                t.status,
+                t.execution_path.len()
+            );
             Ok((t, Some(d)))
         })
         .await?;
@@ -178,11 +200,16 @@ async fn run_inner(ctx: &mut Ctx, plan: &EnvPlan, job_slot: &mut Option<String>)
         "capacity_constraints": s.capacity_constraints,
         "webhookCallbackUrl": s.callback_url,
     });
-    ctx.emit(crate::engine::events::EventKind::StepStarted { step: "rollout".into() });
+    ctx.emit(crate::engine::events::EventKind::StepStarted {
+        step: "rollout".into(),
+    });
     let job = match backend.create_env_deployment(&deploy_body).await {
         Ok(j) => j,
         Err(e) => {
-            ctx.emit(crate::engine::events::EventKind::StepFailed { step: "rollout".into(), reason: e.to_string() });
+            ctx.emit(crate::engine::events::EventKind::StepFailed {
+                step: "rollout".into(),
+                reason: e.to_string(),
+            });
             return Err(e.into());
         }
     };
@@ -213,19 +240,32 @@ async fn run_inner(ctx: &mut Ctx, plan: &EnvPlan, job_slot: &mut Option<String>)
         },
     )
     .await
-    .inspect_err(|e| ctx.emit(crate::engine::events::EventKind::StepFailed { step: "rollout".into(), reason: e.to_string() }))?;
+    .inspect_err(|e| {
+        ctx.emit(crate::engine::events::EventKind::StepFailed {
+            step: "rollout".into(),
+            reason: e.to_string(),
+        })
+    })?;
     if status.status != EnvJobState::Completed {
         let reason = format!(
             "rollout {job} ended {}: {}",
             status.status.as_str(),
             status.error_message.clone().unwrap_or_default()
         );
-        ctx.emit(crate::engine::events::EventKind::StepFailed { step: "rollout".into(), reason: reason.clone() });
+        ctx.emit(crate::engine::events::EventKind::StepFailed {
+            step: "rollout".into(),
+            reason: reason.clone(),
+        });
         return Err(Stop::Failed(reason));
     }
-    ctx.emit(crate::engine::events::EventKind::StepFinished { step: "rollout".into(), detail: Some(format!("{job} completed")) });
+    ctx.emit(crate::engine::events::EventKind::StepFinished {
+        step: "rollout".into(),
+        detail: Some(format!("{job} completed")),
+    });
     // Health checks: healthy (and error rate under 5%) once ends it; N failures roll back.
-    ctx.emit(crate::engine::events::EventKind::StepStarted { step: "health checks".into() });
+    ctx.emit(crate::engine::events::EventKind::StepStarted {
+        step: "health checks".into(),
+    });
     let threshold = plan.snapshot.rollback_policy.health_threshold.max(1);
     let mut failures = 0u32;
     let mut checks = Vec::new();
@@ -252,7 +292,10 @@ async fn run_inner(ctx: &mut Ctx, plan: &EnvPlan, job_slot: &mut Option<String>)
                 h.status.as_str(),
                 h.error_rate * 100.0
             );
-            ctx.emit(crate::engine::events::EventKind::StepFailed { step: "health checks".into(), reason: reason.clone() });
+            ctx.emit(crate::engine::events::EventKind::StepFailed {
+                step: "health checks".into(),
+                reason: reason.clone(),
+            });
             ctx.audit(KIND, "decision", |e| {
                 e.environment = Some(env.clone());
                 e.detail = Some(format!("roll back: {reason}"));
@@ -262,12 +305,19 @@ async fn run_inner(ctx: &mut Ctx, plan: &EnvPlan, job_slot: &mut Option<String>)
             if plan.snapshot.rollback_policy.auto_trigger {
                 return Err(Stop::Failed(reason));
             }
-            let summary = format!("{env} unhealthy after rollout {job} ({reason}); automatic rollback is off");
-            let d = details(ctx, json!({"environment": env, "jobId": job, "checks": checks}));
+            let summary = format!(
+                "{env} unhealthy after rollout {job} ({reason}); automatic rollback is off"
+            );
+            let d = details(
+                ctx,
+                json!({"environment": env, "jobId": job, "checks": checks}),
+            );
             return Ok(ctx.finish(KIND, Outcome::Failed, summary, d));
         }
         if let Woken::Command(c) = ctx.wait("next health check", plan.health_interval).await? {
-            ctx.detail(format!("{c:?} does not apply during health checks; ignored"));
+            ctx.detail(format!(
+                "{c:?} does not apply during health checks; ignored"
+            ));
         }
     }
     let summary = format!("{env} running the new snapshot (job {job}), healthy");
@@ -278,7 +328,10 @@ async fn run_inner(ctx: &mut Ctx, plan: &EnvPlan, job_slot: &mut Option<String>)
         e.metrics = Some(json!({"checks": checks}));
     })
     .await?;
-    let d = details(ctx, json!({"environment": env, "jobId": job, "checks": checks}));
+    let d = details(
+        ctx,
+        json!({"environment": env, "jobId": job, "checks": checks}),
+    );
     ctx.notify(KIND, "environment.deployed", d.clone()).await;
     Ok(ctx.finish(KIND, Outcome::Succeeded, summary, d))
 }
@@ -288,12 +341,26 @@ async fn roll_back(ctx: &mut Ctx, plan: &EnvPlan, job: &str, reason: String) -> 
     let r = ctx
         .step("roll back", async {
             backend.rollback_env_job(job, &reason).await?;
-            Ok(((), Some(format!("{job} rolled back: previous configuration restored"))))
+            Ok((
+                (),
+                Some(format!(
+                    "{job} rolled back: previous configuration restored"
+                )),
+            ))
         })
         .await;
     let (outcome, summary) = match r {
-        Ok(()) => (Outcome::RolledBack, format!("environment deploy {} rolled back: {reason}", plan.environment)),
-        Err(e) => (Outcome::Failed, format!("{reason}; and the rollback of {job} failed: {e}")),
+        Ok(()) => (
+            Outcome::RolledBack,
+            format!(
+                "environment deploy {} rolled back: {reason}",
+                plan.environment
+            ),
+        ),
+        Err(e) => (
+            Outcome::Failed,
+            format!("{reason}; and the rollback of {job} failed: {e}"),
+        ),
     };
     let _ = ctx
         .audit(KIND, "rolled_back", |e| {
@@ -302,7 +369,10 @@ async fn roll_back(ctx: &mut Ctx, plan: &EnvPlan, job: &str, reason: String) -> 
             e.detail = Some(summary.clone());
         })
         .await;
-    let d = details(ctx, json!({"environment": plan.environment, "jobId": job, "reason": reason}));
+    let d = details(
+        ctx,
+        json!({"environment": plan.environment, "jobId": job, "reason": reason}),
+    );
     ctx.notify(KIND, "environment.rolled_back", d.clone()).await;
     ctx.finish(KIND, outcome, summary, d)
 }
@@ -323,7 +393,11 @@ mod tests {
         let s = Snapshot::load(&p).unwrap();
         assert_eq!(s.dependency_locks.len(), 1);
         assert_eq!(s.rollback_policy.health_threshold, 3);
-        std::fs::write(&p, "[configuration_snapshot]\nx = 1\n[rollback_policy]\nhealth_treshold = 2\n").unwrap();
+        std::fs::write(
+            &p,
+            "[configuration_snapshot]\nx = 1\n[rollback_policy]\nhealth_treshold = 2\n",
+        )
+        .unwrap();
         let e = Snapshot::load(&p).unwrap_err();
         assert!(e.contains("line 4") && e.contains("health_treshold"), "{e}");
     }

@@ -13,7 +13,13 @@ use crate::engine::events::{Outcome, WorkflowKind};
 use crate::engine::{Ctx, Report, Stop, details};
 
 const KIND: WorkflowKind = WorkflowKind::Flows;
-pub const STEPS: &[&str] = &["export", "validate", "dependencies", "manifest", "push and verify"];
+pub const STEPS: &[&str] = &[
+    "export",
+    "validate",
+    "dependencies",
+    "manifest",
+    "push and verify",
+];
 /// The schema flows must satisfy (after seed 002's FLOW_SCHEMA).
 pub const FLOW_SCHEMA: &str = include_str!("../../assets/flow.schema.json");
 
@@ -28,16 +34,25 @@ pub struct FlowsPlan {
 
 /// Schema violations per flow id (empty when every flow is valid).
 pub fn schema_problems(flows: &[Value]) -> Result<Vec<String>, String> {
-    let schema: Value = serde_json::from_str(FLOW_SCHEMA).map_err(|e| format!("flow schema: {e}"))?;
+    let schema: Value =
+        serde_json::from_str(FLOW_SCHEMA).map_err(|e| format!("flow schema: {e}"))?;
     let validator = jsonschema::validator_for(&schema).map_err(|e| format!("flow schema: {e}"))?;
     let mut problems = Vec::new();
     for (i, f) in flows.iter().enumerate() {
-        let id = f.get("id").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("#{i}"));
+        let id = f
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("#{i}"));
         for e in validator.iter_errors(f) {
             let path = e.instance_path().as_str().to_string();
             problems.push(crate::sanitize::clean(&format!(
                 "{id}{}: {}",
-                if path.is_empty() { String::new() } else { format!(" at {path}") },
+                if path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {path}")
+                },
                 e.masked()
             )));
         }
@@ -56,12 +71,27 @@ pub struct Graph {
 pub fn graph(flows: &[Value], default_env: &str) -> Graph {
     let mut g = Graph::default();
     for f in flows {
-        let Some(id) = f.get("id").and_then(Value::as_str) else { continue };
+        let Some(id) = f.get("id").and_then(Value::as_str) else {
+            continue;
+        };
         let deps = g.flows.entry(id.to_string()).or_default();
-        for r in f.get("externalReferences").and_then(Value::as_array).into_iter().flatten() {
+        for r in f
+            .get("externalReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let kind = r.get("type").and_then(Value::as_str).unwrap_or("");
-            let rid = r.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-            let env = r.get("environmentId").and_then(Value::as_str).unwrap_or(default_env).to_string();
+            let rid = r
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let env = r
+                .get("environmentId")
+                .and_then(Value::as_str)
+                .unwrap_or(default_env)
+                .to_string();
             match kind {
                 "flow" => {
                     deps.insert(rid);
@@ -96,7 +126,12 @@ pub fn find_cycle(g: &Graph) -> Option<Vec<String>> {
         Open,
         Done,
     }
-    fn visit(n: &str, g: &Graph, marks: &mut BTreeMap<String, Mark>, stack: &mut Vec<String>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        g: &Graph,
+        marks: &mut BTreeMap<String, Mark>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
         match marks.get(n) {
             Some(Mark::Done) => return None,
             Some(Mark::Open) => {
@@ -110,10 +145,10 @@ pub fn find_cycle(g: &Graph) -> Option<Vec<String>> {
         marks.insert(n.to_string(), Mark::Open);
         stack.push(n.to_string());
         for d in g.flows.get(n).into_iter().flatten() {
-            if g.flows.contains_key(d) {
-                if let Some(c) = visit(d, g, marks, stack) {
-                    return Some(c);
-                }
+            if g.flows.contains_key(d)
+                && let Some(c) = visit(d, g, marks, stack)
+            {
+                return Some(c);
             }
         }
         stack.pop();
@@ -134,7 +169,13 @@ pub fn find_cycle(g: &Graph) -> Option<Vec<String>> {
 pub fn push_order(g: &Graph) -> Vec<String> {
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut order = Vec::new();
-    fn place(n: &str, g: &Graph, done: &mut BTreeSet<String>, order: &mut Vec<String>, depth: usize) {
+    fn place(
+        n: &str,
+        g: &Graph,
+        done: &mut BTreeSet<String>,
+        order: &mut Vec<String>,
+        depth: usize,
+    ) {
         if done.contains(n) || depth > g.flows.len() {
             return;
         }
@@ -161,20 +202,30 @@ pub fn content_hash(flow: &Value) -> String {
 
 fn write_manifest(path: &PathBuf, manifest: &Value) -> Result<(), Stop> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Stop::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Stop::Failed(format!("cannot create {}: {e}", dir.display())))?;
     }
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(manifest).map_err(|e| Stop::Failed(e.to_string()))?;
-    std::fs::write(&tmp, text).map_err(|e| Stop::Failed(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| Stop::Failed(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(&tmp, text)
+        .map_err(|e| Stop::Failed(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Stop::Failed(format!("cannot write {}: {e}", path.display())))
 }
 
 pub async fn run(mut ctx: Ctx, plan: FlowsPlan) -> Report {
-    ctx.started(KIND, format!("flows deploy to {}", plan.environment), plan.bot.clone(), STEPS);
+    ctx.started(
+        KIND,
+        format!("flows deploy to {}", plan.environment),
+        plan.bot.clone(),
+        STEPS,
+    );
     let mut pushed: Vec<(String, Option<String>)> = Vec::new();
     match run_inner(&mut ctx, &plan, &mut pushed).await {
         Ok(r) => r,
-        Err(stop) if !pushed.is_empty() && !matches!(stop, Stop::Audit(_)) => roll_back(&mut ctx, &plan, pushed, stop).await,
+        Err(stop) if !pushed.is_empty() && !matches!(stop, Stop::Audit(_)) => {
+            roll_back(&mut ctx, &plan, pushed, stop).await
+        }
         Err(stop) => {
             let d = details(&ctx, json!({"environment": plan.environment}));
             ctx.finish_stopped(KIND, stop, d).await
@@ -182,7 +233,11 @@ pub async fn run(mut ctx: Ctx, plan: FlowsPlan) -> Report {
     }
 }
 
-async fn run_inner(ctx: &mut Ctx, plan: &FlowsPlan, pushed: &mut Vec<(String, Option<String>)>) -> Result<Report, Stop> {
+async fn run_inner(
+    ctx: &mut Ctx,
+    plan: &FlowsPlan,
+    pushed: &mut Vec<(String, Option<String>)>,
+) -> Result<Report, Stop> {
     let backend = ctx.engine.backend.clone();
     let flows = ctx
         .step("export", async {
@@ -223,7 +278,10 @@ async fn run_inner(ctx: &mut Ctx, plan: &FlowsPlan, pushed: &mut Vec<(String, Op
                 }
                 known.insert(env.clone(), set);
             }
-            if !known.get(env).is_some_and(|s| s.contains(&(kind.clone(), id.clone()))) {
+            if !known
+                .get(env)
+                .is_some_and(|s| s.contains(&(kind.clone(), id.clone())))
+            {
                 problems.push(format!("{kind} {id} does not exist in {env}"));
             }
         }
@@ -232,9 +290,18 @@ async fn run_inner(ctx: &mut Ctx, plan: &FlowsPlan, pushed: &mut Vec<(String, Op
         }
         if problems.is_empty() {
             let edges: usize = g2.flows.values().map(BTreeSet::len).sum();
-            Ok(((), Some(format!("{edges} flow links, {} intent/entity references resolved", g2.others.len()))))
+            Ok((
+                (),
+                Some(format!(
+                    "{edges} flow links, {} intent/entity references resolved",
+                    g2.others.len()
+                )),
+            ))
         } else {
-            Err(Stop::Refused(format!("dependencies: {}", problems.join("; "))))
+            Err(Stop::Refused(format!(
+                "dependencies: {}",
+                problems.join("; ")
+            )))
         }
     })
     .await?;
@@ -268,19 +335,31 @@ async fn run_inner(ctx: &mut Ctx, plan: &FlowsPlan, pushed: &mut Vec<(String, Op
     ctx.audit(KIND, "started", |e| {
         e.environment = Some(plan.environment.clone());
         e.bot = plan.bot.clone();
-        e.detail = Some(format!("push {} flows; manifest {}", order.len(), plan.manifest_path.display()));
+        e.detail = Some(format!(
+            "push {} flows; manifest {}",
+            order.len(),
+            plan.manifest_path.display()
+        ));
         e.metrics = Some(json!({"flows": manifest["flows"]}));
     })
     .await?;
-    ctx.emit(crate::engine::events::EventKind::StepStarted { step: "push and verify".into() });
+    ctx.emit(crate::engine::events::EventKind::StepStarted {
+        step: "push and verify".into(),
+    });
     for (i, id) in order.iter().enumerate() {
         let Some(flow) = by_id.get(id) else { continue };
-        let version = flow.get("version").and_then(Value::as_str).unwrap_or("").to_string();
+        let version = flow
+            .get("version")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let outcome: Result<Option<String>, Stop> = async {
             let import = backend.import_flow(flow, &plan.environment).await?;
             pushed.push((id.clone(), import.previous_version.clone()));
             let status = backend.flow_status(id, &plan.environment).await?;
-            if status.status != "deployed" || status.version.as_deref().is_some_and(|v| v != version) {
+            if status.status != "deployed"
+                || status.version.as_deref().is_some_and(|v| v != version)
+            {
                 return Err(Stop::Failed(format!(
                     "{id} did not verify: status {} version {}",
                     status.status,
@@ -330,12 +409,20 @@ async fn run_inner(ctx: &mut Ctx, plan: &FlowsPlan, pushed: &mut Vec<(String, Op
         e.detail = Some(summary.clone());
     })
     .await?;
-    let d = details(ctx, json!({"environment": plan.environment, "flows": order, "manifest": plan.manifest_path}));
+    let d = details(
+        ctx,
+        json!({"environment": plan.environment, "flows": order, "manifest": plan.manifest_path}),
+    );
     ctx.notify(KIND, "flows.deployed", d.clone()).await;
     Ok(ctx.finish(KIND, Outcome::Succeeded, summary, d))
 }
 
-async fn roll_back(ctx: &mut Ctx, plan: &FlowsPlan, pushed: Vec<(String, Option<String>)>, cause: Stop) -> Report {
+async fn roll_back(
+    ctx: &mut Ctx,
+    plan: &FlowsPlan,
+    pushed: Vec<(String, Option<String>)>,
+    cause: Stop,
+) -> Report {
     let backend = ctx.engine.backend.clone();
     let reason = cause.to_string();
     let env = plan.environment.clone();
@@ -353,15 +440,28 @@ async fn roll_back(ctx: &mut Ctx, plan: &FlowsPlan, pushed: Vec<(String, Option<
                 }
             }
             if problems.iter().any(|p| !p.contains("was new")) {
-                Err(Stop::Failed(format!("restored {}; failed: {}", restored.join(", "), problems.join("; "))))
+                Err(Stop::Failed(format!(
+                    "restored {}; failed: {}",
+                    restored.join(", "),
+                    problems.join("; ")
+                )))
             } else {
                 Ok(((), Some(format!("restored {}", restored.join(", ")))))
             }
         })
         .await;
     let (outcome, summary) = match result {
-        Ok(()) => (Outcome::RolledBack, format!("flows deploy to {} rolled back: {reason}", plan.environment)),
-        Err(e) => (Outcome::Failed, format!("flows deploy to {} failed ({reason}); rollback incomplete: {e}", plan.environment)),
+        Ok(()) => (
+            Outcome::RolledBack,
+            format!("flows deploy to {} rolled back: {reason}", plan.environment),
+        ),
+        Err(e) => (
+            Outcome::Failed,
+            format!(
+                "flows deploy to {} failed ({reason}); rollback incomplete: {e}",
+                plan.environment
+            ),
+        ),
     };
     let _ = ctx
         .audit(KIND, "rolled_back", |e| {
@@ -370,7 +470,10 @@ async fn roll_back(ctx: &mut Ctx, plan: &FlowsPlan, pushed: Vec<(String, Option<
             e.detail = Some(summary.clone());
         })
         .await;
-    let d = details(ctx, json!({"environment": plan.environment, "reason": reason}));
+    let d = details(
+        ctx,
+        json!({"environment": plan.environment, "reason": reason}),
+    );
     ctx.notify(KIND, "flows.rolled_back", d.clone()).await;
     ctx.finish(KIND, outcome, summary, d)
 }
@@ -390,15 +493,25 @@ mod tests {
 
     #[test]
     fn graph_finds_missing_cycles_and_order() {
-        let flows = vec![flow("flow_a", &["flow_b"]), flow("flow_b", &["flow_c"]), flow("flow_c", &[])];
+        let flows = vec![
+            flow("flow_a", &["flow_b"]),
+            flow("flow_b", &["flow_c"]),
+            flow("flow_c", &[]),
+        ];
         let g = graph(&flows, "e");
         assert!(missing_flows(&g).is_empty());
         assert_eq!(find_cycle(&g), None);
         assert_eq!(push_order(&g), vec!["flow_c", "flow_b", "flow_a"]);
         let g = graph(&[flow("flow_a", &["flow_x"])], "e");
         assert_eq!(missing_flows(&g), vec!["flow_a → flow flow_x"]);
-        let g = graph(&[flow("flow_a", &["flow_b"]), flow("flow_b", &["flow_a"])], "e");
-        assert_eq!(find_cycle(&g), Some(vec!["flow_a".into(), "flow_b".into(), "flow_a".into()]));
+        let g = graph(
+            &[flow("flow_a", &["flow_b"]), flow("flow_b", &["flow_a"])],
+            "e",
+        );
+        assert_eq!(
+            find_cycle(&g),
+            Some(vec!["flow_a".into(), "flow_b".into(), "flow_a".into()])
+        );
     }
 
     #[test]

@@ -38,7 +38,13 @@ pub fn judge(
     let n = canary.conversation_count;
     let enough = n >= min_conversations.max(1);
     let mut verdicts = Vec::new();
-    let mut push = |metric: &str, value: Option<f64>, base: Option<f64>, threshold: f64, worse: fn(f64, f64) -> bool, fmt: fn(f64) -> String, word: &str| {
+    let mut push = |metric: &str,
+                    value: Option<f64>,
+                    base: Option<f64>,
+                    threshold: f64,
+                    worse: fn(f64, f64) -> bool,
+                    fmt: fn(f64) -> String,
+                    word: &str| {
         let (verdict, reason) = match value {
             _ if !enough => (
                 Verdict::Inconclusive,
@@ -51,7 +57,8 @@ pub fn judge(
                     "{metric} {} {word} threshold {}{}",
                     fmt(v),
                     fmt(threshold),
-                    base.map(|b| format!(" (baseline {})", fmt(b))).unwrap_or_default()
+                    base.map(|b| format!(" (baseline {})", fmt(b)))
+                        .unwrap_or_default()
                 ),
             ),
             Some(v) => (
@@ -60,7 +67,8 @@ pub fn judge(
                     "{metric} {} within threshold {}{}",
                     fmt(v),
                     fmt(threshold),
-                    base.map(|b| format!(" (baseline {})", fmt(b))).unwrap_or_default()
+                    base.map(|b| format!(" (baseline {})", fmt(b)))
+                        .unwrap_or_default()
                 ),
             ),
         };
@@ -73,7 +81,15 @@ pub fn judge(
             reason,
         });
     };
-    push("error_rate", canary.error_rate, baseline.error_rate, t.error_rate, |v, t| v > t, pct, "above");
+    push(
+        "error_rate",
+        canary.error_rate,
+        baseline.error_rate,
+        t.error_rate,
+        |v, t| v > t,
+        pct,
+        "above",
+    );
     push(
         "avg_latency_ms",
         canary.avg_latency_ms,
@@ -125,7 +141,10 @@ mod tests {
         assert_eq!(good.overall, Verdict::Pass);
         let bad = judge(&t, &base, &summary(100, 0.06, 500.0, 4.1), 50);
         assert_eq!(bad.overall, Verdict::Fail);
-        assert!(bad.reasons(Verdict::Fail).contains("error_rate 6.0% above threshold 5.0% (baseline 1.0%)"));
+        assert!(
+            bad.reasons(Verdict::Fail)
+                .contains("error_rate 6.0% above threshold 5.0% (baseline 1.0%)")
+        );
         let slow = judge(&t, &base, &summary(100, 0.01, 1600.0, 4.1), 50);
         assert_eq!(slow.verdicts[1].verdict, Verdict::Fail);
         let sad = judge(&t, &base, &summary(100, 0.01, 400.0, 3.0), 50);

@@ -202,7 +202,13 @@ impl Ctx {
         });
     }
 
-    pub fn started(&self, workflow: WorkflowKind, title: String, bot: Option<String>, steps: &[&str]) {
+    pub fn started(
+        &self,
+        workflow: WorkflowKind,
+        title: String,
+        bot: Option<String>,
+        steps: &[&str],
+    ) {
         self.emit(EventKind::Started {
             workflow,
             title,
@@ -244,7 +250,12 @@ impl Ctx {
     }
 
     /// Write an audit record (fsynced) before the workflow moves on.
-    pub async fn audit(&self, operation: WorkflowKind, event: &str, fill: impl FnOnce(&mut AuditEntry)) -> Result<(), Stop> {
+    pub async fn audit(
+        &self,
+        operation: WorkflowKind,
+        event: &str,
+        fill: impl FnOnce(&mut AuditEntry),
+    ) -> Result<(), Stop> {
         let mut entry = AuditEntry::new(self.engine.operator.clone(), operation.as_str(), event);
         entry.operation_id = Some(self.op_key.clone());
         fill(&mut entry);
@@ -344,7 +355,13 @@ impl Ctx {
     }
 
     /// Finish: emit the final event and build the report.
-    pub fn finish(&self, workflow: WorkflowKind, outcome: Outcome, summary: String, details: Value) -> Report {
+    pub fn finish(
+        &self,
+        workflow: WorkflowKind,
+        outcome: Outcome,
+        summary: String,
+        details: Value,
+    ) -> Report {
         self.emit(EventKind::Finished {
             outcome,
             summary: summary.clone(),
@@ -359,7 +376,12 @@ impl Ctx {
     }
 
     /// Finish after an early stop: audit it (best effort, the stop may be the audit itself).
-    pub async fn finish_stopped(&self, workflow: WorkflowKind, stop: Stop, details: Value) -> Report {
+    pub async fn finish_stopped(
+        &self,
+        workflow: WorkflowKind,
+        stop: Stop,
+        details: Value,
+    ) -> Report {
         let outcome = stop.outcome();
         let summary = stop.to_string();
         if !matches!(stop, Stop::Audit(_)) {

@@ -39,7 +39,10 @@ where
             }
             Err(BackendError::RateLimited { retry_after, .. }) => {
                 let w = retry_after.unwrap_or(MIN_INTERVAL);
-                ctx.detail(format!("{what}: the server asks to slow down; next read in {}s", w.as_secs()));
+                ctx.detail(format!(
+                    "{what}: the server asks to slow down; next read in {}s",
+                    w.as_secs()
+                ));
                 w
             }
             Err(e) => return Err(Stop::Backend(e)),

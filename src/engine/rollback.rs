@@ -49,7 +49,11 @@ pub fn live_version(bot: &BotSummary, stage: Stage) -> Option<String> {
 /// The last version that was live and healthy before the current one: the newest
 /// PUBLISHED version of the stage, older than the live one, whose last canary was not
 /// rolled back. `versions` is newest first.
-pub fn last_known_good<'a>(versions: &'a [Version], live: Option<&str>, stage: Stage) -> Option<&'a Version> {
+pub fn last_known_good<'a>(
+    versions: &'a [Version],
+    live: Option<&str>,
+    stage: Stage,
+) -> Option<&'a Version> {
     let start = live
         .and_then(|l| versions.iter().position(|v| v.id == l))
         .map(|i| i + 1)
@@ -159,7 +163,10 @@ async fn check_sessions(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<usize, Sto
             let hint = if plan.wait_drain.is_zero() {
                 " (wait for them with --wait-drain, or raise --max-active-sessions)".to_string()
             } else {
-                format!(" after waiting {}s for them to drain", plan.wait_drain.as_secs())
+                format!(
+                    " after waiting {}s for them to drain",
+                    plan.wait_drain.as_secs()
+                )
             };
             return Err(Stop::Refused(format!(
                 "{n} active sessions exceed the threshold of {}{hint}",
@@ -171,7 +178,10 @@ async fn check_sessions(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<usize, Sto
             plan.max_active_sessions
         ));
         let left = plan.wait_drain.saturating_sub(waited);
-        if let Woken::Command(c) = ctx.wait("sessions to drain", left.min(Duration::from_secs(15))).await? {
+        if let Woken::Command(c) = ctx
+            .wait("sessions to drain", left.min(Duration::from_secs(15)))
+            .await?
+        {
             ctx.detail(format!("{c:?} does not apply while draining; ignored"));
         }
     }
@@ -223,13 +233,19 @@ async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<Ro
     )
     .await;
     match &result {
-        Ok(s) if s.state == JobState::Completed => ctx.emit(crate::engine::events::EventKind::StepFinished {
-            step: "wait for job".into(),
-            detail: Some(format!("{} COMPLETED", s.job_id)),
-        }),
+        Ok(s) if s.state == JobState::Completed => {
+            ctx.emit(crate::engine::events::EventKind::StepFinished {
+                step: "wait for job".into(),
+                detail: Some(format!("{} COMPLETED", s.job_id)),
+            })
+        }
         Ok(s) => ctx.emit(crate::engine::events::EventKind::StepFailed {
             step: "wait for job".into(),
-            reason: format!("{} FAILED: {}", s.job_id, s.error_message.clone().unwrap_or_default()),
+            reason: format!(
+                "{} FAILED: {}",
+                s.job_id,
+                s.error_message.clone().unwrap_or_default()
+            ),
         }),
         Err(e) => ctx.emit(crate::engine::events::EventKind::StepFailed {
             step: "wait for job".into(),
@@ -262,7 +278,10 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
         Ok(n) => {
             ctx.emit(crate::engine::events::EventKind::StepFinished {
                 step: "check sessions".into(),
-                detail: Some(format!("{n} active (threshold {})", plan.max_active_sessions)),
+                detail: Some(format!(
+                    "{n} active (threshold {})",
+                    plan.max_active_sessions
+                )),
             });
             n
         }
@@ -279,7 +298,9 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
         e.from_version = target.live.clone();
         e.to_version = Some(version.clone());
         e.detail = Some(format!("roll back {} to {version}", plan.bot));
-        e.metrics = Some(json!({"activeSessions": sessions, "maxActiveSessions": plan.max_active_sessions}));
+        e.metrics = Some(
+            json!({"activeSessions": sessions, "maxActiveSessions": plan.max_active_sessions}),
+        );
     })
     .await?;
     let mut applied = version.clone();
@@ -288,7 +309,11 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
         Ok(j) if j.state == JobState::Completed => j,
         other => {
             let reason = match &other {
-                Ok(j) => format!("job {} failed: {}", j.job_id, j.error_message.clone().unwrap_or_default()),
+                Ok(j) => format!(
+                    "job {} failed: {}",
+                    j.job_id,
+                    j.error_message.clone().unwrap_or_default()
+                ),
                 Err(e) => e.to_string(),
             };
             let Some(fb) = plan.fallback.clone().filter(|f| f != &version) else {
@@ -321,7 +346,8 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
     let verification = ctx
         .step("verify", async {
             let r = backend.send_test_message(&plan.bot, &message).await?;
-            let passed = r.intent.name == plan.expected_intent && r.intent.confidence >= plan.min_confidence;
+            let passed =
+                r.intent.name == plan.expected_intent && r.intent.confidence >= plan.min_confidence;
             let d = format!(
                 "'{}' → {} ({:.2}); expected {} ≥ {:.2}: {}",
                 message,
@@ -351,7 +377,11 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
             Outcome::Failed,
             format!(
                 "{} rolled back to {applied} but verification failed: {} at {:.2}, expected {} ≥ {:.2}",
-                plan.bot, result.intent.name, result.intent.confidence, plan.expected_intent, plan.min_confidence
+                plan.bot,
+                result.intent.name,
+                result.intent.confidence,
+                plan.expected_intent,
+                plan.min_confidence
             ),
         )
     };
@@ -399,8 +429,14 @@ mod tests {
             v("v2", VersionStatus::Archived, None),
             v("v1", VersionStatus::Published, Some("promoted")),
         ];
-        assert_eq!(last_known_good(&versions, Some("v4"), Stage::Production).map(|v| v.id.as_str()), Some("v1"));
-        assert_eq!(last_known_good(&versions, Some("v1"), Stage::Production), None);
+        assert_eq!(
+            last_known_good(&versions, Some("v4"), Stage::Production).map(|v| v.id.as_str()),
+            Some("v1")
+        );
+        assert_eq!(
+            last_known_good(&versions, Some("v1"), Stage::Production),
+            None
+        );
         assert_eq!(eligible(&versions, Some("v4"), Stage::Production).len(), 2);
     }
 }

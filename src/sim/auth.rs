@@ -115,7 +115,7 @@ impl AuthStore {
             .filter(|c| c.secret == secret)
             .ok_or(TokenError::InvalidClient)?;
         let requested: Vec<&str> = scope
-            .split(|c: char| c == ' ' || c == '+' || c == ',')
+            .split([' ', '+', ','])
             .filter(|s| !s.is_empty())
             .collect();
         for s in &requested {
@@ -158,7 +158,9 @@ impl AuthStore {
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header is not a Bearer token"))?
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not a Bearer token")
+            })?
             .trim();
         if let Some(c) = self.api_keys.get(token) {
             return Ok(c.clone());
@@ -214,7 +216,9 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    let b64 = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
+    let b64 = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .ok()?;
@@ -231,7 +235,12 @@ mod tests {
     fn scopes_are_granted_from_the_request() {
         let mut s = AuthStore::new(Duration::from_secs(60));
         let (tok, scopes) = s
-            .issue(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "bot:read+metrics:read", None)
+            .issue(
+                DEMO_CLIENT_ID,
+                DEMO_CLIENT_SECRET,
+                "bot:read+metrics:read",
+                None,
+            )
             .unwrap();
         assert_eq!(scopes.len(), 2);
         let mut h = HeaderMap::new();

@@ -135,7 +135,10 @@ impl Shared {
             q.pop_front();
         }
         if q.len() >= limit {
-            let wait = q.front().map(|t| (t + 60.0 - now).ceil().max(1.0) as u64).unwrap_or(1);
+            let wait = q
+                .front()
+                .map(|t| (t + 60.0 - now).ceil().max(1.0) as u64)
+                .unwrap_or(1);
             return Err(ApiError::too_many(
                 format!(
                     "client {} is over its budget of {limit} requests per minute; retry after {wait}s",

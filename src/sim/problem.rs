@@ -8,7 +8,8 @@ use crate::domain::{FieldError, Problem};
 /// An error a handler returns; it renders as `application/problem+json`.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub problem: Problem,
+    /// Boxed: handlers return `Result<_, ApiError>` on every path and the problem is big.
+    pub problem: Box<Problem>,
     pub retry_after: Option<u64>,
     pub www_authenticate: bool,
 }
@@ -18,13 +19,13 @@ impl ApiError {
         let title = status.canonical_reason().unwrap_or("Error").to_string();
         let slug = title.to_lowercase().replace(' ', "-");
         ApiError {
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("https://relcon.dev/problems/{slug}"),
                 title,
                 status: status.as_u16(),
                 detail: detail.into(),
                 ..Problem::default()
-            },
+            }),
             retry_after: None,
             www_authenticate: false,
         }
@@ -56,7 +57,10 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str, id: &str) -> ApiError {
-        let mut e = ApiError::new(StatusCode::NOT_FOUND, format!("{what} '{id}' does not exist"));
+        let mut e = ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{what} '{id}' does not exist"),
+        );
         e.problem.instance = Some(id.to_string());
         e
     }
@@ -100,17 +104,17 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = serde_json::to_vec(&self.problem).unwrap_or_default();
+        let body = serde_json::to_vec(&*self.problem).unwrap_or_default();
         let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                h.insert(header::RETRY_AFTER, v);
-            }
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            h.insert(header::RETRY_AFTER, v);
         }
         if self.www_authenticate {
             h.insert(

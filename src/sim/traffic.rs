@@ -51,12 +51,12 @@ pub fn profile_at(bot: &Bot, version: &str, t: f64) -> Profile {
         return Profile::default();
     };
     let mut p = v.profile.clone();
-    if let (Some(r), Some(since)) = (&v.regression, bot.traffic_since.get(&v.id)) {
-        if t - since >= r.after_minutes * 60.0 {
-            p.error_rate = (p.error_rate * r.error_factor).min(1.0);
-            p.latency_ms *= r.latency_factor;
-            p.satisfaction = (p.satisfaction + r.satisfaction_delta).clamp(1.0, 5.0);
-        }
+    if let (Some(r), Some(since)) = (&v.regression, bot.traffic_since.get(&v.id))
+        && t - since >= r.after_minutes * 60.0
+    {
+        p.error_rate = (p.error_rate * r.error_factor).min(1.0);
+        p.latency_ms *= r.latency_factor;
+        p.satisfaction = (p.satisfaction + r.satisfaction_delta).clamp(1.0, 5.0);
     }
     p
 }
@@ -195,7 +195,9 @@ pub fn series(
             };
             let diurnal = 1.0 + 0.15 * (2.0 * std::f64::consts::PI * minute as f64 / 240.0).sin();
             let expected = base * diurnal;
-            let c = canary.filter(|c| c.env == b.env).map(|c| (c, c.share_at(t)));
+            let c = canary
+                .filter(|c| c.env == b.env)
+                .map(|c| (c, c.share_at(t)));
             let canary_share = c.map(|(_, s)| s).unwrap_or(0.0);
             let arms: Vec<(Arm, String, f64)> = match c {
                 Some((c, s)) if s > 0.0 => vec![
@@ -259,7 +261,13 @@ pub fn env_error_rate(world: &World, env: &str, now: f64) -> (f64, Option<f64>) 
             version: None,
             arm: Arm::Total,
         };
-        pts.extend(series(world, &q, ((now - 300.0) / 60.0).floor() as i64, now, &|_| String::new()));
+        pts.extend(series(
+            world,
+            &q,
+            ((now - 300.0) / 60.0).floor() as i64,
+            now,
+            &|_| String::new(),
+        ));
     }
     let s = MetricSummary::from_points(&pts);
     (s.error_rate.unwrap_or(0.0), s.p95_latency_ms)
@@ -285,9 +293,15 @@ mod tests {
 
     #[test]
     fn same_seed_same_series_other_seed_other_series() {
-        let a = series(&world(1), &q("bot-travel-assistant"), 0, 600.0, &|_| String::new());
-        let b = series(&world(1), &q("bot-travel-assistant"), 0, 600.0, &|_| String::new());
-        let c = series(&world(2), &q("bot-travel-assistant"), 0, 600.0, &|_| String::new());
+        let a = series(&world(1), &q("bot-travel-assistant"), 0, 600.0, &|_| {
+            String::new()
+        });
+        let b = series(&world(1), &q("bot-travel-assistant"), 0, 600.0, &|_| {
+            String::new()
+        });
+        let c = series(&world(2), &q("bot-travel-assistant"), 0, 600.0, &|_| {
+            String::new()
+        });
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 11);

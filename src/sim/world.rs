@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::{Value, json};
 
 use crate::domain::{
-    Capacity, DeploymentState, EnvJobState, Environment, FlowRef, JobState, Stage, Step,
-    StepState, Thresholds, VersionStatus,
+    Capacity, DeploymentState, EnvJobState, Environment, FlowRef, JobState, Stage, Step, StepState,
+    Thresholds, VersionStatus,
 };
 use crate::sim::scenario::{Profile, Regression, Scenario, Timing};
 
@@ -419,7 +419,13 @@ pub struct World {
 const DAY: f64 = 86_400.0;
 
 /// A flow definition in the shape seed 002 exports and validates.
-fn flow_definition(spec_id: &str, name: &str, version: &str, refs: &[Value], extra: &[String]) -> Value {
+fn flow_definition(
+    spec_id: &str,
+    name: &str,
+    version: &str,
+    refs: &[Value],
+    extra: &[String],
+) -> Value {
     let mut nodes = vec![
         json!({"id": "n1", "type": "start", "configuration": {}}),
         json!({"id": "n2", "type": "intent", "configuration": {"threshold": 0.7}}),
@@ -806,11 +812,16 @@ impl World {
             j.applied = true;
             let state = j.schedule.state_at(j.schedule.end());
             let (env, payload, callback) = (j.env.clone(), j.payload.clone(), j.callback.clone());
-            if state == EnvJobState::Completed {
-                if let Some(e) = self.envs.get_mut(&env) {
-                    e.previous_configuration = e.configuration.take();
-                    e.configuration = Some(payload.get("configuration_snapshot").cloned().unwrap_or(Value::Null));
-                }
+            if state == EnvJobState::Completed
+                && let Some(e) = self.envs.get_mut(&env)
+            {
+                e.previous_configuration = e.configuration.take();
+                e.configuration = Some(
+                    payload
+                        .get("configuration_snapshot")
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                );
             }
             if let Some(url) = callback {
                 self.outbox.push(Outbound {
@@ -864,17 +875,15 @@ pub fn schedule_steps<S: Copy + PartialEq>(
             detail: None,
         });
     }
-    if let Some((fstate, reason)) = failed {
-        if current == fstate {
-            if let Some(last) = steps
-                .iter_mut()
-                .rev()
-                .find(|s| s.state == StepState::Done || s.state == StepState::Running)
-            {
-                last.state = StepState::Failed;
-                last.detail = Some(reason.to_string());
-            }
-        }
+    if let Some((fstate, reason)) = failed
+        && current == fstate
+        && let Some(last) = steps
+            .iter_mut()
+            .rev()
+            .find(|s| s.state == StepState::Done || s.state == StepState::Running)
+    {
+        last.state = StepState::Failed;
+        last.detail = Some(reason.to_string());
     }
     steps
 }
@@ -916,15 +925,27 @@ mod tests {
         for bot in ["bot-customer-service-v2", "bot_abc123", "bot_12345"] {
             assert!(w.bots.contains_key(bot), "{bot}");
         }
-        for env in ["env-prod-blue", "env-prod-green", "env_prod_456", "env_prod", "env_prod_us_01"] {
+        for env in [
+            "env-prod-blue",
+            "env-prod-green",
+            "env_prod_456",
+            "env_prod",
+            "env_prod_us_01",
+        ] {
             assert!(w.envs.contains_key(env), "{env}");
         }
         let b = &w.bots["bot_12345"];
-        assert_eq!(b.version("v_67890").unwrap().status, VersionStatus::Published);
+        assert_eq!(
+            b.version("v_67890").unwrap().status,
+            VersionStatus::Published
+        );
         assert!(b.version("v_stable_fallback").is_some());
         assert_eq!(b.sessions_at(0.0), 0);
         assert_eq!(w.nlu["nlu-intent-classifier-v4.1"].status, "published");
         assert!(w.flows["flow-order-lookup"].has_version("v2.0.3"));
-        assert!(w.bots.values().all(|b| b.versions.len() >= 10), "10+ versions each");
+        assert!(
+            w.bots.values().all(|b| b.versions.len() >= 10),
+            "10+ versions each"
+        );
     }
 }

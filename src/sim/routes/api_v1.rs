@@ -19,7 +19,9 @@ use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::{JsonBody, reply, status_read};
 use crate::sim::scenario::Timing;
 use crate::sim::traffic::{self, Arm};
-use crate::sim::world::{AuditRec, CanaryPhase, CanaryRec, History, RollbackJobRec, Schedule, WebhookRec, schedule_steps};
+use crate::sim::world::{
+    AuditRec, CanaryPhase, CanaryRec, History, RollbackJobRec, Schedule, WebhookRec, schedule_steps,
+};
 use crate::sim::{App, Shared};
 
 pub fn routes() -> Router<App> {
@@ -30,7 +32,10 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/canaries/{id}/traffic", put(set_traffic))
         .route("/api/v1/canaries/{id}/{action}", post(canary_action))
         .route("/api/v1/metrics/conversations", get(conversations))
-        .route("/api/v1/webhooks", post(register_webhook).get(list_webhooks))
+        .route(
+            "/api/v1/webhooks",
+            post(register_webhook).get(list_webhooks),
+        )
         .route("/api/v1/audit/logs", post(post_audit).get(list_audit))
         .route("/api/v1/bots/{bot}/versions", get(versions))
         .route("/api/v1/sessions", get(sessions))
@@ -102,7 +107,9 @@ fn validate_canary(p: &CanaryPayload) -> (Vec<FieldError>, f64, Thresholds) {
             if !(99.9..=100.1).contains(&sum) {
                 err(
                     "traffic_matrix",
-                    format!("percentages must sum to 100, got {sum} (stable {s} + canary {c}); use percentages, not fractions"),
+                    format!(
+                        "percentages must sum to 100, got {sum} (stable {s} + canary {c}); use percentages, not fractions"
+                    ),
                 );
             }
             if !(0.0..=100.0).contains(&c) {
@@ -120,22 +127,25 @@ fn validate_canary(p: &CanaryPayload) -> (Vec<FieldError>, f64, Thresholds) {
             format!("{} is outside 1..=100", p.max_traffic_percentage),
         );
     }
-    if let Some(c) = canary {
-        if c > p.max_traffic_percentage {
-            err(
-                "traffic_matrix.canary",
-                format!(
-                    "canary share {c} is above max_traffic_percentage {}",
-                    p.max_traffic_percentage
-                ),
-            );
-        }
+    if let Some(c) = canary
+        && c > p.max_traffic_percentage
+    {
+        err(
+            "traffic_matrix.canary",
+            format!(
+                "canary share {c} is above max_traffic_percentage {}",
+                p.max_traffic_percentage
+            ),
+        );
     }
     let d = Thresholds::default();
     let mut t = d.clone();
     for (k, v) in &p.rollback_thresholds {
         let Some(x) = v.as_f64() else {
-            err(&format!("rollback_thresholds.{k}"), "must be a number".into());
+            err(
+                &format!("rollback_thresholds.{k}"),
+                "must be a number".into(),
+            );
             continue;
         };
         match k.as_str() {
@@ -177,17 +187,19 @@ async fn start_canary(
     if !kind.eq_ignore_ascii_case("canary") {
         return Err(ApiError::invalid_one(
             "X-Deployment-Type",
-            format!("'{kind}' is not supported; send X-Deployment-Type: canary (versioned deploys go to POST /v1/bots/{{botId}}/deployments)"),
+            format!(
+                "'{kind}' is not supported; send X-Deployment-Type: canary (versioned deploys go to POST /v1/bots/{{botId}}/deployments)"
+            ),
         ));
     }
     let (mut errors, weight, thresholds) = validate_canary(&p);
-    if let Some(b) = &p.bot_id {
-        if b != &bot_id {
-            errors.push(FieldError {
-                field: "bot_id".into(),
-                message: format!("body names bot '{b}' but the path names '{bot_id}'"),
-            });
-        }
+    if let Some(b) = &p.bot_id
+        && b != &bot_id
+    {
+        errors.push(FieldError {
+            field: "bot_id".into(),
+            message: format!("body names bot '{b}' but the path names '{bot_id}'"),
+        });
     }
     let _ = p.enable_metric_aggregation;
     let (mut g, now) = app.world();
@@ -227,13 +239,13 @@ async fn start_canary(
         }
         Some(b) => b.live.current().clone(),
     };
-    if let (Some(v), Some(s)) = (&version, &stable) {
-        if v == s {
-            errors.push(FieldError {
-                field: "version".into(),
-                message: format!("{v} is already live in {}", p.environment_id),
-            });
-        }
+    if let (Some(v), Some(s)) = (&version, &stable)
+        && v == s
+    {
+        errors.push(FieldError {
+            field: "version".into(),
+            message: format!("{v} is already live in {}", p.environment_id),
+        });
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
@@ -245,7 +257,10 @@ async fn start_canary(
         ));
     }
     let (Some(version), Some(stable)) = (version, stable) else {
-        return Err(ApiError::invalid_one("version", "no stable version to compare against"));
+        return Err(ApiError::invalid_one(
+            "version",
+            "no stable version to compare against",
+        ));
     };
     let id = w.next_id("cnry");
     let mut hist = History::new(0.0);
@@ -264,10 +279,10 @@ async fn start_canary(
         updated: now,
         ended: None,
     };
-    if let Some(b) = w.bots.get_mut(&bot_id) {
-        if weight > 0.0 {
-            b.mark_traffic(&version, now);
-        }
+    if let Some(b) = w.bots.get_mut(&bot_id)
+        && weight > 0.0
+    {
+        b.mark_traffic(&version, now);
     }
     let view = canary_view(&app, &rec);
     w.canaries.insert(id.clone(), rec);
@@ -316,7 +331,10 @@ async fn get_canary(
         .canaries
         .get(&id)
         .ok_or_else(|| ApiError::not_found("canary", &id))?;
-    Ok(reply(StatusCode::OK, serde_json::to_value(canary_view(&app, c)).unwrap_or_default()))
+    Ok(reply(
+        StatusCode::OK,
+        serde_json::to_value(canary_view(&app, c)).unwrap_or_default(),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -356,12 +374,15 @@ async fn set_traffic(
     c.updated = now;
     let (bot, version) = (c.bot.clone(), c.version.clone());
     let view = canary_view(&app, c);
-    if body.canary > 0.0 {
-        if let Some(b) = w.bots.get_mut(&bot) {
-            b.mark_traffic(&version, now);
-        }
+    if body.canary > 0.0
+        && let Some(b) = w.bots.get_mut(&bot)
+    {
+        b.mark_traffic(&version, now);
     }
-    Ok(reply(StatusCode::OK, serde_json::to_value(view).unwrap_or_default()))
+    Ok(reply(
+        StatusCode::OK,
+        serde_json::to_value(view).unwrap_or_default(),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -391,7 +412,10 @@ async fn canary_action(
             ("promote", CanaryPhase::Promoted) | ("rollback", CanaryPhase::RolledBack)
         );
         if same {
-            return Ok(reply(StatusCode::OK, serde_json::to_value(canary_view(&app, &c)).unwrap_or_default()));
+            return Ok(reply(
+                StatusCode::OK,
+                serde_json::to_value(canary_view(&app, &c)).unwrap_or_default(),
+            ));
         }
         return Err(ApiError::conflict(
             format!("canary {id} has already ended ({:?})", c.phase),
@@ -444,7 +468,10 @@ async fn canary_action(
             json!({"canaryId": id, "botId": c.bot, "environmentId": c.env, "version": c.version, "reason": body.reason}),
         );
     }
-    Ok(reply(StatusCode::OK, serde_json::to_value(view).unwrap_or_default()))
+    Ok(reply(
+        StatusCode::OK,
+        serde_json::to_value(view).unwrap_or_default(),
+    ))
 }
 
 fn set_phase(w: &mut crate::sim::world::World, id: &str, phase: CanaryPhase, now: f64) {
@@ -481,7 +508,10 @@ async fn conversations(
     app.authorize(&headers, &["metrics:read"])?;
     let window_text = q.window.clone().unwrap_or_else(|| "15m".into());
     let window = parse_window(&window_text).ok_or_else(|| {
-        ApiError::invalid_one("window", format!("'{window_text}' is not a window like 15m, 90s or 1h"))
+        ApiError::invalid_one(
+            "window",
+            format!("'{window_text}' is not a window like 15m, 90s or 1h"),
+        )
     })?;
     let arm = match q.metric_type.as_deref().unwrap_or("all") {
         "canary" => Arm::Canary,
@@ -548,7 +578,10 @@ async fn register_webhook(
 ) -> ApiResult<Response> {
     app.authorize(&headers, &["webhook:manage", "webhooks:write"])?;
     if !(body.url.starts_with("http://") || body.url.starts_with("https://")) {
-        return Err(ApiError::invalid_one("url", format!("'{}' is not an http(s) URL", body.url)));
+        return Err(ApiError::invalid_one(
+            "url",
+            format!("'{}' is not an http(s) URL", body.url),
+        ));
     }
     let (mut g, now) = app.world();
     let w = &mut g.world;
@@ -570,7 +603,12 @@ async fn register_webhook(
 async fn list_webhooks(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
     app.authorize(&headers, &["webhook:manage", "webhook:read"])?;
     let (g, _) = app.world();
-    let items: Vec<Value> = g.world.webhooks.iter().map(|w| webhook_view(&app, w)).collect();
+    let items: Vec<Value> = g
+        .world
+        .webhooks
+        .iter()
+        .map(|w| webhook_view(&app, w))
+        .collect();
     Ok(reply(StatusCode::OK, json!({ "items": items })))
 }
 
@@ -598,7 +636,10 @@ async fn post_audit(
 ) -> ApiResult<Response> {
     app.authorize(&headers, &["audit:write"])?;
     if !body.is_object() {
-        return Err(ApiError::invalid_one("body", "an audit record must be a JSON object"));
+        return Err(ApiError::invalid_one(
+            "body",
+            "an audit record must be a JSON object",
+        ));
     }
     Ok(store_audit(&app, "api/v1", body))
 }
@@ -673,13 +714,13 @@ async fn sessions(
     Query(q): Query<SessionQuery>,
 ) -> ApiResult<Response> {
     app.authorize(&headers, &["bot:read", "sessions:read", "bot:manage"])?;
-    if let Some(s) = &q.status {
-        if s != "active" {
-            return Err(ApiError::invalid_one(
-                "status",
-                format!("'{s}' is not supported; only active sessions are listed"),
-            ));
-        }
+    if let Some(s) = &q.status
+        && s != "active"
+    {
+        return Err(ApiError::invalid_one(
+            "status",
+            format!("'{s}' is not supported; only active sessions are listed"),
+        ));
     }
     let (g, now) = app.world();
     let mut data = Vec::new();
@@ -687,12 +728,14 @@ async fn sessions(
         if q.bot_id.as_ref().is_some_and(|b| b != &bot.id) {
             continue;
         }
-        data.extend(crate::sim::routes::console::session_views(&app, &g.world, bot, now));
+        data.extend(crate::sim::routes::console::session_views(
+            &app, &g.world, bot, now,
+        ));
     }
-    if let Some(b) = &q.bot_id {
-        if !g.world.bots.contains_key(b) {
-            return Err(ApiError::not_found("bot", b));
-        }
+    if let Some(b) = &q.bot_id
+        && !g.world.bots.contains_key(b)
+    {
+        return Err(ApiError::not_found("bot", b));
     }
     let total = data.len();
     Ok(reply(
@@ -815,14 +858,20 @@ async fn create_rollback_job(
     let target = v.id.clone();
     if let Some((kind, id)) = w.busy(&body.bot_id) {
         return Err(ApiError::conflict(
-            format!("bot '{}' already has a {kind} in progress ({id})", body.bot_id),
+            format!(
+                "bot '{}' already has a {kind} in progress ({id})",
+                body.bot_id
+            ),
             Some(id),
         ));
     }
     let id = w.next_id("job");
     let schedule = rollback_schedule(&w.timing, now, stalled, fails.is_some());
     let error = if stalled {
-        Some(format!("rollback job timed out after {}s", w.timing.job_timeout))
+        Some(format!(
+            "rollback job timed out after {}s",
+            w.timing.job_timeout
+        ))
     } else {
         fails
     };
@@ -859,7 +908,8 @@ pub fn rollback_job_view(app: &Shared, j: &RollbackJobRec, now: f64) -> Value {
         &[(JobState::Queued, "queued"), (JobState::Running, "running")],
         now,
         &stamp,
-        (state == JobState::Failed).then(|| (JobState::Failed, j.error.as_deref().unwrap_or("failed"))),
+        (state == JobState::Failed)
+            .then(|| (JobState::Failed, j.error.as_deref().unwrap_or("failed"))),
     );
     let mut v = json!({
         "jobId": j.id,

@@ -16,7 +16,9 @@ use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::{JsonBody, reply, status_read};
 use crate::sim::scenario::Timing;
 use crate::sim::traffic;
-use crate::sim::world::{EnvJobRec, FlowDeployment, FlowPush, FlowVersion, Schedule, World, schedule_steps};
+use crate::sim::world::{
+    EnvJobRec, FlowDeployment, FlowPush, FlowVersion, Schedule, World, schedule_steps,
+};
 use crate::sim::{App, Shared};
 
 pub fn routes() -> Router<App> {
@@ -99,8 +101,14 @@ fn flow_shape_errors(flow: &Value) -> Vec<FieldError> {
         return errors;
     };
     for key in ["id", "name", "version"] {
-        if !obj.get(key).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
-            err(&format!("flow.{key}"), "is required and must be a non-empty string");
+        if obj
+            .get(key)
+            .is_none_or(|v| v.as_str().is_none_or(|s| s.is_empty()))
+        {
+            err(
+                &format!("flow.{key}"),
+                "is required and must be a non-empty string",
+            );
         }
     }
     match obj.get("nodes").and_then(Value::as_array) {
@@ -143,7 +151,10 @@ fn missing_references(w: &World, flow: &Value, env: &str) -> Vec<String> {
     {
         let kind = r.get("type").and_then(Value::as_str).unwrap_or("");
         let id = r.get("id").and_then(Value::as_str).unwrap_or("");
-        let ref_env = r.get("environmentId").and_then(Value::as_str).unwrap_or(env);
+        let ref_env = r
+            .get("environmentId")
+            .and_then(Value::as_str)
+            .unwrap_or(env);
         let exists = match kind {
             "flow" => w.flows.contains_key(id),
             "intent" => w
@@ -197,16 +208,22 @@ async fn import_flow(
         ));
     }
     let id = body.flow["id"].as_str().unwrap_or_default().to_string();
-    let version = body.flow["version"].as_str().unwrap_or_default().to_string();
+    let version = body.flow["version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let name = body.flow["name"].as_str().unwrap_or_default().to_string();
     let push_id = w.next_id("fpush");
-    let flow = w.flows.entry(id.clone()).or_insert_with(|| crate::sim::world::Flow {
-        id: id.clone(),
-        bot: None,
-        name,
-        versions: Vec::new(),
-        deployed: Default::default(),
-    });
+    let flow = w
+        .flows
+        .entry(id.clone())
+        .or_insert_with(|| crate::sim::world::Flow {
+            id: id.clone(),
+            bot: None,
+            name,
+            versions: Vec::new(),
+            deployed: Default::default(),
+        });
     if !flow.versions.iter().any(|v| v.version == version) {
         flow.versions.push(FlowVersion {
             version: version.clone(),
@@ -214,7 +231,10 @@ async fn import_flow(
             definition: body.flow.clone(),
         });
     }
-    let previous = flow.deployed.get(&body.environment_id).map(|d| d.version.clone());
+    let previous = flow
+        .deployed
+        .get(&body.environment_id)
+        .map(|d| d.version.clone());
     let mut history = flow
         .deployed
         .get(&body.environment_id)
@@ -341,7 +361,12 @@ async fn rollback_flow(
     ))
 }
 
-async fn refs(app: &Shared, headers: &HeaderMap, q: EnvQuery, entities: bool) -> ApiResult<Response> {
+async fn refs(
+    app: &Shared,
+    headers: &HeaderMap,
+    q: EnvQuery,
+    entities: bool,
+) -> ApiResult<Response> {
     app.authorize(headers, &["flows:read"])?;
     let (g, _) = app.world();
     let list = if entities {
@@ -358,14 +383,25 @@ async fn refs(app: &Shared, headers: &HeaderMap, q: EnvQuery, entities: bool) ->
         }
     }
     let total = items.len();
-    Ok(reply(StatusCode::OK, json!({"items": items, "total": total})))
+    Ok(reply(
+        StatusCode::OK,
+        json!({"items": items, "total": total}),
+    ))
 }
 
-async fn intents(State(app): State<App>, headers: HeaderMap, Query(q): Query<EnvQuery>) -> ApiResult<Response> {
+async fn intents(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<EnvQuery>,
+) -> ApiResult<Response> {
     refs(&app, &headers, q, false).await
 }
 
-async fn entities(State(app): State<App>, headers: HeaderMap, Query(q): Query<EnvQuery>) -> ApiResult<Response> {
+async fn entities(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<EnvQuery>,
+) -> ApiResult<Response> {
     refs(&app, &headers, q, true).await
 }
 
@@ -417,20 +453,24 @@ async fn validate_env(
         }
     }
     if utilization > 0.8 && errors.is_empty() {
-        warnings.push(format!("capacity utilisation would be {:.0}%", utilization * 100.0));
+        warnings.push(format!(
+            "capacity utilisation would be {:.0}%",
+            utilization * 100.0
+        ));
     }
-    if let Some(seg) = body.isolation_rules["networkSegment"].as_str() {
-        if !env.network_segment.is_empty() && seg != env.network_segment {
-            errors.push(format!(
-                "isolation: network segment '{seg}' does not match the environment's '{}'",
-                env.network_segment
-            ));
-        }
+    if let Some(seg) = body.isolation_rules["networkSegment"].as_str()
+        && !env.network_segment.is_empty()
+        && seg != env.network_segment
+    {
+        errors.push(format!(
+            "isolation: network segment '{seg}' does not match the environment's '{}'",
+            env.network_segment
+        ));
     }
-    if let Some(engine) = body.configuration_snapshot["nlpEngine"].as_str() {
-        if env.deprecated_engines.iter().any(|d| d == engine) {
-            errors.push(format!("NLP engine {engine} is deprecated in {env_id}"));
-        }
+    if let Some(engine) = body.configuration_snapshot["nlpEngine"].as_str()
+        && env.deprecated_engines.iter().any(|d| d == engine)
+    {
+        errors.push(format!("NLP engine {engine} is deprecated in {env_id}"));
     }
     if !body.configuration_snapshot.is_object() {
         errors.push("configurationSnapshot must be an object".into());
@@ -472,19 +512,28 @@ async fn synthetic_trace(
         .ok_or_else(|| ApiError::not_found("environment", &body.environment_id))?;
     let mut conflicts = Vec::new();
     for lock in &body.dependency_locks {
-        let name = lock["package_name"].as_str().or_else(|| lock["packageName"].as_str()).unwrap_or("");
+        let name = lock["package_name"]
+            .as_str()
+            .or_else(|| lock["packageName"].as_str())
+            .unwrap_or("");
         let version = lock["version"].as_str().unwrap_or("");
-        if let Some(installed) = env.packages.get(name) {
-            if installed != version {
-                conflicts.push(format!("{name}: locked {version}, environment runs {installed}"));
-            }
+        if let Some(installed) = env.packages.get(name)
+            && installed != version
+        {
+            conflicts.push(format!(
+                "{name}: locked {version}, environment runs {installed}"
+            ));
         }
     }
     let mut path = vec!["start".to_string()];
     if let Some(df) = body.configuration_snapshot["dialogFlow"].as_str() {
         path.push(format!("dialog:{df}"));
     }
-    for i in body.configuration_snapshot["integrations"].as_array().into_iter().flatten() {
+    for i in body.configuration_snapshot["integrations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if let Some(s) = i.as_str() {
             path.push(format!("integration:{s}"));
         }
@@ -527,10 +576,14 @@ pub fn env_job_view(app: &Shared, j: &EnvJobRec, now: f64) -> EnvJob {
     let stamp = |t: f64| app.stamp(t);
     let steps = schedule_steps(
         &j.schedule,
-        &[(EnvJobState::Queued, "queued"), (EnvJobState::Running, "rolling out")],
+        &[
+            (EnvJobState::Queued, "queued"),
+            (EnvJobState::Running, "rolling out"),
+        ],
         now,
         &stamp,
-        (state == EnvJobState::Failed).then(|| (EnvJobState::Failed, j.error.as_deref().unwrap_or("failed"))),
+        (state == EnvJobState::Failed)
+            .then(|| (EnvJobState::Failed, j.error.as_deref().unwrap_or("failed"))),
     );
     EnvJob {
         job_id: j.id.clone(),
@@ -567,11 +620,7 @@ async fn create_env_job(
     if !w.envs.contains_key(&env_id) {
         return Err(ApiError::not_found("environment", &env_id));
     }
-    if let Some(j) = w
-        .env_jobs
-        .values()
-        .find(|j| j.env == env_id && !j.applied)
-    {
+    if let Some(j) = w.env_jobs.values().find(|j| j.env == env_id && !j.applied) {
         return Err(ApiError::conflict(
             format!("environment {env_id} already has job {} in progress", j.id),
             Some(j.id.clone()),
@@ -588,7 +637,8 @@ async fn create_env_job(
             payload: body,
             created: now,
             schedule,
-            error: stalled.then(|| format!("rollout did not finish within {}s", w.timing.job_timeout)),
+            error: stalled
+                .then(|| format!("rollout did not finish within {}s", w.timing.job_timeout)),
             applied: false,
             status_reads: VecDeque::new(),
         },
@@ -672,10 +722,8 @@ async fn rollback_env_job(
         j.applied = true;
         j.error = Some(format!("rolled back: {reason}"));
         let env = j.env.clone();
-        if was_applied {
-            if let Some(e) = w.envs.get_mut(&env) {
-                e.configuration = e.previous_configuration.take();
-            }
+        if was_applied && let Some(e) = w.envs.get_mut(&env) {
+            e.configuration = e.previous_configuration.take();
         }
     }
     let view = w
@@ -683,7 +731,10 @@ async fn rollback_env_job(
         .get(&id)
         .map(|j| env_job_view(&app, j, now))
         .ok_or_else(|| ApiError::not_found("job", &id))?;
-    Ok(reply(StatusCode::OK, serde_json::to_value(view).unwrap_or_default()))
+    Ok(reply(
+        StatusCode::OK,
+        serde_json::to_value(view).unwrap_or_default(),
+    ))
 }
 
 async fn post_audit(
@@ -693,7 +744,12 @@ async fn post_audit(
 ) -> ApiResult<Response> {
     app.authorize(&headers, &["deployments:write", "audit:write"])?;
     if !body.is_object() {
-        return Err(ApiError::invalid_one("body", "an audit record must be a JSON object"));
+        return Err(ApiError::invalid_one(
+            "body",
+            "an audit record must be a JSON object",
+        ));
     }
-    Ok(crate::sim::routes::api_v1::store_audit(&app, "api/v2", body))
+    Ok(crate::sim::routes::api_v1::store_audit(
+        &app, "api/v2", body,
+    ))
 }

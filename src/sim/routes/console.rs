@@ -149,7 +149,14 @@ pub fn operation_views(app: &Shared, w: &World, now: f64) -> Vec<(f64, Operation
                 state: state.as_str().into(),
                 active: !state.is_terminal(),
                 created_at: app.stamp(j.created),
-                updated_at: app.stamp(j.schedule.phases.iter().map(|(_, t)| *t).filter(|t| *t <= now).fold(j.created, f64::max)),
+                updated_at: app.stamp(
+                    j.schedule
+                        .phases
+                        .iter()
+                        .map(|(_, t)| *t)
+                        .filter(|t| *t <= now)
+                        .fold(j.created, f64::max),
+                ),
                 steps: serde_json::from_value(v["steps"].clone()).unwrap_or_default(),
                 error_message: v["errorMessage"].as_str().map(str::to_string),
             },
@@ -178,9 +185,24 @@ pub fn operation_views(app: &Shared, w: &World, now: f64) -> Vec<(f64, Operation
                 Some(app.stamp(c.updated)),
                 None,
             ),
-            CanaryState::Paused => step("paused", StepState::Running, Some(app.stamp(c.updated)), None),
-            CanaryState::Promoted => step("promoted", StepState::Done, Some(app.stamp(c.updated)), None),
-            CanaryState::RolledBack => step("rolled back", StepState::Failed, Some(app.stamp(c.updated)), None),
+            CanaryState::Paused => step(
+                "paused",
+                StepState::Running,
+                Some(app.stamp(c.updated)),
+                None,
+            ),
+            CanaryState::Promoted => step(
+                "promoted",
+                StepState::Done,
+                Some(app.stamp(c.updated)),
+                None,
+            ),
+            CanaryState::RolledBack => step(
+                "rolled back",
+                StepState::Failed,
+                Some(app.stamp(c.updated)),
+                None,
+            ),
         };
         steps.push(last);
         ops.push((
@@ -243,7 +265,13 @@ pub fn operation_views(app: &Shared, w: &World, now: f64) -> Vec<(f64, Operation
     ops
 }
 
-fn bot_summary(app: &Shared, w: &World, bot: &Bot, ops: &[(f64, Operation)], now: f64) -> BotSummary {
+fn bot_summary(
+    app: &Shared,
+    w: &World,
+    bot: &Bot,
+    ops: &[(f64, Operation)],
+    now: f64,
+) -> BotSummary {
     let weights = bot.routing.at(now);
     let environments = bot
         .bindings
@@ -321,7 +349,10 @@ async fn get_bot(
 }
 
 async fn environments(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
-    app.authorize(&headers, &["bot:read", "environment:read", "environments:read"])?;
+    app.authorize(
+        &headers,
+        &["bot:read", "environment:read", "environments:read"],
+    )?;
     let (g, _) = app.world();
     let items: Vec<_> = g.world.envs.values().map(|e| e.to_domain()).collect();
     Ok(reply(StatusCode::OK, json!({ "items": items })))
@@ -345,7 +376,11 @@ async fn operations(
     let items: Vec<Operation> = operation_views(&app, &g.world, now)
         .into_iter()
         .map(|(_, o)| o)
-        .filter(|o| q.bot_id.as_ref().is_none_or(|b| o.bot_id.as_ref() == Some(b)))
+        .filter(|o| {
+            q.bot_id
+                .as_ref()
+                .is_none_or(|b| o.bot_id.as_ref() == Some(b))
+        })
         .filter(|o| !q.active.unwrap_or(false) || o.active)
         .take(q.limit.unwrap_or(50).clamp(1, 500))
         .collect();
@@ -369,7 +404,12 @@ async fn timeseries(
     let text = q.window.clone().unwrap_or_else(|| "30m".into());
     let window = parse_window(&text)
         .filter(|w| *w <= 24 * 3600)
-        .ok_or_else(|| ApiError::invalid_one("window", format!("'{text}' is not a window of at most 24h like 30m")))?;
+        .ok_or_else(|| {
+            ApiError::invalid_one(
+                "window",
+                format!("'{text}' is not a window of at most 24h like 30m"),
+            )
+        })?;
     let (g, now) = app.world();
     let w = &g.world;
     if !w.bots.contains_key(&q.bot_id) {
@@ -420,5 +460,8 @@ async fn timeseries(
         baseline: arm(Arm::Baseline),
         canary: arm(Arm::Canary),
     };
-    Ok(reply(StatusCode::OK, serde_json::to_value(series).unwrap_or_default()))
+    Ok(reply(
+        StatusCode::OK,
+        serde_json::to_value(series).unwrap_or_default(),
+    ))
 }

@@ -41,16 +41,25 @@ struct ClockBody {
     speed: Option<f64>,
 }
 
-async fn set_clock(State(app): State<App>, JsonBody(body): JsonBody<ClockBody>) -> ApiResult<Response> {
+async fn set_clock(
+    State(app): State<App>,
+    JsonBody(body): JsonBody<ClockBody>,
+) -> ApiResult<Response> {
     if let Some(s) = body.speed {
         if !(0.0..=10_000.0).contains(&s) {
-            return Err(ApiError::invalid_one("speed", "must be between 0 (paused) and 10000"));
+            return Err(ApiError::invalid_one(
+                "speed",
+                "must be between 0 (paused) and 10000",
+            ));
         }
         app.clock.set_speed(s);
     }
     if let Some(a) = body.advance_seconds {
         if !(0.0..=30.0 * 86400.0).contains(&a) {
-            return Err(ApiError::invalid_one("advanceSeconds", "must be between 0 and 30 days"));
+            return Err(ApiError::invalid_one(
+                "advanceSeconds",
+                "must be between 0 and 30 days",
+            ));
         }
         app.clock.advance(a);
     }
@@ -68,7 +77,10 @@ async fn put_faults(State(app): State<App>, JsonBody(f): JsonBody<Faults>) -> Ap
     f.check().map_err(|e| ApiError::invalid_one("faults", e))?;
     app.lock().faults = f.clone();
     tracing::info!(?f, "faults changed");
-    Ok(reply(StatusCode::OK, serde_json::to_value(f).unwrap_or_default()))
+    Ok(reply(
+        StatusCode::OK,
+        serde_json::to_value(f).unwrap_or_default(),
+    ))
 }
 
 async fn expire_tokens(State(app): State<App>) -> Response {
@@ -149,7 +161,10 @@ async fn world(State(app): State<App>) -> Response {
 
 async fn reset(State(app): State<App>) -> Response {
     app.reset();
-    reply(StatusCode::OK, json!({"reset": true, "clock": clock_view(&app)}))
+    reply(
+        StatusCode::OK,
+        json!({"reset": true, "clock": clock_view(&app)}),
+    )
 }
 
 async fn hooks(State(app): State<App>) -> Response {

@@ -90,7 +90,11 @@ pub fn reply(status: StatusCode, value: serde_json::Value) -> Response {
 }
 
 /// Check the per-id status-read limit (12 per simulator minute).
-pub fn status_read(reads: &mut std::collections::VecDeque<f64>, now: f64, id: &str) -> Result<(), ApiError> {
+pub fn status_read(
+    reads: &mut std::collections::VecDeque<f64>,
+    now: f64,
+    id: &str,
+) -> Result<(), ApiError> {
     const LIMIT: usize = 12;
     while reads.front().is_some_and(|t| *t <= now - 60.0) {
         reads.pop_front();

@@ -120,7 +120,12 @@ pub fn deployment_view(app: &Shared, d: &Deployment, now: f64) -> DeploymentStat
 }
 
 /// The schedule of a new deployment (or a stalled one that ends in `timeout`).
-fn deployment_schedule(timing: &Timing, now: f64, stalled: bool, fails: bool) -> Schedule<DeploymentState> {
+fn deployment_schedule(
+    timing: &Timing,
+    now: f64,
+    stalled: bool,
+    fails: bool,
+) -> Schedule<DeploymentState> {
     if stalled {
         return Schedule {
             phases: vec![
@@ -241,21 +246,24 @@ async fn create_deployment(
     JsonBody(body): JsonBody<CreateDeployment>,
 ) -> ApiResult<Response> {
     app.authorize(&headers, &["deployment:write"])?;
-    if let Some(b) = &body.bot_id {
-        if b != &bot_id {
-            return Err(ApiError::invalid_one(
-                "botId",
-                format!("body names bot '{b}' but the path names '{bot_id}'"),
-            ));
-        }
+    if let Some(b) = &body.bot_id
+        && b != &bot_id
+    {
+        return Err(ApiError::invalid_one(
+            "botId",
+            format!("body names bot '{b}' but the path names '{bot_id}'"),
+        ));
     }
-    if let Some(t) = &body.deployment_type {
-        if t != "versioned" && t != "blue_green" {
-            return Err(ApiError::invalid_one(
-                "deploymentType",
-                format!("'{t}' is not supported here; use 'versioned' (canaries go to POST /api/v1/bots/{{botId}}/deploy)"),
-            ));
-        }
+    if let Some(t) = &body.deployment_type
+        && t != "versioned"
+        && t != "blue_green"
+    {
+        return Err(ApiError::invalid_one(
+            "deploymentType",
+            format!(
+                "'{t}' is not supported here; use 'versioned' (canaries go to POST /api/v1/bots/{{botId}}/deploy)"
+            ),
+        ));
     }
     let _ = &body.metadata;
     let (mut g, now) = app.world();
@@ -281,7 +289,9 @@ async fn create_deployment(
     })?;
     if let Some((kind, id)) = w.busy(&bot_id) {
         return Err(ApiError::conflict(
-            format!("bot '{bot_id}' already has a {kind} in progress ({id}); wait for it or roll it back"),
+            format!(
+                "bot '{bot_id}' already has a {kind} in progress ({id}); wait for it or roll it back"
+            ),
             Some(id),
         ));
     }
@@ -414,18 +424,23 @@ async fn rollback_deployment(
         return Ok((StatusCode::OK, axum::Json(view)).into_response());
     }
     if let Some(b) = w.bots.get_mut(&d.bot) {
-        if state == DeploymentState::Completed {
-            if let Some(binding) = b.binding_mut(&d.env) {
-                binding.live.set(now, d.previous_live.clone());
-            }
+        if state == DeploymentState::Completed
+            && let Some(binding) = b.binding_mut(&d.env)
+        {
+            binding.live.set(now, d.previous_live.clone());
         }
         if b.routing.current() != &d.previous_routing {
             b.routing.set(now, d.previous_routing.clone());
         }
     }
     let reason = match state {
-        DeploymentState::Completed => "rolled back after completion: previous version and routing restored".to_string(),
-        s if s.is_terminal() => format!("rolled back after {}: previous routing restored", s.as_str()),
+        DeploymentState::Completed => {
+            "rolled back after completion: previous version and routing restored".to_string()
+        }
+        s if s.is_terminal() => format!(
+            "rolled back after {}: previous routing restored",
+            s.as_str()
+        ),
         s => format!("cancelled while {} and rolled back", s.as_str()),
     };
     let entry = w
@@ -434,7 +449,12 @@ async fn rollback_deployment(
         .ok_or_else(|| ApiError::not_found("deployment", &id))?;
     entry.schedule.end_at(now, DeploymentState::RolledBack);
     entry.applied = true;
-    entry.error = Some(entry.error.clone().map_or(reason.clone(), |e| format!("{e}; {reason}")));
+    entry.error = Some(
+        entry
+            .error
+            .clone()
+            .map_or(reason.clone(), |e| format!("{e}; {reason}")),
+    );
     let view = deployment_view(&app, entry, now);
     w.emit(
         "deployment.rolled_back",
@@ -471,7 +491,9 @@ pub fn routing_view(app: &Shared, w: &World, bots: &[String], now: f64) -> Value
         let total: f64 = b
             .bindings
             .iter()
-            .filter(|x| w.envs.get(&x.env).map(|e| e.stage) == Some(crate::domain::Stage::Production))
+            .filter(|x| {
+                w.envs.get(&x.env).map(|e| e.stage) == Some(crate::domain::Stage::Production)
+            })
             .map(|x| weights.get(&x.env).copied().unwrap_or(0.0))
             .sum();
         let envs: Vec<Value> = b
@@ -529,7 +551,10 @@ async fn get_routing(
         }
         None => g.world.bots.keys().cloned().collect(),
     };
-    Ok(reply(StatusCode::OK, routing_view(&app, &g.world, &bots, now)))
+    Ok(reply(
+        StatusCode::OK,
+        routing_view(&app, &g.world, &bots, now),
+    ))
 }
 
 async fn put_routing(
@@ -560,13 +585,14 @@ async fn put_routing(
             message: "at least one environment needs a weight above 0".into(),
         });
     }
-    if let Some(s) = &body.strategy {
-        if s != "blue_green" && s != "weighted" {
-            errors.push(FieldError {
-                field: "strategy".into(),
-                message: format!("'{s}' is not supported; use blue_green or weighted"),
-            });
-        }
+    if let Some(s) = &body.strategy
+        && s != "blue_green"
+        && s != "weighted"
+    {
+        errors.push(FieldError {
+            field: "strategy".into(),
+            message: format!("'{s}' is not supported; use blue_green or weighted"),
+        });
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
@@ -617,10 +643,12 @@ async fn put_routing(
             }
             bot.routing.set(now, weights);
             for e in &body.environments {
-                if e.traffic_weight > 0.0 {
-                    if let Some(v) = bot.binding(&e.environment_id).and_then(|b| b.live.current().clone()) {
-                        bot.mark_traffic(&v, now);
-                    }
+                if e.traffic_weight > 0.0
+                    && let Some(v) = bot
+                        .binding(&e.environment_id)
+                        .and_then(|b| b.live.current().clone())
+                {
+                    bot.mark_traffic(&v, now);
                 }
             }
         }
