@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -12,11 +12,52 @@ use clap::{Args, Parser, Subcommand};
     long_about = "relcon watches and drives bot releases: blue-green deploys, canaries with \
 automatic rollback, rollback to a chosen version, flow and environment deploys.\n\n\
 Without a subcommand it opens the console on the configured profile. `relcon demo` opens it \
-on a built-in simulator; `relcon sim` runs the simulator alone."
+on a built-in simulator; `relcon sim` runs the simulator alone.\n\n\
+Secrets come only from the environment: COGNIGY_API_KEY, or COGNIGY_CLIENT_ID and \
+COGNIGY_CLIENT_SECRET; COGNIGY_API_URL overrides the profile's server.",
+    after_help = "Exit codes: 0 success, 1 failure, 2 rolled back, 3 refused by validation (nothing \
+changed), 4 auth or config error, 5 timed out, 6 cancelled."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// Profile of the config file to use (default: its default_profile).
+    #[arg(long, global = true, env = "RELCON_PROFILE")]
+    pub profile: Option<String>,
+    /// Config file (default: $RELCON_CONFIG, else the platform config dir's relcon/config.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Server base URL, overriding the profile (COGNIGY_API_URL does the same).
+    #[arg(long, global = true)]
+    pub api_url: Option<String>,
+    /// Output of the headless commands: progress for people, or one JSON result on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Do not ask for confirmation (needed for production profiles when not interactive).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Refuse every mutating action.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// The server's clock speed: set it to `relcon sim --speed X` so waits match the simulator.
+    #[arg(long, global = true, env = "RELCON_CLOCK_SPEED")]
+    pub clock_speed: Option<f64>,
+    /// Print the default keymap and theme settings and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Human,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -25,6 +66,31 @@ pub enum Command {
     Sim(SimArgs),
     /// Start the simulator in-process and open the console on it.
     Demo(DemoArgs),
+    /// Blue-green deploy of a version to the idle environment, then switch traffic.
+    Deploy(DeployArgs),
+    /// Canary a version with stepped traffic and automatic rollback.
+    Canary(CanaryArgs),
+    /// Roll a bot back to a chosen (or the last known-good) version.
+    Rollback(RollbackArgs),
+    /// Flow deployment.
+    Flows {
+        #[command(subcommand)]
+        command: FlowsCommand,
+    },
+    /// Environment deployment.
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
+    /// Bots, their environments, live versions, routing and operations in progress.
+    Status(StatusArgs),
+    /// Versions of a bot.
+    Versions(VersionsArgs),
+    /// The local audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
 }
 
 #[derive(Debug, Args, Clone)]
@@ -63,4 +129,119 @@ pub struct DemoArgs {
     /// Serve on this port instead of a free one.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Start the simulator and print how to reach it instead of opening the console.
+    #[arg(long)]
+    pub headless: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DeployArgs {
+    pub bot: String,
+    pub version: String,
+    /// Environment to deploy to (default: the idle colour of the bot's blue/green pair).
+    #[arg(long = "to")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CanaryArgs {
+    pub bot: String,
+    pub version: String,
+    /// Canary traffic per step, in percent (default: the profile's, e.g. 5,10,25,50,100).
+    #[arg(long, value_delimiter = ',')]
+    pub steps: Option<Vec<f64>>,
+    /// How long each step is held before it is judged (e.g. 60s, 5m).
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// No step may exceed this share of traffic (percent).
+    #[arg(long)]
+    pub max_traffic: Option<f64>,
+    /// Threshold name=value: error_rate, satisfaction_score, max_latency_ms (repeatable).
+    #[arg(long = "threshold", value_name = "NAME=VALUE")]
+    pub thresholds: Vec<String>,
+    /// Conversations the canary needs before a step is judged.
+    #[arg(long)]
+    pub min_conversations: Option<u64>,
+    /// Environment to canary in (default: the bot's busiest production environment).
+    #[arg(long)]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RollbackArgs {
+    pub bot: String,
+    /// Version to roll back to (default: the last known-good version).
+    #[arg(long = "to")]
+    pub to: Option<String>,
+    /// Refuse while more sessions than this are active.
+    #[arg(long)]
+    pub max_active_sessions: Option<u32>,
+    /// Wait this long for sessions to drain (e.g. 5m) before refusing.
+    #[arg(long)]
+    pub wait_drain: Option<String>,
+    /// Version to fall back to if the rollback job fails.
+    #[arg(long)]
+    pub fallback: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// Export, validate, resolve dependencies, write a manifest, push and verify every flow.
+    Deploy {
+        /// Target environment.
+        #[arg(long)]
+        env: String,
+        /// Where to write the manifest (default: <data dir>/manifests/<env>-<time>.json).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Only this bot's flows.
+        #[arg(long)]
+        bot: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Validate, trace and roll out a configuration snapshot, with health checks.
+    Deploy {
+        /// Target environment.
+        env: String,
+        /// Snapshot file (TOML or JSON): configuration_snapshot, dependency_locks, rollback_policy, ...
+        #[arg(long)]
+        snapshot: PathBuf,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    /// Only this bot.
+    pub bot: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VersionsArgs {
+    pub bot: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain: any edit, deletion or reordering is reported with its line.
+    Verify {
+        /// Audit log (default: the profile's).
+        file: Option<PathBuf>,
+    },
+    /// Print records, filtered.
+    Show {
+        /// Audit log (default: the profile's).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        bot: Option<String>,
+        /// deploy, canary, rollback, flows, environment.
+        #[arg(long)]
+        operation: Option<String>,
+        /// Only the last N records.
+        #[arg(long)]
+        last: Option<usize>,
+    },
 }

@@ -1,45 +1,48 @@
+//! relcon's entry point: parse the command line, install logging, pick a face.
+
+#![deny(clippy::unwrap_used)]
+
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 
-use relcon::cli::{Cli, Command, SimArgs};
+use relcon::cli::{Cli, Command, DemoArgs, SimArgs};
+use relcon::headless::{self, exit};
 use relcon::sim::{self, SimConfig, faults::Faults};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.global.print_default_config {
+        print!("{}", relcon::config::DEFAULT_CONFIG);
+        return ExitCode::SUCCESS;
+    }
+    // Logs go to a file only: the terminal belongs to the console and to progress output.
+    let _log_guard = relcon::logging::init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("relcon: cannot start the async runtime: {e}");
-            return ExitCode::from(70);
+            return ExitCode::from(exit::FAILED);
         }
     };
-    let result = runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match cli.command {
-            Some(Command::Sim(args)) => run_sim(args).await,
-            Some(Command::Demo(args)) => {
-                run_sim(SimArgs {
-                    port: if args.port == 0 { 8080 } else { args.port },
-                    seed: args.seed,
-                    speed: args.speed,
-                    scenario: None,
-                    token_ttl: 3600,
-                    client_budget: 1200,
-                    faults: Vec::new(),
-                })
-                .await
-            }
-            None => Err(anyhow::anyhow!(
-                "the console is not wired yet; try `relcon sim`"
-            )),
+            Some(Command::Sim(args)) => report(run_sim(args).await),
+            Some(Command::Demo(args)) => report(run_demo(args).await),
+            Some(cmd) => headless::run(&cli.global, cmd).await,
+            None => report(relcon::console::run_profile(&cli.global).await),
         }
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    ExitCode::from(code)
+}
+
+fn report(r: anyhow::Result<()>) -> u8 {
+    match r {
+        Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("relcon: {e:#}");
-            ExitCode::from(1)
+            exit::FAILED
         }
     }
 }
@@ -66,14 +69,12 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     })
 }
 
-async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
-    let config = sim_config(&args)?;
-    let handle = sim::start(config).await?;
+fn banner(handle: &sim::SimHandle, speed: f64) {
     let url = handle.url();
     println!("relcon sim: Release API simulator on {url}");
     println!(
-        "  seed {}  speed {}x  scenario {}",
-        handle.app.seed, args.speed, handle.app.scenario.name
+        "  seed {}  speed {speed}x  scenario {}",
+        handle.app.seed, handle.app.scenario.name
     );
     println!("  demo credentials (every scope):");
     println!(
@@ -90,7 +91,39 @@ async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
     println!(
         "  control: {url}/_sim/clock  /_sim/faults  /_sim/stats  /_sim/reset   (Ctrl-C stops)"
     );
+}
+
+async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
+    let config = sim_config(&args)?;
+    let handle = sim::start(config).await?;
+    banner(&handle, args.speed);
     tokio::signal::ctrl_c().await?;
     handle.stop().await;
     Ok(())
+}
+
+async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
+    let config = sim_config(&SimArgs {
+        port: args.port,
+        seed: args.seed,
+        speed: args.speed,
+        scenario: None,
+        token_ttl: 3600,
+        client_budget: 100_000,
+        faults: Vec::new(),
+    })?;
+    let handle = sim::start(config).await?;
+    if args.headless {
+        banner(&handle, args.speed);
+        println!(
+            "  point relcon at it: COGNIGY_API_URL={} COGNIGY_API_KEY=demo-key relcon status",
+            handle.url()
+        );
+        tokio::signal::ctrl_c().await?;
+        handle.stop().await;
+        return Ok(());
+    }
+    let result = relcon::console::run_demo(&handle.url(), args.speed).await;
+    handle.stop().await;
+    result
 }

@@ -406,6 +406,8 @@ async fn hold(
     let samples = 4u32;
     let slice = plan.interval / samples;
     let mut extensions = 0;
+    let clock = ctx.clock();
+    let step_started = tokio::time::Instant::now();
     loop {
         let mut last = None;
         for k in 0..samples {
@@ -418,8 +420,11 @@ async fn hold(
                 Woken::Command(OpCommand::PromoteFull) => return Ok(HoldEnd::Full),
                 Woken::Command(_) => {}
             }
-            // Judge the window since this step began (at most the hold so far).
-            let window = (slice * (k + 1)).max(Duration::from_secs(60));
+            // Judge everything since this step began (extensions included), at least a minute.
+            let _ = k;
+            let window = clock
+                .to_server(step_started.elapsed())
+                .max(Duration::from_secs(60));
             let (baseline, canary_m) = sample(&engine, plan, env, window).await?;
             let j = judge(
                 &plan.thresholds,

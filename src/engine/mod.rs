@@ -64,7 +64,7 @@ pub enum Stop {
 impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Stop::Refused(s) => write!(f, "refused: {s}"),
+            Stop::Refused(s) => write!(f, "{s}"),
             Stop::Backend(e) => write!(f, "{e}"),
             Stop::Cancelled => write!(f, "cancelled by the operator"),
             Stop::TimedOut(s) => write!(f, "timed out: {s}"),
@@ -81,6 +81,18 @@ impl From<BackendError> for Stop {
 }
 
 impl Stop {
+    /// The credentials or their scopes were refused: a configuration problem.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            Stop::Backend(
+                BackendError::Unauthorized { .. }
+                    | BackendError::Forbidden { .. }
+                    | BackendError::Config { .. }
+            )
+        )
+    }
+
     /// The outcome a workflow reports when it stops this way without restoring anything.
     pub fn outcome(&self) -> Outcome {
         match self {
@@ -88,6 +100,10 @@ impl Stop {
             Stop::Cancelled => Outcome::Cancelled,
             Stop::TimedOut(_) => Outcome::TimedOut,
             Stop::Backend(BackendError::Timeout { .. }) => Outcome::TimedOut,
+            // The server refused the request as it stood: nothing was changed.
+            Stop::Backend(BackendError::Conflict { .. } | BackendError::Invalid { .. }) => {
+                Outcome::Refused
+            }
             _ => Outcome::Failed,
         }
     }
@@ -380,9 +396,12 @@ impl Ctx {
         &self,
         workflow: WorkflowKind,
         stop: Stop,
-        details: Value,
+        mut details: Value,
     ) -> Report {
         let outcome = stop.outcome();
+        if stop.is_auth() {
+            details["errorKind"] = json!("auth");
+        }
         let summary = stop.to_string();
         if !matches!(stop, Stop::Audit(_)) {
             let s = summary.clone();

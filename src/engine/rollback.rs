@@ -47,8 +47,9 @@ pub fn live_version(bot: &BotSummary, stage: Stage) -> Option<String> {
 }
 
 /// The last version that was live and healthy before the current one: the newest
-/// PUBLISHED version of the stage, older than the live one, whose last canary was not
-/// rolled back. `versions` is newest first.
+/// PUBLISHED version of the stage, older than the live one, that was promoted (its canary
+/// or deploy passed). Versions never proven in production do not count. `versions` is
+/// newest first.
 pub fn last_known_good<'a>(
     versions: &'a [Version],
     live: Option<&str>,
@@ -61,7 +62,7 @@ pub fn last_known_good<'a>(
     versions[start.min(versions.len())..].iter().find(|v| {
         v.status == VersionStatus::Published
             && v.environment == stage
-            && v.last_canary_verdict.as_deref() != Some("rolled_back")
+            && v.last_canary_verdict.as_deref() == Some("promoted")
     })
 }
 
@@ -426,6 +427,7 @@ mod tests {
             v("v5", VersionStatus::Draft, None),
             v("v4", VersionStatus::Published, None),
             v("v3", VersionStatus::Published, Some("rolled_back")),
+            v("v2b", VersionStatus::Published, None),
             v("v2", VersionStatus::Archived, None),
             v("v1", VersionStatus::Published, Some("promoted")),
         ];
@@ -437,6 +439,6 @@ mod tests {
             last_known_good(&versions, Some("v1"), Stage::Production),
             None
         );
-        assert_eq!(eligible(&versions, Some("v4"), Stage::Production).len(), 2);
+        assert_eq!(eligible(&versions, Some("v4"), Stage::Production).len(), 3);
     }
 }

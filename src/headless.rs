@@ -1,0 +1,656 @@
+//! The headless face, for CI: `deploy`, `canary`, `rollback`, `flows deploy`, `env deploy`,
+//! `status`, `versions`, `audit verify|show`. Progress goes to stderr (a spinner when it is
+//! a terminal), the result to stdout (one JSON document with `--output json`), and the exit
+//! code says how it ended.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::cli::{
+    AuditCommand, CanaryArgs, Command, DeployArgs, EnvCommand, FlowsCommand, Global, Output,
+    RollbackArgs,
+};
+use crate::config::{self, Config, LoadedConfig, ResolvedProfile};
+use crate::domain::{Stage, Thresholds};
+use crate::engine::events::{EventKind, OpCommand, Outcome, ProgressEvent};
+use crate::engine::{Report, canary, deploy, environment, flows, rollback};
+use crate::runtime::{self, Runtime};
+use crate::sanitize::clean;
+
+/// Documented exit codes.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const ROLLED_BACK: u8 = 2;
+    pub const REFUSED: u8 = 3;
+    pub const CONFIG: u8 = 4;
+    pub const TIMED_OUT: u8 = 5;
+    pub const CANCELLED: u8 = 6;
+}
+
+pub fn exit_code(o: Outcome) -> u8 {
+    match o {
+        Outcome::Succeeded => exit::OK,
+        Outcome::RolledBack => exit::ROLLED_BACK,
+        Outcome::Refused => exit::REFUSED,
+        Outcome::Failed => exit::FAILED,
+        Outcome::Cancelled => exit::CANCELLED,
+        Outcome::TimedOut => exit::TIMED_OUT,
+    }
+}
+
+/// An error before any workflow ran, with its exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    fn config(message: impl Into<String>) -> CliError {
+        CliError {
+            code: exit::CONFIG,
+            message: message.into(),
+        }
+    }
+    fn refused(message: impl Into<String>) -> CliError {
+        CliError {
+            code: exit::REFUSED,
+            message: message.into(),
+        }
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The profile to use: from the config file, or, without one, from `--api-url` /
+/// `COGNIGY_API_URL` and the secret variables.
+pub fn resolve_profile(global: &Global) -> Result<ResolvedProfile, CliError> {
+    let loaded =
+        Config::load(global.config.as_deref()).map_err(|e| CliError::config(e.to_string()))?;
+    let api_url = global
+        .api_url
+        .clone()
+        .or_else(|| env_var(config::ENV_API_URL));
+    let loaded = match loaded {
+        Some(l) => l,
+        None => {
+            let Some(url) = api_url.clone() else {
+                return Err(CliError::config(config::no_config_help()));
+            };
+            let auth = if env_var(config::ENV_API_KEY).is_some() {
+                "api_key"
+            } else {
+                "client_credentials_form"
+            };
+            let text = format!("[profiles.environment]\napi_url = {url:?}\nauth = {auth:?}\n");
+            LoadedConfig::parse("<environment>", &text)
+                .map_err(|e| CliError::config(e.to_string()))?
+        }
+    };
+    let profile = loaded
+        .profile(global.profile.as_deref())
+        .map_err(|e| CliError::config(e.to_string()))?;
+    let mut resolved = profile
+        .resolve_secrets(&env_var)
+        .map_err(|e| CliError::config(e.to_string()))?;
+    if let Some(url) = &global.api_url {
+        resolved.api_url = url.trim_end_matches('/').to_string();
+    }
+    if global.read_only {
+        resolved.read_only = true;
+    }
+    if let Some(speed) = global.clock_speed {
+        if !(speed > 0.0 && speed.is_finite()) {
+            return Err(CliError::config(format!(
+                "--clock-speed must be above 0, got {speed}"
+            )));
+        }
+        resolved.clock_speed = speed;
+    }
+    Ok(resolved)
+}
+
+fn build(global: &Global) -> Result<Runtime, CliError> {
+    let profile = resolve_profile(global)?;
+    runtime::build(profile).map_err(|e| CliError::config(format!("{e:#}")))
+}
+
+/// Refuse mutating commands in read-only mode; ask before touching a production profile.
+fn guard(global: &Global, rt: &Runtime, what: &str, bot: &str) -> Result<(), CliError> {
+    let p = &rt.profile;
+    if p.read_only {
+        return Err(CliError::refused(format!(
+            "profile {} is read-only: refusing to {what}",
+            p.name
+        )));
+    }
+    if !p.production || global.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::refused(format!(
+            "profile {} is a production profile: pass --yes to {what} without a prompt",
+            p.name
+        )));
+    }
+    eprint!(
+        "PRODUCTION profile {}: {what}. Type the name '{bot}' to confirm: ",
+        p.name
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if line.trim() == bot {
+        Ok(())
+    } else {
+        Err(CliError::refused("not confirmed; nothing was changed"))
+    }
+}
+
+/// Prints progress events on stderr.
+struct Printer {
+    bar: Option<ProgressBar>,
+    json: bool,
+}
+
+impl Printer {
+    fn new(output: Output) -> Printer {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (tty && output == Output::Human).then(|| {
+            let b = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Printer {
+            bar,
+            json: output == Output::Json,
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn event(&self, e: &ProgressEvent) {
+        let at = e.at.format("%H:%M:%S");
+        match &e.kind {
+            EventKind::Started { title, .. } => self.line(format!("{at} ▶ {}", clean(title))),
+            EventKind::StepStarted { step } => {
+                if let Some(b) = &self.bar {
+                    b.set_message(step.clone());
+                } else if !self.json {
+                    eprintln!("{at} ◌ {step}");
+                }
+            }
+            EventKind::StepFinished { step, detail } => self.line(format!(
+                "{at} ✔ {step}{}",
+                detail
+                    .as_ref()
+                    .map(|d| format!(" — {}", clean(d)))
+                    .unwrap_or_default()
+            )),
+            EventKind::StepFailed { step, reason } => {
+                self.line(format!("{at} ✖ {step} — {}", clean(reason)))
+            }
+            EventKind::Detail { message } => self.line(format!("{at}   {}", clean(message))),
+            EventKind::Waiting { what, wait } => {
+                if let Some(b) = &self.bar {
+                    b.set_message(format!("{what} in {}s", wait.as_secs()));
+                }
+            }
+            EventKind::Canary(s) => {
+                let verdicts: Vec<String> = s
+                    .verdicts
+                    .iter()
+                    .map(|v| format!("{} {:?}", v.metric, v.verdict).to_lowercase())
+                    .collect();
+                self.line(format!(
+                    "{at}   step {}/{} at {}%: canary {} conv, error {}; baseline {} conv, error {} [{}]",
+                    s.step,
+                    s.steps_total,
+                    s.weight_set,
+                    s.canary.conversation_count,
+                    s.canary.error_rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into()),
+                    s.baseline.conversation_count,
+                    s.baseline.error_rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into()),
+                    verdicts.join(", ")
+                ));
+            }
+            EventKind::Paused => self.line(format!("{at} ॥ paused")),
+            EventKind::Resumed => self.line(format!("{at} ▶ resumed")),
+            EventKind::Finished { .. } => {
+                if let Some(b) = &self.bar {
+                    b.finish_and_clear();
+                }
+            }
+        }
+    }
+}
+
+/// Run a workflow to its end, printing progress; Ctrl-C aborts it (and it restores what it
+/// changed), a second Ctrl-C stops waiting.
+async fn drive<F, Fut>(rt: &Runtime, output: Output, run: F) -> Report
+where
+    F: FnOnce(crate::engine::Ctx) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Report> + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut handle = rt.engine.spawn(tx, run);
+    let printer = Printer::new(output);
+    let mut interrupts = 0;
+    let report = loop {
+        tokio::select! {
+            Some(e) = rx.recv() => printer.event(&e),
+            r = &mut handle.join => break r,
+            _ = tokio::signal::ctrl_c() => {
+                interrupts += 1;
+                if interrupts == 1 {
+                    printer.line("interrupted: aborting and restoring the previous state (Ctrl-C again to stop waiting)".into());
+                    let _ = handle.commands.send(OpCommand::Abort);
+                } else {
+                    handle.cancel.cancel();
+                }
+            }
+        }
+    };
+    while let Ok(e) = rx.try_recv() {
+        printer.event(&e);
+    }
+    match report {
+        Ok(r) => r,
+        Err(e) => Report {
+            op: handle.id,
+            workflow: crate::engine::events::WorkflowKind::Deploy,
+            outcome: Outcome::Failed,
+            summary: format!("the workflow stopped unexpectedly: {e}"),
+            details: json!({}),
+        },
+    }
+}
+
+fn print_report(output: Output, r: &Report) -> u8 {
+    let code = if r.details.get("errorKind").and_then(|v| v.as_str()) == Some("auth") {
+        exit::CONFIG
+    } else {
+        exit_code(r.outcome)
+    };
+    match output {
+        Output::Json => {
+            let v = json!({
+                "workflow": r.workflow,
+                "outcome": r.outcome,
+                "exitCode": code,
+                "summary": r.summary,
+                "details": r.details,
+            });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Output::Human => {
+            let mark = match r.outcome {
+                Outcome::Succeeded => "✔",
+                Outcome::RolledBack => "↺",
+                _ => "✖",
+            };
+            println!("{mark} {}: {}", r.outcome.as_str(), clean(&r.summary));
+        }
+    }
+    code
+}
+
+fn parse_duration(flag: &str, text: &str) -> Result<Duration, CliError> {
+    config::parse_duration(text).map_err(|e| CliError::refused(format!("{flag}: {e}")))
+}
+
+fn canary_plan(rt: &Runtime, a: &CanaryArgs) -> Result<canary::CanaryPlan, CliError> {
+    let s = &rt.profile.canary;
+    let mut t: Thresholds = s.thresholds();
+    for spec in &a.thresholds {
+        let (k, v) = spec.split_once('=').ok_or_else(|| {
+            CliError::refused(format!(
+                "--threshold {spec}: write name=value, e.g. error_rate=0.05"
+            ))
+        })?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| CliError::refused(format!("--threshold {spec}: '{v}' is not a number")))?;
+        match k.trim() {
+            "error_rate" => t.error_rate = v,
+            "satisfaction_score" => t.satisfaction_score = v,
+            "max_latency_ms" => t.max_latency_ms = v,
+            other => {
+                return Err(CliError::refused(format!(
+                    "--threshold {other}: unknown; use error_rate, satisfaction_score or max_latency_ms"
+                )));
+            }
+        }
+    }
+    let explicit_steps = a.steps.is_some();
+    let plan = canary::CanaryPlan {
+        bot: a.bot.clone(),
+        version: a.version.clone(),
+        environment: a.env.clone(),
+        steps: a
+            .steps
+            .clone()
+            .unwrap_or_else(|| s.steps.iter().map(|x| f64::from(*x)).collect()),
+        interval: match &a.interval {
+            Some(i) => parse_duration("--interval", i)?,
+            None => s.interval,
+        },
+        thresholds: t,
+        min_conversations: a
+            .min_conversations
+            .unwrap_or(u64::from(s.min_conversations)),
+        max_traffic: a.max_traffic.unwrap_or(f64::from(s.max_traffic)),
+        max_extensions: 3,
+    };
+    // Default steps are capped by max traffic; explicit ones are validated as given.
+    Ok(if explicit_steps { plan } else { plan.capped() })
+}
+
+fn rollback_plan(rt: &Runtime, a: &RollbackArgs) -> Result<rollback::RollbackPlan, CliError> {
+    let s = &rt.profile.rollback;
+    let environment = match s.environment.to_uppercase().as_str() {
+        "STAGING" => Stage::Staging,
+        _ => Stage::Production,
+    };
+    Ok(rollback::RollbackPlan {
+        bot: a.bot.clone(),
+        target: a.to.clone(),
+        environment,
+        max_active_sessions: a.max_active_sessions.unwrap_or(s.max_active_sessions),
+        wait_drain: match &a.wait_drain {
+            Some(w) => parse_duration("--wait-drain", w)?,
+            None => s.wait_drain,
+        },
+        fallback: a.fallback.clone().or_else(|| s.fallback_version.clone()),
+        test_message: s.test_message.clone(),
+        expected_intent: s.expected_intent.clone(),
+        min_confidence: s.min_confidence,
+        timeout: Duration::from_secs(600),
+    })
+}
+
+fn default_manifest(env: &str) -> PathBuf {
+    let name = format!("{env}-{}.json", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    config::data_dir()
+        .map(|d| d.join("manifests").join(&name))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Run a headless command; returns the exit code.
+pub async fn run(global: &Global, command: Command) -> u8 {
+    match run_inner(global, command).await {
+        Ok(code) => code,
+        Err(e) => {
+            if global.output == Output::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"outcome": if e.code == exit::CONFIG { "config_error" } else { "refused" }, "exitCode": e.code, "summary": e.message}))
+                        .unwrap_or_default()
+                );
+            } else {
+                eprintln!("relcon: {}", e.message);
+            }
+            e.code
+        }
+    }
+}
+
+async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
+    let out = global.output;
+    match command {
+        Command::Deploy(DeployArgs { bot, version, to }) => {
+            let rt = build(global)?;
+            guard(global, &rt, &format!("deploy {bot} {version}"), &bot)?;
+            let plan = deploy::DeployPlan {
+                bot,
+                version,
+                target: to,
+                regions: rt.profile.region_sync.clone(),
+                timeout: Duration::from_secs(900),
+            };
+            let r = drive(&rt, out, move |ctx| deploy::run(ctx, plan)).await;
+            Ok(print_report(out, &r))
+        }
+        Command::Canary(a) => {
+            let rt = build(global)?;
+            let plan = canary_plan(&rt, &a)?;
+            guard(
+                global,
+                &rt,
+                &format!("canary {} {}", a.bot, a.version),
+                &a.bot,
+            )?;
+            let r = drive(&rt, out, move |ctx| canary::run(ctx, plan)).await;
+            Ok(print_report(out, &r))
+        }
+        Command::Rollback(a) => {
+            let rt = build(global)?;
+            let plan = rollback_plan(&rt, &a)?;
+            guard(global, &rt, &format!("roll back {}", a.bot), &a.bot)?;
+            let r = drive(&rt, out, move |ctx| rollback::run(ctx, plan)).await;
+            Ok(print_report(out, &r))
+        }
+        Command::Flows {
+            command: FlowsCommand::Deploy { env, manifest, bot },
+        } => {
+            let rt = build(global)?;
+            guard(global, &rt, &format!("deploy flows to {env}"), &env)?;
+            let plan = flows::FlowsPlan {
+                manifest_path: manifest.unwrap_or_else(|| default_manifest(&env)),
+                environment: env,
+                bot,
+            };
+            let r = drive(&rt, out, move |ctx| flows::run(ctx, plan)).await;
+            Ok(print_report(out, &r))
+        }
+        Command::Env {
+            command: EnvCommand::Deploy { env, snapshot },
+        } => {
+            let snap = environment::Snapshot::load(&snapshot).map_err(CliError::refused)?;
+            let rt = build(global)?;
+            guard(global, &rt, &format!("deploy a snapshot to {env}"), &env)?;
+            let plan = environment::EnvPlan {
+                environment: env,
+                snapshot: snap,
+                health_interval: Duration::from_secs(15),
+            };
+            let r = drive(&rt, out, move |ctx| environment::run(ctx, plan)).await;
+            Ok(print_report(out, &r))
+        }
+        Command::Status(a) => {
+            let rt = build(global)?;
+            status(&rt, out, a.bot.as_deref()).await
+        }
+        Command::Versions(a) => {
+            let rt = build(global)?;
+            versions(&rt, out, &a.bot).await
+        }
+        Command::Audit { command } => audit(global, command),
+        Command::Sim(_) | Command::Demo(_) => Err(CliError::config("not a headless command")),
+    }
+}
+
+fn backend_error(e: crate::backend::BackendError) -> CliError {
+    let code = match e {
+        crate::backend::BackendError::Unauthorized { .. }
+        | crate::backend::BackendError::Forbidden { .. }
+        | crate::backend::BackendError::Config { .. } => exit::CONFIG,
+        crate::backend::BackendError::Timeout { .. } => exit::TIMED_OUT,
+        _ => exit::FAILED,
+    };
+    CliError {
+        code,
+        message: e.to_string(),
+    }
+}
+
+async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliError> {
+    let bots = match bot {
+        Some(b) => vec![rt.backend.get_bot(b).await.map_err(backend_error)?],
+        None => rt.backend.list_bots().await.map_err(backend_error)?,
+    };
+    if out == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&bots).unwrap_or_default()
+        );
+        return Ok(exit::OK);
+    }
+    println!("profile {} · {}", rt.profile.name, rt.profile.api_url);
+    for b in &bots {
+        println!(
+            "{} {} ({}) · {} · {} active sessions{}",
+            match b.health {
+                crate::domain::Health::Healthy => "●",
+                _ => "▲",
+            },
+            b.id,
+            b.name,
+            b.health.as_str(),
+            b.active_sessions,
+            b.error_rate
+                .map(|r| format!(" · error rate {:.1}%", r * 100.0))
+                .unwrap_or_default()
+        );
+        for e in &b.environments {
+            println!(
+                "    {:<16} {:<10} {:>5.1}%  live {}",
+                e.environment_id,
+                e.stage.as_str(),
+                e.traffic_weight,
+                e.live_version.as_deref().unwrap_or("-")
+            );
+        }
+        if let Some(op) = &b.active_operation {
+            println!(
+                "    ◌ {} {} {} ({})",
+                op.kind.as_str(),
+                op.id,
+                op.state,
+                op.version_id.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> {
+    let b = rt.backend.get_bot(bot).await.map_err(backend_error)?;
+    let vs = rt.backend.list_versions(bot).await.map_err(backend_error)?;
+    let live = rollback::live_version(&b, Stage::Production);
+    let good =
+        rollback::last_known_good(&vs, live.as_deref(), Stage::Production).map(|v| v.id.clone());
+    if out == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"bot": bot, "live": live, "lastKnownGood": good, "versions": vs})
+            )
+            .unwrap_or_default()
+        );
+        return Ok(exit::OK);
+    }
+    println!(
+        "{:<20} {:<10} {:<10} {:<11} {:<24} VERDICT",
+        "VERSION", "STATUS", "ENV", "CREATED", "LIVE IN"
+    );
+    for v in &vs {
+        let mark = if Some(&v.id) == good.as_ref() {
+            " ★ last known good"
+        } else {
+            ""
+        };
+        println!(
+            "{:<20} {:<10} {:<10} {:<11} {:<24} {}{mark}",
+            v.id,
+            v.status.as_str(),
+            v.environment.as_str(),
+            v.created_at.get(..10).unwrap_or(&v.created_at),
+            v.live_in.join(","),
+            v.last_canary_verdict.as_deref().unwrap_or("-"),
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn audit_path(global: &Global, file: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    match file {
+        Some(f) => Ok(f),
+        None => resolve_profile(global).map(|p| p.audit_log),
+    }
+}
+
+fn audit(global: &Global, command: AuditCommand) -> Result<u8, CliError> {
+    match command {
+        AuditCommand::Verify { file } => {
+            let path = audit_path(global, file)?;
+            let report = crate::audit::verify(&path).map_err(|e| CliError {
+                code: exit::FAILED,
+                message: e.to_string(),
+            })?;
+            if global.output == Output::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"file": path, "ok": report.is_ok(), "records": report.records, "head": report.head, "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>()})).unwrap_or_default()
+                );
+            } else {
+                println!("{}: {report}", path.display());
+            }
+            Ok(if report.is_ok() {
+                exit::OK
+            } else {
+                exit::FAILED
+            })
+        }
+        AuditCommand::Show {
+            file,
+            bot,
+            operation,
+            last,
+        } => {
+            let path = audit_path(global, file)?;
+            let records = crate::audit::read_records(&path).map_err(|e| CliError {
+                code: exit::FAILED,
+                message: e.to_string(),
+            })?;
+            let filter = crate::audit::Filter {
+                bot,
+                operation,
+                since: None,
+            };
+            let mut shown: Vec<_> = records.iter().filter(|r| filter.matches(r)).collect();
+            if let Some(n) = last {
+                let skip = shown.len().saturating_sub(n);
+                shown.drain(..skip);
+            }
+            if global.output == Output::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&shown).unwrap_or_default()
+                );
+            } else {
+                for r in shown {
+                    println!("{}", crate::audit::format_human(r));
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! From a resolved profile to a running engine: one HTTP client for the process, the
+//! Release API backend, the audit log, signed webhooks. Shared by the headless commands and
+//! the console.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use secrecy::SecretString;
+
+use crate::audit::AuditLog;
+use crate::backend::{Auth, HttpSettings, ReleaseApi, ReleaseBackend, RetryPolicy, TokenStyle};
+use crate::config::{Credentials, ResolvedProfile, TokenStyle as ConfigTokenStyle};
+use crate::engine::Engine;
+use crate::webhook::{RetryPolicy as HookRetry, WebhookSender, WebhookTarget};
+
+pub struct Runtime {
+    pub profile: ResolvedProfile,
+    pub backend: Arc<dyn ReleaseBackend>,
+    pub engine: Engine,
+}
+
+fn auth_of(c: &Credentials) -> Auth {
+    match c {
+        Credentials::ApiKey(k) => Auth::ApiKey(k.clone()),
+        Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+            style,
+            token_url,
+            scopes,
+        } => Auth::ClientCredentials {
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            style: match style {
+                ConfigTokenStyle::Basic => TokenStyle::Basic,
+                ConfigTokenStyle::Form => TokenStyle::Form,
+            },
+            token_url: token_url.clone(),
+            scopes: scopes.clone(),
+        },
+    }
+}
+
+/// Build the backend and engine for `profile`.
+pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
+    let settings = HttpSettings {
+        connect_timeout: profile.timeouts.connect,
+        read_timeout: profile.timeouts.read,
+        total_timeout: profile.timeouts.total,
+        retry: RetryPolicy {
+            attempts: profile.retry.attempts.max(1),
+            base_delay: profile.retry.base_delay,
+            max_delay: profile.retry.max_delay,
+        },
+        clock: profile.clock(),
+        ..HttpSettings::new(profile.api_url.clone())
+    };
+    let api = ReleaseApi::new(settings, auth_of(&profile.credentials))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = api.http_client().clone();
+    let audit = AuditLog::open(&profile.audit_log).with_context(|| {
+        format!(
+            "cannot open the audit log {} (set audit_log in the profile)",
+            profile.audit_log.display()
+        )
+    })?;
+    let mut targets = Vec::new();
+    for w in &profile.webhooks {
+        let secret = w
+            .secret
+            .clone()
+            .unwrap_or_else(|| SecretString::from(String::new()));
+        match WebhookTarget::new(w.url.clone(), secret, w.events.clone()) {
+            Ok(t) => targets.push(t),
+            Err(e) => anyhow::bail!("profile {}: {e}", profile.name),
+        }
+    }
+    let webhooks =
+        (!targets.is_empty()).then(|| WebhookSender::new(client, targets, HookRetry::default()));
+    let backend: Arc<dyn ReleaseBackend> = Arc::new(api);
+    let engine = Engine::new(
+        backend.clone(),
+        audit,
+        webhooks,
+        profile.clock(),
+        profile.operator.clone(),
+    );
+    Ok(Runtime {
+        profile,
+        backend,
+        engine,
+    })
+}
