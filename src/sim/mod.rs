@@ -284,7 +284,13 @@ async fn deliver_outbound(mut rx: mpsc::UnboundedReceiver<Outbound>, _addr: Sock
     let mut n: u64 = 0;
     while let Some(o) = rx.recv().await {
         n += 1;
-        let body = serde_json::json!({"type": o.event, "timestamp": Utc::now().to_rfc3339(), "data": o.body});
+        // Registered webhooks (which always carry a secret) get the Standard Webhooks envelope;
+        // a job's `webhookCallbackUrl` gets the documented body as it is.
+        let body = if o.secret.is_some() {
+            serde_json::json!({"type": o.event, "timestamp": Utc::now().to_rfc3339(), "data": o.body})
+        } else {
+            o.body.clone()
+        };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let id = format!("msg_sim_{n:06}");
         let ts = Utc::now().timestamp();

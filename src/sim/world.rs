@@ -533,7 +533,13 @@ impl World {
             let mut traffic_since = BTreeMap::new();
             for bind in &b.environments {
                 weights.insert(bind.env.clone(), bind.weight);
-                if let Some(live) = &bind.live {
+                // A regression's clock starts with production traffic: a candidate that is
+                // only live in staging has not had any yet.
+                let production = s
+                    .environments
+                    .iter()
+                    .any(|e| e.id == bind.env && e.stage == Stage::Production);
+                if let (Some(live), true) = (&bind.live, production) {
                     traffic_since.insert(live.clone(), f64::NEG_INFINITY);
                 }
                 bindings.push(Binding {
