@@ -7,3 +7,4 @@ pub mod clock;
 pub mod domain;
 pub mod engine;
 pub mod sanitize;
+pub mod tui;
