@@ -70,16 +70,20 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 fn too_small(frame: &mut Frame, area: Rect, app: &App, width: u16, height: u16) {
+    let need = format!(
+        "need at least {}×{}, have {width}×{height}",
+        layout::MIN_WIDTH,
+        layout::MIN_HEIGHT
+    );
+    let w = area.width.max(1) as usize;
+    let rows = |s: &str| Line::raw(s).width().max(1).div_ceil(w) as u16;
+    let used = rows("terminal too small") + rows(&need);
+    let top = area.height.saturating_sub(used) / 2;
+    let rect = Rect::new(area.x, area.y + top, area.width, area.height - top);
     let text = vec![
         Line::styled("terminal too small", app.theme.warn),
-        Line::raw(format!(
-            "need at least {}×{}, have {width}×{height}",
-            layout::MIN_WIDTH,
-            layout::MIN_HEIGHT
-        )),
+        Line::raw(need),
     ];
-    let y = area.y + area.height.saturating_sub(2) / 2;
-    let rect = Rect::new(area.x, y, area.width, area.height.min(2));
     frame.render_widget(
         Paragraph::new(text)
             .alignment(Alignment::Center)

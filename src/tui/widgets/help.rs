@@ -61,9 +61,15 @@ pub fn render(
     let rect = centered(area, area.width.saturating_sub(4).clamp(40, 76), height);
     let inner = popup(frame, rect, theme, title, false);
     let max_scroll = (body.len() as u16).saturating_sub(inner.height);
-    let para = Paragraph::new(body).scroll((scroll.min(max_scroll), 0));
+    let scroll = scroll.min(max_scroll);
+    let para = Paragraph::new(body).scroll((scroll, 0));
     frame.render_widget(para, inner);
-    let hint = Line::styled(" j/k scroll · esc close ", theme.muted);
+    let hint = match (scroll > 0, scroll < max_scroll) {
+        (_, true) => " ↓ more · j/k scroll · esc close ",
+        (true, false) => " ↑ more · j/k scroll · esc close ",
+        (false, false) => " esc close ",
+    };
+    let hint = Line::styled(hint, theme.muted);
     let hint_area = Rect::new(
         rect.x + 2,
         rect.bottom().saturating_sub(1),
