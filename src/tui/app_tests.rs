@@ -550,3 +550,21 @@ fn a_tiny_terminal_never_panics() {
         app.update(code(KeyCode::Tab));
     }
 }
+
+#[test]
+fn rollback_starts_on_the_version_before_the_live_one() {
+    let mut app = app();
+    step_app(&mut app, key('j'));
+    assert_eq!(app.selected_bot_id(), Some("bot-care"));
+    step_app(&mut app, key('r'));
+    let Some(Overlay::RollbackPicker(p)) = app.overlays.last() else {
+        panic!("{:?}", app.overlay())
+    };
+    // v8 (the canary, newer than the live v7) is eligible but not the default.
+    assert_eq!(p.chosen().map(|v| v.id.as_str()), Some("v6"));
+    step_app(&mut app, key('k'));
+    let Some(Overlay::RollbackPicker(p)) = app.overlays.last() else {
+        panic!()
+    };
+    assert!(p.impact().iter().any(|(_, l)| l.contains("rolls forward")));
+}

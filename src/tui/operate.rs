@@ -352,9 +352,20 @@ impl App {
             })
             .cloned()
             .collect();
+        // Start on the last known good version, else the one before the live version.
         let good = super::query::last_known_good(Some(&bot), versions);
+        let live_created = live_id
+            .as_deref()
+            .and_then(|id| versions.iter().find(|v| v.id == id))
+            .map(|v| v.created_at.clone());
         let selected = good
             .and_then(|g| candidates.iter().position(|v| v.id == g))
+            .or_else(|| {
+                let live_created = live_created.as_deref()?;
+                candidates
+                    .iter()
+                    .position(|v| v.created_at.as_str() < live_created)
+            })
             .unwrap_or(0);
         let picker = PickerState {
             bot_id: bot.id.clone(),

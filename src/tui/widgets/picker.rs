@@ -99,6 +99,15 @@ impl PickerState {
             )),
         }
         if let Some(cur) = self.live.as_ref().and_then(|l| l.version.as_ref()) {
+            if v.created_at > cur.created_at {
+                out.push((
+                    Tone::Warn,
+                    format!(
+                        "{} is newer than the live {}: this rolls forward, not back",
+                        v.id, cur.id
+                    ),
+                ));
+            }
             if cur.nlu_model_id != v.nlu_model_id {
                 out.push((
                     Tone::Normal,
