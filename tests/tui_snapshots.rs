@@ -237,3 +237,63 @@ fn print_screens() {
         println!("{}", screen(&app, w, h));
     }
 }
+
+#[test]
+fn every_screen_draws_at_awkward_sizes() {
+    let sizes = [
+        (60, 16),
+        (61, 17),
+        (79, 23),
+        (100, 30),
+        (119, 27),
+        (120, 28),
+        (121, 29),
+        (250, 80),
+    ];
+    let openers: [&[Action]; 7] = [
+        &[],
+        &[Action::Key(crossterm::event::KeyEvent::from(
+            KeyCode::Char('?'),
+        ))],
+        &[Action::Key(crossterm::event::KeyEvent::from(
+            KeyCode::Char(':'),
+        ))],
+        &[Action::Key(crossterm::event::KeyEvent::from(
+            KeyCode::Char('r'),
+        ))],
+        &[Action::Key(crossterm::event::KeyEvent::from(
+            KeyCode::Char('q'),
+        ))],
+        &[
+            Action::Key(crossterm::event::KeyEvent::from(KeyCode::Tab)),
+            Action::Key(crossterm::event::KeyEvent::from(KeyCode::Char('j'))),
+            Action::Key(crossterm::event::KeyEvent::from(KeyCode::Char('j'))),
+            Action::Key(crossterm::event::KeyEvent::from(KeyCode::Char('j'))),
+            Action::Key(crossterm::event::KeyEvent::from(KeyCode::Char('c'))),
+        ],
+        &[Action::Update(relcon::tui::Update::Error {
+            title: "Deploy refused".into(),
+            detail: "409 Conflict: environment env-prod-green has a job in progress (job-77)"
+                .into(),
+            hint: "Wait for job-77 to finish, or abort it from the Deployments pane.".into(),
+        })],
+    ];
+    for (w, h) in sizes {
+        for opener in openers {
+            for pane in 0..5 {
+                let mut app = busy(w, h);
+                for _ in 0..pane {
+                    step_app(&mut app, code(KeyCode::Tab));
+                }
+                for a in opener {
+                    step_app(&mut app, a.clone());
+                }
+                let screen = screen(&app, w, h);
+                assert!(
+                    screen.contains(" help") || app.overlay().is_some(),
+                    "{w}x{h}\n{screen}"
+                );
+            }
+        }
+    }
+}
