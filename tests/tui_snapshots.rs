@@ -157,6 +157,20 @@ fn terminal_too_small() {
 }
 
 #[test]
+fn read_only_refusal() {
+    let config = AppConfig {
+        read_only: true,
+        ..sample::config()
+    };
+    let mut app = loaded(config, 80, 24);
+    step_app(&mut app, code(KeyCode::Tab));
+    step_app(&mut app, key('j'));
+    let effects = step_app(&mut app, key('d'));
+    assert!(effects.is_empty());
+    insta::assert_snapshot!("read_only_refusal_80x24", screen(&app, 80, 24));
+}
+
+#[test]
 fn production_status_bar_is_red() {
     let config = AppConfig {
         production: true,

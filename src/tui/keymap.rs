@@ -386,6 +386,14 @@ impl Keymap {
         self.bindings.get(&chord).copied()
     }
 
+    /// The first key bound to `cmd`, as text.
+    pub fn first_key(&self, cmd: Command) -> Option<String> {
+        self.bindings
+            .iter()
+            .find(|(_, c)| **c == cmd)
+            .map(|(k, _)| k.to_string())
+    }
+
     /// Every key bound to `cmd`, as text (`j/down`).
     pub fn keys_for(&self, cmd: Command) -> String {
         let keys: Vec<String> = self

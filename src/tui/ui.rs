@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, Overlay};
 use super::format;
+use super::keymap::Command;
 use super::layout::{self, PaneId, Screen};
 use super::panes;
 use super::widgets;
@@ -218,17 +219,35 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App) {
         ));
     }
     let used: usize = left.iter().map(|s| s.width()).sum();
-    let hints = [
-        ("?", "help"),
-        ("q", "quit"),
-        (":", "cmd"),
-        ("tab", "pane"),
-        ("/", "filter"),
-    ];
+    // The keys of what the focused pane can do first, then the ways around.
+    let pane_cmds: &[(Command, &str)] = match app.focus {
+        PaneId::Bots => &[(Command::Filter, "filter"), (Command::Rollback, "rollback")],
+        PaneId::Versions => &[
+            (Command::Deploy, "deploy"),
+            (Command::Canary, "canary"),
+            (Command::Rollback, "rollback"),
+        ],
+        PaneId::Deployments | PaneId::Canary => &[
+            (Command::PromoteStep, "promote"),
+            (Command::PauseResume, "pause"),
+            (Command::Abort, "abort"),
+        ],
+        PaneId::Timeline => &[],
+    };
+    let hints: Vec<(String, &str)> = [(Command::Help, "help")]
+        .iter()
+        .chain(
+            pane_cmds
+                .iter()
+                .filter(|(c, _)| !(app.read_only && c.is_mutating())),
+        )
+        .chain([(Command::Quit, "quit"), (Command::Palette, "cmd")].iter())
+        .filter_map(|(c, what)| app.keymap.first_key(*c).map(|k| (k, *what)))
+        .collect();
     let mut right = Vec::new();
     let mut right_w = 0usize;
     let room = (area.width as usize).saturating_sub(used + 1);
-    for (k, what) in hints {
+    for (k, what) in &hints {
         let w = k.chars().count() + what.chars().count() + 3;
         if right_w + w > room {
             break;

@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Block;
 use tui_input::Input;
 
 use crate::tui::layout::centered;
@@ -123,11 +124,9 @@ impl FormState {
             let label_style = if focused { theme.accent } else { theme.text };
             frame.render_widget(Span::styled(field.label.as_str(), label_style), label);
             let (line, cursor) = input_line(&field.input, value.width as usize, theme.text);
-            let line = if focused {
-                line.patch_style(theme.selected)
-            } else {
-                line
-            };
+            if focused {
+                frame.render_widget(Block::new().style(theme.selected), value);
+            }
             frame.render_widget(line, value);
             if focused {
                 frame.set_cursor_position((value.x + cursor, value.y));
