@@ -439,7 +439,12 @@ impl App {
         let ctrl_c =
             key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
         if !self.overlays.is_empty() {
-            self.overlay_key(key, out);
+            if ctrl_c {
+                // ctrl-c closes whatever is open; a second one asks to quit.
+                self.overlays.pop();
+            } else {
+                self.overlay_key(key, out);
+            }
             return;
         }
         if ctrl_c {

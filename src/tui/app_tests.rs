@@ -568,3 +568,14 @@ fn rollback_starts_on_the_version_before_the_live_one() {
     };
     assert!(p.impact().iter().any(|(_, l)| l.contains("rolls forward")));
 }
+
+#[test]
+fn ctrl_c_closes_overlays_then_quits() {
+    let mut app = app();
+    let ctrl_c = Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    app.update(key(':'));
+    assert_eq!(app.overlay(), Some("palette"));
+    assert!(app.update(ctrl_c.clone()).is_empty());
+    assert_eq!(app.overlay(), None);
+    assert_eq!(app.update(ctrl_c), vec![Effect::Quit]);
+}
