@@ -16,4 +16,5 @@ pub mod logging;
 pub mod runtime;
 pub mod sanitize;
 pub mod sim;
+pub mod tui;
 pub mod webhook;

@@ -1,0 +1,864 @@
+//! The console's state and its one pure transition: `App::update(action) -> Vec<Effect>`.
+//! No I/O, no awaits, no clock reads: time arrives as `Action::Tick(now)`, data as
+//! `Action::Update`, and everything the console wants done leaves as an `Effect`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
+use tui_input::Input;
+
+use crate::domain::{BotSummary, Canary, MetricsSeries, Operation, Version};
+
+use super::keymap::{Command, Keymap};
+use super::layout::{self, PaneId, Screen};
+use super::messages::{Effect, RefreshWhat, RequestId, TimelineEntry, Update};
+use super::state::{ListPos, OpRun, Toast};
+use super::theme::{Theme, Tone};
+use super::widgets::confirm::ConfirmState;
+use super::widgets::form::FormState;
+use super::widgets::palette::PaletteState;
+use super::widgets::picker::PickerState;
+
+/// How the console is set up; everything here comes from the profile and config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppConfig {
+    pub profile: String,
+    pub production: bool,
+    pub read_only: bool,
+    pub theme: String,
+    /// `NO_COLOR` was set: monochrome whatever `theme` says.
+    pub no_color: bool,
+    /// Key → command name overrides on top of the defaults.
+    pub keymap: BTreeMap<String, String>,
+    pub log_path: Option<PathBuf>,
+    /// How often overview data is fetched again.
+    pub refresh_every: Duration,
+    /// Server clock speed (`relcon sim --speed`): waits in progress events are server time.
+    pub clock_speed: f64,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            profile: "default".to_string(),
+            production: false,
+            read_only: false,
+            theme: "dark".to_string(),
+            no_color: false,
+            keymap: BTreeMap::new(),
+            log_path: None,
+            refresh_every: Duration::from_secs(10),
+            clock_speed: 1.0,
+        }
+    }
+}
+
+/// Everything that can happen to the console.
+// Updates are the big variant and the common one; boxing them would only add allocations.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Paste(String),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The wall clock, once per tick.
+    Tick(DateTime<Utc>),
+    Update(Update),
+}
+
+impl Action {
+    /// The action a terminal event stands for (focus changes are ignored).
+    pub fn from_event(event: Event) -> Option<Action> {
+        match event {
+            Event::Key(k) => Some(Action::Key(k)),
+            Event::Mouse(m) => Some(Action::Mouse(m)),
+            Event::Paste(s) => Some(Action::Paste(s)),
+            Event::Resize(width, height) => Some(Action::Resize { width, height }),
+            Event::FocusGained | Event::FocusLost => None,
+        }
+    }
+}
+
+/// A modal on top of the panes; the topmost one gets the keys, `esc` pops it.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    Help {
+        scroll: u16,
+    },
+    Palette(PaletteState),
+    Confirm(Box<ConfirmState>),
+    CanaryForm(Box<FormState>, CanaryTarget),
+    RollbackPicker(Box<PickerState>),
+    Error {
+        title: String,
+        detail: String,
+        hint: String,
+    },
+}
+
+impl Overlay {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Overlay::Help { .. } => "help",
+            Overlay::Palette(_) => "palette",
+            Overlay::Confirm(_) => "confirm",
+            Overlay::CanaryForm(..) => "canary_form",
+            Overlay::RollbackPicker(_) => "rollback_picker",
+            Overlay::Error { .. } => "error",
+        }
+    }
+}
+
+/// What a canary form is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryTarget {
+    pub bot_id: String,
+    pub bot_name: String,
+    pub version: String,
+    pub env: String,
+}
+
+/// Latest-wins bookkeeping for one re-fetchable view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Track {
+    /// Responses to requests older than this are for something no longer shown.
+    pub min: RequestId,
+    /// The newest response applied.
+    pub applied: RequestId,
+}
+
+impl Track {
+    pub fn accept(&mut self, req: RequestId) -> bool {
+        if req < self.min || req < self.applied {
+            return false;
+        }
+        self.applied = req;
+        true
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tracks {
+    pub bots: Track,
+    pub versions: Track,
+    pub operations: Track,
+    pub canaries: Track,
+    pub series: Track,
+    pub timeline: Track,
+}
+
+/// The whole console state.
+pub struct App {
+    pub(crate) profile: String,
+    pub(crate) production: bool,
+    pub(crate) read_only: bool,
+    pub(crate) theme: Theme,
+    pub(crate) no_color: bool,
+    pub(crate) keymap: Keymap,
+    pub(crate) log_path: Option<PathBuf>,
+    pub(crate) refresh_every: chrono::Duration,
+    pub(crate) clock_speed: f64,
+
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) started: bool,
+    pub(crate) last_second: i64,
+    pub(crate) size: Rect,
+
+    pub(crate) bots: Vec<BotSummary>,
+    /// The versions of one bot (its id), newest first.
+    pub(crate) versions: Option<(String, Vec<Version>)>,
+    pub(crate) operations: Vec<Operation>,
+    pub(crate) canaries: Vec<Canary>,
+    pub(crate) series: Option<MetricsSeries>,
+    pub(crate) runs: Vec<OpRun>,
+    pub(crate) audit: Vec<TimelineEntry>,
+    pub(crate) local_timeline: Vec<TimelineEntry>,
+    pub(crate) connection: Option<(bool, String)>,
+    pub(crate) last_refresh: Option<DateTime<Utc>>,
+
+    pub(crate) next_req: RequestId,
+    pub(crate) tracks: Tracks,
+    pub(crate) refresh_sent: Option<DateTime<Utc>>,
+    pub(crate) versions_key: Option<String>,
+    pub(crate) series_key: Option<(String, Option<String>)>,
+
+    pub(crate) focus: PaneId,
+    pub(crate) selected_bot: Option<String>,
+    pub(crate) bots_pos: ListPos,
+    pub(crate) versions_pos: ListPos,
+    pub(crate) deploy_pos: ListPos,
+    pub(crate) timeline_pos: ListPos,
+    pub(crate) filter: String,
+    pub(crate) filter_input: Option<Input>,
+    pub(crate) overlays: Vec<Overlay>,
+    pub(crate) toasts: Vec<Toast>,
+
+    pub(crate) dirty: bool,
+    pub(crate) quit: bool,
+    pub(crate) quit_when_idle: bool,
+}
+
+/// How long toasts stay.
+const TOAST_SECS: i64 = 8;
+
+impl App {
+    pub fn new(config: AppConfig) -> App {
+        let (keymap, warnings) = Keymap::from_config(&config.keymap);
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let mut app = App {
+            theme: Theme::named(&config.theme, config.no_color),
+            no_color: config.no_color,
+            profile: crate::sanitize::clean(&config.profile),
+            production: config.production,
+            read_only: config.read_only,
+            keymap,
+            log_path: config.log_path,
+            refresh_every: chrono::Duration::from_std(config.refresh_every)
+                .unwrap_or(chrono::Duration::seconds(10))
+                .max(chrono::Duration::seconds(1)),
+            clock_speed: if config.clock_speed.is_finite() && config.clock_speed > 0.0 {
+                config.clock_speed
+            } else {
+                1.0
+            },
+            now,
+            started: false,
+            last_second: 0,
+            size: Rect::new(0, 0, 80, 24),
+            bots: Vec::new(),
+            versions: None,
+            operations: Vec::new(),
+            canaries: Vec::new(),
+            series: None,
+            runs: Vec::new(),
+            audit: Vec::new(),
+            local_timeline: Vec::new(),
+            connection: None,
+            last_refresh: None,
+            next_req: 0,
+            tracks: Tracks::default(),
+            refresh_sent: None,
+            versions_key: None,
+            series_key: None,
+            focus: PaneId::Bots,
+            selected_bot: None,
+            bots_pos: ListPos::default(),
+            versions_pos: ListPos::default(),
+            deploy_pos: ListPos::default(),
+            timeline_pos: ListPos::default(),
+            filter: String::new(),
+            filter_input: None,
+            overlays: Vec::new(),
+            toasts: Vec::new(),
+            dirty: true,
+            quit: false,
+            quit_when_idle: false,
+        };
+        for w in warnings {
+            app.toast(Tone::Warn, w);
+        }
+        app
+    }
+
+    // ---- what the loop and the tests read ----
+
+    /// Something changed since the last draw.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// The loop drew the current state.
+    pub fn mark_drawn(&mut self) {
+        self.dirty = false;
+    }
+
+    /// The console should close now.
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    pub fn focus(&self) -> PaneId {
+        self.focus
+    }
+
+    /// The name of the topmost overlay, if any (`help`, `palette`, `confirm`, ...).
+    pub fn overlay(&self) -> Option<&'static str> {
+        self.overlays.last().map(Overlay::name)
+    }
+
+    /// The texts of the toasts on screen, oldest first.
+    pub fn toast_texts(&self) -> Vec<String> {
+        self.toasts.iter().map(|t| t.text.clone()).collect()
+    }
+
+    pub fn selected_bot_id(&self) -> Option<&str> {
+        self.selected_bot.as_deref()
+    }
+
+    /// Workflows of this process still running.
+    pub fn active_runs(&self) -> usize {
+        self.runs.iter().filter(|r| r.is_active()).count()
+    }
+
+    // ---- the transition ----
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match action {
+            Action::Tick(now) => self.on_tick(now, &mut out),
+            Action::Resize { width, height } => {
+                self.size = Rect::new(0, 0, width, height);
+                self.keep_visible();
+                self.dirty = true;
+            }
+            Action::Key(key) => {
+                if key.kind != KeyEventKind::Release {
+                    self.on_key(key, &mut out);
+                    self.dirty = true;
+                }
+            }
+            Action::Mouse(m) => self.on_mouse(m, &mut out),
+            Action::Paste(text) => self.on_paste(&text),
+            Action::Update(update) => self.on_update(update, &mut out),
+        }
+        self.ensure_loads(&mut out);
+        if self.read_only && out.iter().any(Effect::is_mutating) {
+            // Every mutating path checks first; this is the last line of defence.
+            out.retain(|e| !e.is_mutating());
+            self.toast(
+                Tone::Bad,
+                "Read-only profile: refused a change; nothing was sent.".to_string(),
+            );
+        }
+        if out.contains(&Effect::Quit) {
+            self.quit = true;
+        }
+        out
+    }
+
+    pub(crate) fn req(&mut self) -> RequestId {
+        self.next_req += 1;
+        self.next_req
+    }
+
+    pub(crate) fn toast(&mut self, tone: Tone, text: String) {
+        self.toasts.push(Toast {
+            tone,
+            text,
+            until: self.now + chrono::Duration::seconds(TOAST_SECS),
+        });
+        if self.toasts.len() > 6 {
+            self.toasts.remove(0);
+        }
+        self.dirty = true;
+    }
+
+    pub(crate) fn refresh_all(&mut self, out: &mut Vec<Effect>) {
+        let req = self.req();
+        out.push(Effect::Refresh {
+            what: RefreshWhat::All,
+            req,
+        });
+        if let Some(bot) = self.selected_bot.clone() {
+            let req = self.req();
+            out.push(Effect::LoadVersions { bot, req });
+        }
+        if let Some((bot, env)) = self.series_key.clone() {
+            let req = self.req();
+            out.push(Effect::LoadSeries { bot, env, req });
+        }
+        self.refresh_sent = Some(self.now);
+    }
+
+    fn on_tick(&mut self, now: DateTime<Utc>, out: &mut Vec<Effect>) {
+        self.now = now;
+        if !self.started {
+            self.started = true;
+            self.refresh_all(out);
+            self.dirty = true;
+        } else if self
+            .refresh_sent
+            .is_none_or(|at| now - at >= self.refresh_every)
+        {
+            self.refresh_all(out);
+        }
+        let before = self.toasts.len();
+        self.toasts.retain(|t| t.until > now);
+        if self.toasts.len() != before {
+            self.dirty = true;
+        }
+        let second = now.timestamp();
+        if second != self.last_second {
+            self.last_second = second;
+            // Elapsed times and countdowns move once a second.
+            if self.runs.iter().any(|r| r.is_active()) || !self.toasts.is_empty() {
+                self.dirty = true;
+            }
+        }
+        if self.quit_when_idle && self.active_runs() == 0 {
+            out.push(Effect::Quit);
+        }
+    }
+
+    /// Ask for the versions and metrics the screen needs, when what it shows changed.
+    fn ensure_loads(&mut self, out: &mut Vec<Effect>) {
+        if let Some(bot) = self.selected_bot.clone()
+            && self.versions_key.as_deref() != Some(bot.as_str())
+        {
+            let req = self.req();
+            self.tracks.versions.min = req;
+            self.versions_key = Some(bot.clone());
+            out.push(Effect::LoadVersions { bot, req });
+        }
+        let key = self
+            .canary_view()
+            .map(|v| (v.bot_id.clone(), v.env.clone()));
+        if key.is_some() && key != self.series_key {
+            if let Some((bot, env)) = key.clone() {
+                let req = self.req();
+                self.tracks.series.min = req;
+                out.push(Effect::LoadSeries { bot, env, req });
+            }
+            self.series_key = key;
+        }
+    }
+
+    // ---- keys ----
+
+    fn on_key(&mut self, key: KeyEvent, out: &mut Vec<Effect>) {
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if !self.overlays.is_empty() {
+            if ctrl_c {
+                // ctrl-c closes whatever is open; a second one asks to quit.
+                self.overlays.pop();
+            } else {
+                self.overlay_key(key, out);
+            }
+            return;
+        }
+        if ctrl_c {
+            self.command(Command::Quit, out);
+            return;
+        }
+        if self.filter_input.is_some() {
+            self.filter_key(key, out);
+            return;
+        }
+        if let Some(cmd) = self.keymap.command_for(&key) {
+            self.command(cmd, out);
+        }
+    }
+
+    fn filter_key(&mut self, key: KeyEvent, out: &mut Vec<Effect>) {
+        let Some(input) = self.filter_input.as_mut() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Enter => {
+                self.filter_input = None;
+            }
+            KeyCode::Esc => {
+                self.filter_input = None;
+                self.set_filter(String::new());
+            }
+            KeyCode::Down | KeyCode::Up => {
+                let delta = if key.code == KeyCode::Down { 1 } else { -1 };
+                self.move_selection(delta);
+            }
+            _ => {
+                super::widgets::input_key(input, key);
+                let value = input.value().to_string();
+                self.set_filter(value);
+            }
+        }
+        let _ = out;
+    }
+
+    pub(crate) fn set_filter(&mut self, text: String) {
+        self.filter = crate::sanitize::clean(&text);
+        let n = self.visible_bots().len();
+        // Keep the selected bot selected if it still matches.
+        let idx = self
+            .selected_bot
+            .as_ref()
+            .and_then(|id| self.visible_bots().iter().position(|b| &b.id == id));
+        self.bots_pos.selected = idx.unwrap_or(0);
+        self.bots_pos.clamp(n);
+        self.bots_pos.offset = 0;
+        self.sync_selected_bot();
+        self.keep_visible();
+    }
+
+    fn on_paste(&mut self, text: &str) {
+        let text = crate::sanitize::clean(text);
+        let target = match self.overlays.last_mut() {
+            Some(Overlay::Palette(p)) => Some(&mut p.input),
+            Some(Overlay::CanaryForm(f, _)) => {
+                let i = f.focus;
+                f.fields.get_mut(i).map(|f| &mut f.input)
+            }
+            Some(Overlay::Confirm(c)) => c.typed.as_mut().map(|(_, i)| i),
+            Some(_) => None,
+            None => self.filter_input.as_mut(),
+        };
+        if let Some(input) = target {
+            for c in text.chars() {
+                input.handle(tui_input::InputRequest::InsertChar(c));
+            }
+            self.dirty = true;
+        }
+        if let Some(f) = self.filter_input.as_ref() {
+            let v = f.value().to_string();
+            self.set_filter(v);
+        }
+    }
+
+    pub(crate) fn command(&mut self, cmd: Command, out: &mut Vec<Effect>) {
+        if cmd.is_mutating() && self.read_only {
+            self.refuse_read_only(cmd.name());
+            return;
+        }
+        match cmd {
+            Command::Quit => self.ask_quit(out),
+            Command::Help => self.overlays.push(Overlay::Help { scroll: 0 }),
+            Command::Palette => self
+                .overlays
+                .push(Overlay::Palette(PaletteState::default())),
+            Command::Filter => {
+                self.focus = PaneId::Bots;
+                self.filter_input = Some(Input::new(self.filter.clone()));
+            }
+            Command::NextPane => self.focus = self.focus.next(),
+            Command::PrevPane => self.focus = self.focus.prev(),
+            Command::Down => self.move_selection(1),
+            Command::Up => self.move_selection(-1),
+            Command::PageDown => {
+                let h = self.body_height(self.focus) as isize;
+                self.move_selection(h.max(1));
+            }
+            Command::PageUp => {
+                let h = self.body_height(self.focus) as isize;
+                self.move_selection(-h.max(1));
+            }
+            Command::Top => self.move_selection(isize::MIN / 2),
+            Command::Bottom => self.move_selection(isize::MAX / 2),
+            Command::Select => self.select(),
+            Command::Back => self.back(),
+            Command::Refresh => {
+                self.refresh_all(out);
+                self.toast(Tone::Muted, "Refreshing…".to_string());
+            }
+            Command::Deploy => self.start_deploy(None, out),
+            Command::Canary => self.start_canary(None),
+            Command::Rollback => self.start_rollback(out),
+            Command::PromoteStep => self.promote(false),
+            Command::PromoteFull => self.promote(true),
+            Command::PauseResume => self.pause_resume(None, out),
+            Command::Abort => self.abort(),
+        }
+        self.keep_visible();
+    }
+
+    pub(crate) fn refuse_read_only(&mut self, what: &str) {
+        self.toast(
+            Tone::Warn,
+            format!(
+                "Read-only profile: {} refused. Nothing was sent.",
+                what.replace('_', " ")
+            ),
+        );
+    }
+
+    fn select(&mut self) {
+        match self.focus {
+            PaneId::Bots => self.focus = PaneId::Versions,
+            PaneId::Versions => {}
+            PaneId::Deployments => {
+                if let Some(super::query::DeployItem::Run(i)) =
+                    self.deploy_items().get(self.deploy_pos.selected).copied()
+                    && self.runs.get(i).is_some_and(OpRun::is_canary)
+                {
+                    if let Some(bot) = self.runs.get(i).and_then(|r| r.bot.clone()) {
+                        self.select_bot(&bot);
+                    }
+                    self.focus = PaneId::Canary;
+                }
+            }
+            PaneId::Canary | PaneId::Timeline => {}
+        }
+    }
+
+    fn back(&mut self) {
+        if !self.filter.is_empty() {
+            self.set_filter(String::new());
+            return;
+        }
+        self.focus = match self.focus {
+            PaneId::Versions => PaneId::Bots,
+            PaneId::Canary => PaneId::Deployments,
+            PaneId::Bots => PaneId::Bots,
+            _ => PaneId::Bots,
+        };
+    }
+
+    /// Select the bot with this id (clearing a filter that hides it).
+    pub(crate) fn select_bot(&mut self, id: &str) -> bool {
+        if !self.visible_bots().iter().any(|b| b.id == id) {
+            self.filter.clear();
+        }
+        match self.visible_bots().iter().position(|b| b.id == id) {
+            Some(i) => {
+                self.bots_pos.selected = i;
+                self.sync_selected_bot();
+                self.keep_visible();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn move_selection(&mut self, delta: isize) {
+        match self.focus {
+            PaneId::Bots => {
+                let n = self.visible_bots().len();
+                self.bots_pos.move_by(delta, n);
+                self.sync_selected_bot();
+            }
+            PaneId::Versions => {
+                let n = self.current_versions().len();
+                self.versions_pos.move_by(delta, n);
+            }
+            PaneId::Deployments => {
+                let n = self.deploy_items().len();
+                self.deploy_pos.move_by(delta, n);
+            }
+            PaneId::Timeline => {
+                let n = self.timeline_len();
+                self.timeline_pos.move_by(delta, n);
+            }
+            PaneId::Canary => {}
+        }
+        self.keep_visible();
+    }
+
+    /// Make `selected_bot` follow the bots list position.
+    pub(crate) fn sync_selected_bot(&mut self) {
+        let id = self
+            .visible_bots()
+            .get(self.bots_pos.selected)
+            .map(|b| b.id.clone());
+        if id != self.selected_bot {
+            self.selected_bot = id;
+            self.versions_pos = ListPos::default();
+        }
+    }
+
+    /// Rows of a pane's table body (border and header excluded).
+    pub(crate) fn body_height(&self, pane: PaneId) -> usize {
+        // A pane hidden behind the tabs is measured as it would be when focused.
+        let screen = layout::compute(self.size, self.focus);
+        let area = screen
+            .pane_area(pane, self.focus)
+            .or_else(|| layout::compute(self.size, pane).pane_area(pane, pane));
+        let chrome = match pane {
+            PaneId::Bots | PaneId::Versions => 3,
+            _ => 2,
+        };
+        area.map(|a| a.height.saturating_sub(chrome) as usize)
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    pub(crate) fn keep_visible(&mut self) {
+        let h = self.body_height(PaneId::Bots);
+        self.bots_pos.ensure_visible(h);
+        let h = self.body_height(PaneId::Versions);
+        self.versions_pos.ensure_visible(h);
+        let h = self.body_height(PaneId::Timeline);
+        self.timeline_pos.ensure_visible(h);
+    }
+
+    // ---- overlays ----
+
+    fn overlay_key(&mut self, key: KeyEvent, out: &mut Vec<Effect>) {
+        let Some(top) = self.overlays.pop() else {
+            return;
+        };
+        match top {
+            Overlay::Help { scroll } => {
+                let keep = match key.code {
+                    KeyCode::Char('j') | KeyCode::Down => Some(scroll.saturating_add(1)),
+                    KeyCode::Char('k') | KeyCode::Up => Some(scroll.saturating_sub(1)),
+                    KeyCode::PageDown | KeyCode::Char(' ') => Some(scroll.saturating_add(10)),
+                    KeyCode::PageUp => Some(scroll.saturating_sub(10)),
+                    _ => None,
+                };
+                if let Some(scroll) = keep {
+                    self.overlays.push(Overlay::Help { scroll });
+                }
+            }
+            Overlay::Error { .. } => {
+                if !matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char(' ')
+                ) {
+                    self.overlays.push(top);
+                }
+            }
+            Overlay::Palette(mut p) => {
+                let data = self.completion_data();
+                match p.handle_key(key, &data) {
+                    super::widgets::palette::PaletteOutcome::Stay => {
+                        self.overlays.push(Overlay::Palette(p))
+                    }
+                    super::widgets::palette::PaletteOutcome::Cancel => {}
+                    super::widgets::palette::PaletteOutcome::Run(line) => {
+                        self.run_palette(&line, out)
+                    }
+                }
+            }
+            Overlay::Confirm(mut c) => {
+                use super::widgets::confirm::{ConfirmKind, ConfirmOutcome};
+                match c.handle_key(key) {
+                    ConfirmOutcome::Stay => self.overlays.push(Overlay::Confirm(c)),
+                    ConfirmOutcome::Cancel => {}
+                    ConfirmOutcome::Confirm => match c.kind {
+                        ConfirmKind::Effects(effects) => {
+                            if self.read_only {
+                                self.refuse_read_only("change");
+                            } else {
+                                out.extend(effects);
+                            }
+                        }
+                        ConfirmKind::Quit => out.push(Effect::Quit),
+                    },
+                    ConfirmOutcome::AbortAndQuit => self.abort_all_then_quit(out),
+                }
+            }
+            Overlay::CanaryForm(mut form, target) => {
+                use super::widgets::form::FormOutcome;
+                match form.handle_key(key) {
+                    FormOutcome::Stay => self.overlays.push(Overlay::CanaryForm(form, target)),
+                    FormOutcome::Cancel => {}
+                    FormOutcome::Submit => self.submit_canary(form, target),
+                }
+            }
+            Overlay::RollbackPicker(mut picker) => {
+                use super::widgets::picker::PickerOutcome;
+                match picker.handle_key(key) {
+                    PickerOutcome::Stay => self.overlays.push(Overlay::RollbackPicker(picker)),
+                    PickerOutcome::Cancel => {}
+                    PickerOutcome::Choose => self.confirm_rollback(*picker),
+                }
+            }
+        }
+    }
+
+    // ---- mouse ----
+
+    fn on_mouse(&mut self, m: MouseEvent, out: &mut Vec<Effect>) {
+        let pos = Position::new(m.column, m.row);
+        let screen = layout::compute(self.size, self.focus);
+        if let Some(top) = self.overlays.last_mut() {
+            if let Overlay::Help { scroll } = top {
+                match m.kind {
+                    MouseEventKind::ScrollDown => *scroll = scroll.saturating_add(3),
+                    MouseEventKind::ScrollUp => *scroll = scroll.saturating_sub(3),
+                    _ => return,
+                }
+                self.dirty = true;
+            }
+            return;
+        }
+        let _ = out;
+        if let Screen::Stacked { tabs, .. } = &screen
+            && tabs.contains(pos)
+            && m.kind == MouseEventKind::Down(MouseButton::Left)
+        {
+            if let Some(p) = super::ui::tab_at(self, *tabs, m.column) {
+                self.focus = p;
+                self.dirty = true;
+            }
+            return;
+        }
+        let Some((pane, area)) = screen
+            .panes(self.focus)
+            .into_iter()
+            .find(|(_, r)| r.contains(pos))
+        else {
+            return;
+        };
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus = pane;
+                self.click_row(pane, area, m.row);
+                self.dirty = true;
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let delta = if m.kind == MouseEventKind::ScrollDown {
+                    1
+                } else {
+                    -1
+                };
+                let prev = self.focus;
+                self.focus = pane;
+                self.move_selection(delta);
+                self.focus = prev;
+                self.dirty = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn click_row(&mut self, pane: PaneId, area: Rect, row: u16) {
+        // Border, then a header row for tables.
+        let first = area.y
+            + if matches!(pane, PaneId::Bots | PaneId::Versions) {
+                2
+            } else {
+                1
+            };
+        if row < first || row + 1 >= area.bottom() {
+            return;
+        }
+        let line = (row - first) as usize;
+        match pane {
+            PaneId::Bots => {
+                let i = self.bots_pos.offset + line;
+                if i < self.visible_bots().len() {
+                    self.bots_pos.selected = i;
+                    self.sync_selected_bot();
+                }
+            }
+            PaneId::Versions => {
+                let i = self.versions_pos.offset + line;
+                if i < self.current_versions().len() {
+                    self.versions_pos.selected = i;
+                }
+            }
+            PaneId::Deployments => {
+                let height = area.height.saturating_sub(2) as usize;
+                if let Some(i) = super::panes::deployments::item_at_line(self, height, line) {
+                    self.deploy_pos.selected = i;
+                }
+            }
+            PaneId::Canary | PaneId::Timeline => {}
+        }
+        self.keep_visible();
+    }
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

@@ -1,0 +1,581 @@
+//! Pure `update` tests: state in, action, effects and state out. No terminal, no network.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+
+use super::*;
+use crate::engine::events::{EventKind, OpCommand, Outcome, ProgressEvent};
+use crate::tui::sample::{self, at, code, key, loaded, step_app, t0, type_text};
+
+fn app() -> App {
+    loaded(sample::config(), 160, 45)
+}
+
+fn with_canary() -> App {
+    let mut app = app();
+    sample::canary_run(&mut app);
+    app
+}
+
+fn focus_versions_on(app: &mut App, version: &str) {
+    app.focus = PaneId::Versions;
+    let i = app
+        .current_versions()
+        .iter()
+        .position(|v| v.id == version)
+        .expect("version in the sample");
+    app.versions_pos.selected = i;
+}
+
+fn mutating(effects: &[Effect]) -> Vec<&Effect> {
+    effects.iter().filter(|e| e.is_mutating()).collect()
+}
+
+#[test]
+fn first_tick_refreshes_and_the_first_bot_loads_its_versions() {
+    let mut app = App::new(sample::config());
+    let effects = app.update(Action::Tick(t0()));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Refresh {
+            what: RefreshWhat::All,
+            ..
+        }]
+    ));
+    let effects = app.update(Action::Update(Update::Bots {
+        req: 1,
+        bots: sample::bots(),
+    }));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::LoadVersions { bot, .. }] if bot == "bot-checkout"
+    ));
+    // Ten seconds later, everything is fetched again.
+    let effects = app.update(Action::Tick(at(10)));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Refresh { .. })));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadVersions { .. }))
+    );
+}
+
+#[test]
+fn navigation_moves_selection_and_panes() {
+    let mut app = app();
+    assert_eq!(app.selected_bot_id(), Some("bot-checkout"));
+    let effects = app.update(key('j'));
+    assert_eq!(app.selected_bot_id(), Some("bot-care"));
+    assert!(
+        matches!(effects.as_slice(), [Effect::LoadVersions { bot, .. }, ..] if bot == "bot-care")
+    );
+    app.update(key('G'));
+    assert_eq!(app.selected_bot_id(), Some("bot-faq"));
+    app.update(key('g'));
+    assert_eq!(app.selected_bot_id(), Some("bot-checkout"));
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.focus(), PaneId::Versions);
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::BackTab,
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(app.focus(), PaneId::Bots);
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.focus(), PaneId::Versions);
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.focus(), PaneId::Bots);
+    assert!(app.is_dirty());
+}
+
+#[test]
+fn filter_narrows_the_bots_and_esc_clears_it() {
+    let mut app = app();
+    step_app(&mut app, key('/'));
+    type_text(&mut app, "bill");
+    assert_eq!(app.visible_bots().len(), 1);
+    assert_eq!(app.selected_bot_id(), Some("bot-billing"));
+    step_app(&mut app, code(KeyCode::Enter));
+    assert_eq!(app.filter, "bill");
+    // q is a key again once the filter is closed, but j/k work on the filtered list.
+    step_app(&mut app, code(KeyCode::Esc));
+    assert!(app.filter.is_empty());
+    assert_eq!(app.visible_bots().len(), 4);
+    assert_eq!(app.selected_bot_id(), Some("bot-billing"));
+}
+
+#[test]
+fn deploy_asks_with_a_blue_green_preview_and_only_then_emits() {
+    let mut app = app();
+    focus_versions_on(&mut app, "v12");
+    let effects = step_app(&mut app, key('d'));
+    assert!(mutating(&effects).is_empty());
+    assert_eq!(app.overlay(), Some("confirm"));
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!()
+    };
+    let text: Vec<&str> = c.lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|l| l.contains("prod-blue") && l.contains("100% → 0%")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|l| l.contains("prod-green") && l.contains("0% → 100%")),
+        "{text:?}"
+    );
+    let effects = step_app(&mut app, key('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::StartDeploy {
+            bot: "bot-checkout".into(),
+            version: "v12".into(),
+            env: "env-prod-green".into()
+        }]
+    );
+    assert_eq!(app.overlay(), None);
+
+    // Saying no sends nothing.
+    step_app(&mut app, key('d'));
+    assert!(step_app(&mut app, key('n')).is_empty());
+    assert_eq!(app.overlay(), None);
+}
+
+#[test]
+fn deploy_refuses_drafts_and_the_live_version() {
+    let mut app = app();
+    focus_versions_on(&mut app, "v15");
+    assert!(step_app(&mut app, key('d')).is_empty());
+    assert_eq!(app.overlay(), None);
+    assert!(app.toast_texts().iter().any(|t| t.contains("DRAFT")));
+    focus_versions_on(&mut app, "v13");
+    step_app(&mut app, key('d'));
+    assert_eq!(app.overlay(), None);
+    assert!(app.toast_texts().iter().any(|t| t.contains("already live")));
+}
+
+#[test]
+fn canary_plan_form_validates_then_confirms() {
+    let mut app = app();
+    focus_versions_on(&mut app, "v12");
+    step_app(&mut app, key('c'));
+    assert_eq!(app.overlay(), Some("canary_form"));
+    // Break the interval field, submit: the form stays, nothing is sent.
+    step_app(&mut app, code(KeyCode::Tab));
+    step_app(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    type_text(&mut app, "soon");
+    let effects = step_app(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+    );
+    assert!(effects.is_empty());
+    assert_eq!(app.overlay(), Some("canary_form"));
+    // Fix it and walk to the last field.
+    step_app(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    type_text(&mut app, "90s");
+    for _ in 0..5 {
+        step_app(&mut app, code(KeyCode::Enter));
+    }
+    assert_eq!(app.overlay(), Some("confirm"));
+    let effects = step_app(&mut app, key('y'));
+    let [Effect::StartCanary(req)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(req.bot, "bot-checkout");
+    assert_eq!(req.version, "v12");
+    assert_eq!(req.env, "env-prod-blue");
+    assert_eq!(req.steps, vec![5.0, 25.0, 50.0, 100.0]);
+    assert_eq!(req.interval, std::time::Duration::from_secs(90));
+}
+
+#[test]
+fn rollback_picker_lists_eligible_versions_and_emits_after_confirmation() {
+    let mut app = app();
+    step_app(&mut app, key('r'));
+    let Some(Overlay::RollbackPicker(p)) = app.overlays.last() else {
+        panic!("{:?}", app.overlay())
+    };
+    // PUBLISHED, production, not the live v13: v12 and v11 (not DRAFT v15, STAGING v14, ARCHIVED v10).
+    let ids: Vec<&str> = p.candidates.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(ids, ["v12", "v11"]);
+    assert!(
+        p.impact()
+            .iter()
+            .any(|(_, l)| l.contains("37 active sessions"))
+    );
+    step_app(&mut app, key('+'));
+    let effects = step_app(&mut app, code(KeyCode::Enter));
+    assert!(effects.is_empty());
+    assert_eq!(app.overlay(), Some("confirm"));
+    let effects = step_app(&mut app, key('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::StartRollback {
+            bot: "bot-checkout".into(),
+            version: "v12".into(),
+            max_active_sessions: 1
+        }]
+    );
+}
+
+#[test]
+fn production_confirmation_needs_the_bot_name_typed_exactly() {
+    let mut app = loaded(
+        AppConfig {
+            production: true,
+            ..sample::config()
+        },
+        160,
+        45,
+    );
+    step_app(&mut app, key('r'));
+    step_app(&mut app, code(KeyCode::Enter));
+    // y is just a letter of the name now.
+    assert!(step_app(&mut app, key('y')).is_empty());
+    type_text(&mut app, "checkout");
+    assert!(step_app(&mut app, code(KeyCode::Enter)).is_empty());
+    assert_eq!(app.overlay(), Some("confirm"));
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!()
+    };
+    assert!(
+        c.error
+            .as_deref()
+            .is_some_and(|e| e.contains("nothing was sent"))
+    );
+    step_app(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    type_text(&mut app, "checkout-bot");
+    let effects = step_app(&mut app, code(KeyCode::Enter));
+    assert!(
+        matches!(effects.as_slice(), [Effect::StartRollback { version, .. }] if version == "v12")
+    );
+}
+
+#[test]
+fn read_only_refuses_every_change_visibly() {
+    let mut app = loaded(
+        AppConfig {
+            read_only: true,
+            ..sample::config()
+        },
+        160,
+        45,
+    );
+    sample::canary_run(&mut app);
+    focus_versions_on(&mut app, "v12");
+    for k in ['d', 'c', 'r', 'p', 'P', ' ', 'a'] {
+        let effects = step_app(&mut app, key(k));
+        assert!(mutating(&effects).is_empty(), "{k}: {effects:?}");
+        assert_eq!(app.overlay(), None, "{k}");
+    }
+    step_app(&mut app, key(':'));
+    type_text(&mut app, "flows-deploy env-staging");
+    assert!(mutating(&step_app(&mut app, code(KeyCode::Enter))).is_empty());
+    let refusals = app
+        .toast_texts()
+        .iter()
+        .filter(|t| t.contains("Read-only"))
+        .count();
+    assert!(refusals >= 3, "{:?}", app.toast_texts());
+}
+
+#[test]
+fn operator_commands_reach_the_running_canary_after_confirmation() {
+    let mut app = with_canary();
+    app.focus = PaneId::Deployments;
+    assert!(step_app(&mut app, key('p')).is_empty());
+    assert_eq!(
+        step_app(&mut app, key('y')),
+        vec![Effect::Command {
+            op: 7,
+            cmd: OpCommand::PromoteStep
+        }]
+    );
+    assert!(step_app(&mut app, key('P')).is_empty());
+    assert_eq!(
+        step_app(&mut app, key('y')),
+        vec![Effect::Command {
+            op: 7,
+            cmd: OpCommand::PromoteFull
+        }]
+    );
+    assert!(step_app(&mut app, key('a')).is_empty());
+    assert_eq!(app.overlay(), Some("confirm"));
+    assert!(step_app(&mut app, code(KeyCode::Esc)).is_empty());
+    assert!(step_app(&mut app, key('a')).is_empty());
+    assert_eq!(
+        step_app(&mut app, key('y')),
+        vec![Effect::Command {
+            op: 7,
+            cmd: OpCommand::Abort
+        }]
+    );
+    // Pausing is the safe direction and goes at once; resuming asks.
+    assert_eq!(
+        step_app(&mut app, key(' ')),
+        vec![Effect::Command {
+            op: 7,
+            cmd: OpCommand::Pause
+        }]
+    );
+    step_app(
+        &mut app,
+        Action::Update(Update::Progress(ProgressEvent {
+            op: 7,
+            at: at(1),
+            kind: EventKind::Paused,
+        })),
+    );
+    assert!(step_app(&mut app, key(' ')).is_empty());
+    assert_eq!(
+        step_app(&mut app, key('y')),
+        vec![Effect::Command {
+            op: 7,
+            cmd: OpCommand::Resume
+        }]
+    );
+}
+
+#[test]
+fn commands_without_a_running_operation_explain_themselves() {
+    let mut app = app();
+    app.focus = PaneId::Deployments;
+    assert!(step_app(&mut app, key('a')).is_empty());
+    assert_eq!(app.overlay(), None);
+    assert!(!app.toast_texts().is_empty());
+}
+
+#[test]
+fn quit_asks_while_an_operation_runs_and_can_abort_first() {
+    let mut idle = app();
+    assert_eq!(idle.update(key('q')), vec![Effect::Quit]);
+    assert!(idle.should_quit());
+
+    let mut app = with_canary();
+    assert!(app.update(key('q')).is_empty());
+    assert_eq!(app.overlay(), Some("confirm"));
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!()
+    };
+    assert!(c.lines.iter().any(|(_, l)| l.contains("#7")));
+    assert!(app.update(key('n')).is_empty());
+    assert!(!app.should_quit());
+
+    app.update(key('q'));
+    let effects = app.update(key('a'));
+    assert_eq!(
+        effects,
+        vec![Effect::Command {
+            op: 7,
+            cmd: OpCommand::Abort
+        }]
+    );
+    assert!(!app.should_quit());
+    step_app(
+        &mut app,
+        Action::Update(Update::Progress(ProgressEvent {
+            op: 7,
+            at: at(5),
+            kind: EventKind::Finished {
+                outcome: Outcome::Cancelled,
+                summary: "aborted; traffic back on v7".into(),
+            },
+        })),
+    );
+    let effects = app.update(Action::Tick(at(6)));
+    assert!(effects.contains(&Effect::Quit));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn stale_responses_are_ignored() {
+    let mut app = App::new(sample::config());
+    app.update(Action::Tick(t0()));
+    let effects = app.update(Action::Update(Update::Bots {
+        req: 5,
+        bots: sample::bots(),
+    }));
+    let Some(Effect::LoadVersions { req: first, .. }) = effects.first().cloned() else {
+        panic!("{effects:?}")
+    };
+    // The operator moves on before the answer arrives.
+    let effects = app.update(key('j'));
+    let Some(Effect::LoadVersions { req: second, bot }) = effects.first().cloned() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(bot, "bot-care");
+    app.update(Action::Update(Update::Versions {
+        req: first,
+        bot: "bot-checkout".into(),
+        versions: sample::versions("bot-checkout"),
+    }));
+    assert!(app.current_versions().is_empty());
+    app.update(Action::Update(Update::Versions {
+        req: second,
+        bot: "bot-care".into(),
+        versions: sample::versions("bot-care"),
+    }));
+    assert_eq!(app.current_versions().len(), 3);
+    // An older overview arriving after a newer one is dropped.
+    let mut fewer = sample::bots();
+    fewer.truncate(1);
+    app.update(Action::Update(Update::Bots {
+        req: 4,
+        bots: fewer,
+    }));
+    assert_eq!(app.bots.len(), 4);
+}
+
+#[test]
+fn server_strings_are_sanitised() {
+    let mut app = app();
+    app.update(Action::Update(Update::Error {
+        title: "Deploy \u{1b}[31mfailed".into(),
+        detail: "409\u{7} conflict\u{202e}".into(),
+        hint: "wait\nand retry".into(),
+    }));
+    let Some(Overlay::Error {
+        title,
+        detail,
+        hint,
+    }) = app.overlays.last()
+    else {
+        panic!()
+    };
+    assert_eq!(title, "Deploy failed");
+    assert_eq!(detail, "409 conflict");
+    assert_eq!(hint, "wait and retry");
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.overlay(), None);
+}
+
+#[test]
+fn mouse_selects_rows_and_focuses_panes() {
+    let mut app = app();
+    // Wide layout: bots at the top left; row 0 border, 1 header, 2 first bot.
+    let click = |col, row| {
+        Action::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: col,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    step_app(&mut app, click(10, 4));
+    assert_eq!(app.selected_bot_id(), Some("bot-billing"));
+    assert_eq!(app.focus(), PaneId::Bots);
+    step_app(&mut app, click(100, 3));
+    assert_eq!(app.focus(), PaneId::Deployments);
+    let scroll = Action::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 10,
+        row: 4,
+        modifiers: KeyModifiers::NONE,
+    });
+    step_app(&mut app, scroll);
+    assert_eq!(app.selected_bot_id(), Some("bot-faq"));
+}
+
+#[test]
+fn palette_runs_environment_deploys_with_confirmation() {
+    let mut app = app();
+    step_app(&mut app, key(':'));
+    type_text(&mut app, "env-deploy env-staging ./snap.json");
+    assert!(step_app(&mut app, code(KeyCode::Enter)).is_empty());
+    assert_eq!(
+        step_app(&mut app, key('y')),
+        vec![Effect::StartEnvDeploy {
+            env: "env-staging".into(),
+            snapshot_path: "./snap.json".into()
+        }]
+    );
+    step_app(&mut app, key(':'));
+    type_text(&mut app, "flows-deploy nowhere");
+    step_app(&mut app, code(KeyCode::Enter));
+    assert_eq!(app.overlay(), None);
+    assert!(
+        app.toast_texts()
+            .iter()
+            .any(|t| t.contains("Unknown environment"))
+    );
+    step_app(&mut app, key(':'));
+    type_text(&mut app, "pane time");
+    step_app(&mut app, code(KeyCode::Enter));
+    assert_eq!(app.focus(), PaneId::Timeline);
+}
+
+#[test]
+fn finished_operations_toast_and_refresh() {
+    let mut app = with_canary();
+    let effects = app.update(Action::Update(Update::Progress(ProgressEvent {
+        op: 7,
+        at: at(3),
+        kind: EventKind::Finished {
+            outcome: Outcome::RolledBack,
+            summary: "latency over 1500ms at 25%".into(),
+        },
+    })));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Refresh { .. })));
+    assert!(
+        app.toast_texts()
+            .iter()
+            .any(|t| t.contains("rolled back") && t.contains("latency"))
+    );
+    assert_eq!(app.active_runs(), 0);
+    // Toasts go away on their own.
+    app.update(Action::Tick(at(60)));
+    assert!(app.toast_texts().is_empty());
+}
+
+#[test]
+fn a_tiny_terminal_never_panics() {
+    let mut app = with_canary();
+    for (w, h) in [(0, 0), (1, 1), (59, 15), (60, 16), (80, 24), (300, 100)] {
+        app.update(Action::Resize {
+            width: w,
+            height: h,
+        });
+        for k in ['j', 'k', 'G', 'g', '?'] {
+            app.update(key(k));
+        }
+        app.update(code(KeyCode::Esc));
+        app.update(code(KeyCode::Tab));
+    }
+}
+
+#[test]
+fn rollback_starts_on_the_version_before_the_live_one() {
+    let mut app = app();
+    step_app(&mut app, key('j'));
+    assert_eq!(app.selected_bot_id(), Some("bot-care"));
+    step_app(&mut app, key('r'));
+    let Some(Overlay::RollbackPicker(p)) = app.overlays.last() else {
+        panic!("{:?}", app.overlay())
+    };
+    // v8 (the canary, newer than the live v7) is eligible but not the default.
+    assert_eq!(p.chosen().map(|v| v.id.as_str()), Some("v6"));
+    step_app(&mut app, key('k'));
+    let Some(Overlay::RollbackPicker(p)) = app.overlays.last() else {
+        panic!()
+    };
+    assert!(p.impact().iter().any(|(_, l)| l.contains("rolls forward")));
+}
+
+#[test]
+fn ctrl_c_closes_overlays_then_quits() {
+    let mut app = app();
+    let ctrl_c = Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    app.update(key(':'));
+    assert_eq!(app.overlay(), Some("palette"));
+    assert!(app.update(ctrl_c.clone()).is_empty());
+    assert_eq!(app.overlay(), None);
+    assert_eq!(app.update(ctrl_c), vec![Effect::Quit]);
+}

@@ -1,0 +1,408 @@
+//! Applying what the runtime reports: sanitise every server string, drop stale responses
+//! (latest wins), fold progress events into workflow runs, the timeline and toasts.
+
+use crate::domain::{
+    BotEnvironment, BotSummary, Canary, MetricsSeries, Operation, Step, StepState, Version,
+};
+use crate::engine::events::{CanarySample, EventKind, Outcome, ProgressEvent};
+use crate::sanitize::clean;
+
+use super::app::{App, Overlay};
+use super::format;
+use super::messages::{Effect, TimelineEntry, Update};
+use super::state::{OpRun, Waiting};
+use super::theme::Tone;
+
+/// Progress events kept in the timeline of this process.
+const LOCAL_TIMELINE_CAP: usize = 2000;
+
+fn clean_opt(s: &mut Option<String>) {
+    if let Some(v) = s {
+        *v = clean(v);
+    }
+}
+
+fn clean_step(s: &mut Step) {
+    s.name = clean(&s.name);
+    clean_opt(&mut s.detail);
+}
+
+fn clean_operation(op: &mut Operation) {
+    op.id = clean(&op.id);
+    op.state = clean(&op.state);
+    clean_opt(&mut op.bot_id);
+    clean_opt(&mut op.environment_id);
+    clean_opt(&mut op.version_id);
+    clean_opt(&mut op.error_message);
+    op.steps.iter_mut().for_each(clean_step);
+}
+
+fn clean_env(e: &mut BotEnvironment) {
+    e.environment_id = clean(&e.environment_id);
+    e.name = clean(&e.name);
+    clean_opt(&mut e.colour);
+    clean_opt(&mut e.live_version);
+}
+
+fn clean_bot(b: &mut BotSummary) {
+    b.id = clean(&b.id);
+    b.name = clean(&b.name);
+    b.description = clean(&b.description);
+    b.environments.iter_mut().for_each(clean_env);
+    if let Some(op) = &mut b.active_operation {
+        clean_operation(op);
+    }
+}
+
+fn clean_version(v: &mut Version) {
+    v.id = clean(&v.id);
+    v.label = clean(&v.label);
+    v.nlu_model_id = clean(&v.nlu_model_id);
+    v.live_in.iter_mut().for_each(|s| *s = clean(s));
+    clean_opt(&mut v.last_canary_verdict);
+    for f in &mut v.flow_references {
+        f.flow_id = clean(&f.flow_id);
+        f.version = clean(&f.version);
+    }
+}
+
+fn clean_canary(c: &mut Canary) {
+    c.id = clean(&c.id);
+    c.bot_id = clean(&c.bot_id);
+    c.environment_id = clean(&c.environment_id);
+    c.version = clean(&c.version);
+    c.stable_version = clean(&c.stable_version);
+}
+
+fn clean_sample(s: &mut CanarySample) {
+    for v in &mut s.verdicts {
+        v.metric = clean(&v.metric);
+        v.reason = clean(&v.reason);
+    }
+}
+
+impl App {
+    pub(crate) fn on_update(&mut self, update: Update, out: &mut Vec<Effect>) {
+        match update {
+            Update::Bots { req, mut bots } => {
+                if !self.tracks.bots.accept(req) {
+                    return;
+                }
+                bots.iter_mut().for_each(clean_bot);
+                self.bots = bots;
+                self.last_refresh = Some(self.now);
+                // Keep the same bot selected across refreshes.
+                let keep = self.selected_bot.clone();
+                let idx = keep
+                    .as_ref()
+                    .and_then(|id| self.visible_bots().iter().position(|b| &b.id == id));
+                self.bots_pos.selected = idx.unwrap_or(self.bots_pos.selected);
+                let n = self.visible_bots().len();
+                self.bots_pos.clamp(n);
+                self.sync_selected_bot();
+                self.keep_visible();
+            }
+            Update::Versions {
+                req,
+                bot,
+                mut versions,
+            } => {
+                let bot = clean(&bot);
+                if self.selected_bot.as_deref() != Some(bot.as_str())
+                    || !self.tracks.versions.accept(req)
+                {
+                    return;
+                }
+                versions.iter_mut().for_each(clean_version);
+                versions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                let keep = self.selected_version().map(|v| v.id.clone());
+                let n = versions.len();
+                self.versions = Some((bot, versions));
+                if let Some(id) = keep
+                    && let Some(i) = self.current_versions().iter().position(|v| v.id == id)
+                {
+                    self.versions_pos.selected = i;
+                }
+                self.versions_pos.clamp(n);
+                self.keep_visible();
+            }
+            Update::Operations {
+                req,
+                mut operations,
+            } => {
+                if !self.tracks.operations.accept(req) {
+                    return;
+                }
+                operations.iter_mut().for_each(clean_operation);
+                self.operations = operations;
+                let n = self.deploy_items().len();
+                self.deploy_pos.clamp(n);
+            }
+            Update::Canaries { req, mut canaries } => {
+                if !self.tracks.canaries.accept(req) {
+                    return;
+                }
+                canaries.iter_mut().for_each(clean_canary);
+                self.canaries = canaries;
+            }
+            Update::Series { req, bot, series } => {
+                let bot = clean(&bot);
+                if self.series_key.as_ref().map(|(b, _)| b.as_str()) != Some(bot.as_str())
+                    || !self.tracks.series.accept(req)
+                {
+                    return;
+                }
+                self.series = Some(sorted_series(series));
+            }
+            Update::Timeline { req, mut entries } => {
+                if !self.tracks.timeline.accept(req) {
+                    return;
+                }
+                for e in &mut entries {
+                    e.text = clean(&e.text);
+                    clean_opt(&mut e.op);
+                    clean_opt(&mut e.bot);
+                    for (k, v) in &mut e.figures {
+                        *k = clean(k);
+                        *v = clean(v);
+                    }
+                }
+                entries.sort_by_key(|e| e.at);
+                self.audit = entries;
+            }
+            Update::Progress(ev) => self.on_progress(ev, out),
+            Update::Connection { ok, detail } => {
+                let detail = clean(&detail);
+                let was = self.connection.as_ref().map(|(ok, _)| *ok);
+                if was == Some(true) && !ok {
+                    self.toast(Tone::Bad, format!("Connection lost: {detail}"));
+                } else if was == Some(false) && ok {
+                    self.toast(Tone::Good, "Connection restored".to_string());
+                }
+                self.connection = Some((ok, detail));
+            }
+            Update::Error {
+                title,
+                detail,
+                hint,
+            } => {
+                self.overlays.push(Overlay::Error {
+                    title: clean(&title),
+                    detail: clean(&detail),
+                    hint: clean(&hint),
+                });
+            }
+        }
+        self.dirty = true;
+    }
+
+    fn run_mut(&mut self, ev: &ProgressEvent) -> &mut OpRun {
+        let idx = match self.runs.iter().position(|r| r.id == ev.op) {
+            Some(i) => i,
+            None => {
+                self.runs.push(OpRun::new(ev.op, ev.at));
+                self.runs.len() - 1
+            }
+        };
+        &mut self.runs[idx]
+    }
+
+    fn on_progress(&mut self, ev: ProgressEvent, out: &mut Vec<Effect>) {
+        let at = ev.at;
+        let speed = self.clock_speed;
+        let run = self.run_mut(&ev);
+        let mut entry: Option<(String, Vec<(String, String)>)> = None;
+        let mut toast: Option<(Tone, String)> = None;
+        match ev.kind {
+            EventKind::Started {
+                workflow,
+                title,
+                bot,
+                steps,
+            } => {
+                run.workflow = Some(workflow);
+                run.title = clean(&title);
+                run.bot = bot.map(|b| clean(&b));
+                run.started_at = at;
+                for s in steps {
+                    run.step_mut(&clean(&s));
+                }
+                entry = Some((format!("started: {}", run.title), Vec::new()));
+            }
+            EventKind::StepStarted { step } => {
+                let s = run.step_mut(&clean(&step));
+                s.state = StepState::Running;
+                s.started = Some(at);
+                run.waiting = None;
+            }
+            EventKind::StepFinished { step, detail } => {
+                let name = clean(&step);
+                let detail = detail.map(|d| clean(&d));
+                let s = run.step_mut(&name);
+                s.state = StepState::Done;
+                s.finished = Some(at);
+                s.started.get_or_insert(at);
+                s.detail = detail.clone();
+                let text = match detail {
+                    Some(d) => format!("✔ {name}: {d}"),
+                    None => format!("✔ {name}"),
+                };
+                entry = Some((text, Vec::new()));
+            }
+            EventKind::StepFailed { step, reason } => {
+                let name = clean(&step);
+                let reason = clean(&reason);
+                let s = run.step_mut(&name);
+                s.state = StepState::Failed;
+                s.finished = Some(at);
+                s.detail = Some(reason.clone());
+                run.waiting = None;
+                entry = Some((format!("✖ {name}: {reason}"), Vec::new()));
+            }
+            EventKind::Detail { message } => {
+                run.last_detail = Some(clean(&message));
+            }
+            EventKind::Waiting { what, wait } => {
+                let wall = wait.div_f64(speed);
+                let until =
+                    at + chrono::Duration::from_std(wall).unwrap_or(chrono::Duration::zero());
+                run.waiting = Some(Waiting {
+                    what: clean(&what),
+                    until,
+                });
+            }
+            EventKind::Canary(mut sample) => {
+                clean_sample(&mut sample);
+                let mut figures = vec![
+                    (
+                        "step".to_string(),
+                        format!("{}/{}", sample.step, sample.steps_total),
+                    ),
+                    (
+                        "weight".to_string(),
+                        match sample.weight_actual {
+                            Some(a) => format!(
+                                "{} set, {} actual",
+                                format::weight(sample.weight_set),
+                                format::weight(a)
+                            ),
+                            None => format!("{} set", format::weight(sample.weight_set)),
+                        },
+                    ),
+                    (
+                        "conversations".to_string(),
+                        format!(
+                            "{} canary / {} baseline",
+                            format::count(sample.canary.conversation_count),
+                            format::count(sample.baseline.conversation_count)
+                        ),
+                    ),
+                ];
+                for v in &sample.verdicts {
+                    let c = v
+                        .canary
+                        .map(|x| format::metric(&v.metric, x))
+                        .unwrap_or("—".into());
+                    let b = v
+                        .baseline
+                        .map(|x| format::metric(&v.metric, x))
+                        .unwrap_or("—".into());
+                    figures.push((
+                        format::metric_label(&v.metric).to_string(),
+                        format!(
+                            "{:?} {c} vs {b} (limit {})",
+                            v.verdict,
+                            format::metric(&v.metric, v.threshold)
+                        )
+                        .to_lowercase(),
+                    ));
+                }
+                let fails: Vec<&str> = sample
+                    .verdicts
+                    .iter()
+                    .filter(|v| v.verdict == crate::engine::events::Verdict::Fail)
+                    .map(|v| format::metric_label(&v.metric))
+                    .collect();
+                let text = if fails.is_empty() {
+                    format!("canary step {}/{} judged", sample.step, sample.steps_total)
+                } else {
+                    format!(
+                        "canary step {}/{} failed on {}",
+                        sample.step,
+                        sample.steps_total,
+                        fails.join(", ")
+                    )
+                };
+                entry = Some((text, figures));
+                run.sample = Some(sample);
+            }
+            EventKind::Paused => {
+                run.paused_at = Some(at);
+                entry = Some(("paused".to_string(), Vec::new()));
+            }
+            EventKind::Resumed => {
+                run.paused_at = None;
+                entry = Some(("resumed".to_string(), Vec::new()));
+            }
+            EventKind::Finished { outcome, summary } => {
+                let summary = clean(&summary);
+                run.outcome = Some((outcome, summary.clone()));
+                run.finished_at = Some(at);
+                run.waiting = None;
+                run.paused_at = None;
+                let tone = match outcome {
+                    Outcome::Succeeded => Tone::Good,
+                    Outcome::RolledBack => Tone::Warn,
+                    Outcome::Cancelled => Tone::Muted,
+                    Outcome::Refused | Outcome::Failed | Outcome::TimedOut => Tone::Bad,
+                };
+                toast = Some((
+                    tone,
+                    format!(
+                        "{} {}: {summary}",
+                        run.title,
+                        outcome.as_str().replace('_', " ")
+                    ),
+                ));
+                entry = Some((
+                    format!("{}: {summary}", outcome.as_str().replace('_', " ")),
+                    Vec::new(),
+                ));
+            }
+        }
+        let op = format!("#{}", run.id);
+        let bot = run.bot.clone();
+        if let Some((text, figures)) = entry {
+            self.push_local_timeline(TimelineEntry {
+                at,
+                op: Some(op),
+                bot,
+                text,
+                figures,
+            });
+        }
+        if let Some((tone, text)) = toast {
+            self.toast(tone, text);
+            // The server changed; show it without waiting for the next refresh.
+            self.refresh_all(out);
+        }
+        let n = self.deploy_items().len();
+        self.deploy_pos.clamp(n);
+    }
+
+    fn push_local_timeline(&mut self, entry: TimelineEntry) {
+        let pos = self.local_timeline.partition_point(|e| e.at <= entry.at);
+        self.local_timeline.insert(pos, entry);
+        if self.local_timeline.len() > LOCAL_TIMELINE_CAP {
+            let extra = self.local_timeline.len() - LOCAL_TIMELINE_CAP;
+            self.local_timeline.drain(..extra);
+        }
+    }
+}
+
+fn sorted_series(mut s: MetricsSeries) -> MetricsSeries {
+    s.total.sort_by_key(|p| p.minute);
+    s.baseline.sort_by_key(|p| p.minute);
+    s.canary.sort_by_key(|p| p.minute);
+    s
+}

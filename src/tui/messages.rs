@@ -1,0 +1,164 @@
+//! The typed messages between the console and the runtime that serves it: `Effect`s go out
+//! (everything the console wants done), `Update`s come back (everything it learns). The
+//! console never waits on the network; it only sends effects and reacts to updates.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{BotSummary, Canary, MetricsSeries, Operation, Thresholds, Version};
+use crate::engine::events::{OpCommand, OpId, ProgressEvent};
+
+/// Identifies one fetch the console asked for. The runtime echoes it on the matching
+/// `Update`; the console applies only responses at least as new as the newest request
+/// that changed what the view shows (latest wins).
+pub type RequestId = u64;
+
+/// Which overview data to fetch again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefreshWhat {
+    /// Bots, operations, canaries and the timeline.
+    All,
+    Bots,
+    Operations,
+    Canaries,
+    Timeline,
+}
+
+/// A canary plan as the operator filled it in, parsed and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryRequest {
+    pub bot: String,
+    pub version: String,
+    pub env: String,
+    /// Canary traffic shares in percent, ascending, the last one usually 100.
+    pub steps: Vec<f64>,
+    /// How long each step holds before it is judged (server time).
+    pub interval: Duration,
+    pub thresholds: Thresholds,
+    /// Conversations per arm needed before a step can be judged.
+    pub min_conversations: u64,
+}
+
+/// Everything the console asks the runtime to do. Built by `App::update`, executed by the
+/// runtime; the console never performs I/O itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Fetch overview data again; answered with `Update::Bots`, `Operations`, `Canaries`
+    /// and/or `Timeline` carrying `req`.
+    Refresh {
+        what: RefreshWhat,
+        req: RequestId,
+    },
+    /// Fetch the versions of one bot; answered with `Update::Versions`.
+    LoadVersions {
+        bot: String,
+        req: RequestId,
+    },
+    /// Fetch per-minute metrics of one bot (and environment); answered with `Update::Series`.
+    LoadSeries {
+        bot: String,
+        env: Option<String>,
+        req: RequestId,
+    },
+    /// Blue-green deploy of `version` to the idle environment `env`, then switch traffic.
+    StartDeploy {
+        bot: String,
+        version: String,
+        env: String,
+    },
+    StartCanary(CanaryRequest),
+    /// Roll `bot` back to `version`; the workflow refuses while more than
+    /// `max_active_sessions` sessions are active.
+    StartRollback {
+        bot: String,
+        version: String,
+        max_active_sessions: u32,
+    },
+    StartFlowsDeploy {
+        env: String,
+    },
+    StartEnvDeploy {
+        env: String,
+        snapshot_path: PathBuf,
+    },
+    /// Tell a running workflow something (promote, pause, resume, abort).
+    Command {
+        op: OpId,
+        cmd: OpCommand,
+    },
+    /// The console is closing; the runtime should shut down.
+    Quit,
+}
+
+impl Effect {
+    /// Whether this effect changes anything on a server (refused in read-only mode).
+    pub fn is_mutating(&self) -> bool {
+        matches!(
+            self,
+            Effect::StartDeploy { .. }
+                | Effect::StartCanary(_)
+                | Effect::StartRollback { .. }
+                | Effect::StartFlowsDeploy { .. }
+                | Effect::StartEnvDeploy { .. }
+                | Effect::Command { .. }
+        )
+    }
+}
+
+/// One line of the timeline: a decision or state change with the figures behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    /// The operation it belongs to (server id, or `#n` for a workflow of this process).
+    pub op: Option<String>,
+    pub bot: Option<String>,
+    pub text: String,
+    /// Named figures, in display order (`error_rate` → `1.2% vs 0.9%`).
+    pub figures: Vec<(String, String)>,
+}
+
+/// Everything the runtime tells the console.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    Bots {
+        req: RequestId,
+        bots: Vec<BotSummary>,
+    },
+    Versions {
+        req: RequestId,
+        bot: String,
+        versions: Vec<Version>,
+    },
+    Operations {
+        req: RequestId,
+        operations: Vec<Operation>,
+    },
+    Canaries {
+        req: RequestId,
+        canaries: Vec<Canary>,
+    },
+    Series {
+        req: RequestId,
+        bot: String,
+        series: MetricsSeries,
+    },
+    /// A running workflow's progress (pushed, no request id).
+    Progress(ProgressEvent),
+    /// The audit trail, newest last; replaces what the console had from it.
+    Timeline {
+        req: RequestId,
+        entries: Vec<TimelineEntry>,
+    },
+    Connection {
+        ok: bool,
+        detail: String,
+    },
+    /// Something went wrong: what happened and what to do about it.
+    Error {
+        title: String,
+        detail: String,
+        hint: String,
+    },
+}

@@ -1,0 +1,51 @@
+//! The five panes. Each draws itself from `&App` into the rectangle the layout gave it,
+//! building only the rows that fit.
+
+pub mod bots;
+pub mod canary;
+pub mod deployments;
+pub mod timeline;
+pub mod versions;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType};
+
+use super::app::App;
+use super::layout::PaneId;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, focused: bool) {
+    match pane {
+        PaneId::Bots => bots::render(frame, area, app, focused),
+        PaneId::Versions => versions::render(frame, area, app, focused),
+        PaneId::Deployments => deployments::render(frame, area, app, focused),
+        PaneId::Canary => canary::render(frame, area, app, focused),
+        PaneId::Timeline => timeline::render(frame, area, app, focused),
+    }
+}
+
+/// The border and title every pane shares; `extra` goes after the title.
+pub fn block<'a>(app: &App, pane: PaneId, focused: bool, extra: Option<String>) -> Block<'a> {
+    let theme = &app.theme;
+    let border = if focused {
+        theme.border_focus
+    } else {
+        theme.border
+    };
+    let mut title = vec![Span::styled(
+        format!(" {} ", pane.title()),
+        theme.title.patch(border),
+    )];
+    if let Some(extra) = extra {
+        title.push(Span::styled(format!("{extra} "), theme.muted));
+    }
+    Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(border)
+        .title(Line::from(title))
+}

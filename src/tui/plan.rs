@@ -1,0 +1,187 @@
+//! The canary plan form: its fields, their defaults, and parsing them into a
+//! `CanaryRequest` (or errors shown next to the fields).
+
+use std::time::Duration;
+
+use crate::domain::{Thresholds, parse_window};
+
+use super::app::CanaryTarget;
+use super::messages::CanaryRequest;
+use super::theme::Tone;
+use super::widgets::form::{FormField, FormState};
+
+const STEPS: usize = 0;
+const INTERVAL: usize = 1;
+const ERRORS: usize = 2;
+const LATENCY: usize = 3;
+const SATISFACTION: usize = 4;
+const MIN_CONV: usize = 5;
+
+pub fn canary_form(intro: Vec<(Tone, String)>) -> FormState {
+    let t = Thresholds::default();
+    FormState {
+        title: "Canary plan".to_string(),
+        intro,
+        fields: vec![
+            FormField::new(
+                "Steps (%)",
+                "5,25,50,100",
+                "canary traffic per step, ascending, up to 100",
+            ),
+            FormField::new(
+                "Interval",
+                "5m",
+                "how long each step holds before it is judged (90s, 5m, 1h)",
+            ),
+            FormField::new(
+                "Max error rate",
+                &format!("{}%", t.error_rate * 100.0),
+                "roll back above this (5% or 0.05)",
+            ),
+            FormField::new(
+                "Max latency (ms)",
+                &format!("{}", t.max_latency_ms),
+                "roll back when average latency is above this",
+            ),
+            FormField::new(
+                "Min satisfaction",
+                &format!("{}", t.satisfaction_score),
+                "roll back below this (0–5)",
+            ),
+            FormField::new(
+                "Min conversations",
+                "100",
+                "per arm, before a step can be judged",
+            ),
+        ],
+        focus: 0,
+    }
+}
+
+fn parse_rate(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, pct) = match s.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (s, false),
+    };
+    let v: f64 = num.parse().ok()?;
+    let v = if pct || v > 1.0 { v / 100.0 } else { v };
+    (v.is_finite() && (0.0..=1.0).contains(&v)).then_some(v)
+}
+
+fn parse_steps(s: &str) -> Result<Vec<f64>, String> {
+    let mut out = Vec::new();
+    for part in s.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
+        let v: f64 = part
+            .trim()
+            .trim_end_matches('%')
+            .parse()
+            .map_err(|_| format!("{part:?} is not a number"))?;
+        if !(v > 0.0 && v <= 100.0) {
+            return Err(format!("{v} is outside 0–100"));
+        }
+        if out.last().is_some_and(|&last| v <= last) {
+            return Err("steps must go up".to_string());
+        }
+        out.push(v);
+    }
+    if out.is_empty() {
+        return Err("give at least one step".to_string());
+    }
+    Ok(out)
+}
+
+/// The request the form describes; on errors, marks the fields and returns `None`.
+pub fn parse_canary(form: &mut FormState, target: &CanaryTarget) -> Option<CanaryRequest> {
+    form.clear_errors();
+    let steps = parse_steps(form.value(STEPS))
+        .map_err(|e| form.set_error(STEPS, e))
+        .ok();
+    let interval = parse_window(form.value(INTERVAL))
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs);
+    if interval.is_none() {
+        form.set_error(INTERVAL, "a duration such as 90s, 5m or 1h");
+    }
+    let error_rate = parse_rate(form.value(ERRORS));
+    if error_rate.is_none() {
+        form.set_error(ERRORS, "a rate between 0% and 100%");
+    }
+    let latency = form
+        .value(LATENCY)
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0);
+    if latency.is_none() {
+        form.set_error(LATENCY, "milliseconds above 0");
+    }
+    let satisfaction = form
+        .value(SATISFACTION)
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=5.0).contains(v));
+    if satisfaction.is_none() {
+        form.set_error(SATISFACTION, "a score between 0 and 5");
+    }
+    let min_conv = form.value(MIN_CONV).trim().parse::<u64>().ok();
+    if min_conv.is_none() {
+        form.set_error(MIN_CONV, "a whole number");
+    }
+    let first_error = form.fields.iter().position(|f| f.error.is_some());
+    if let Some(i) = first_error {
+        form.focus = i;
+        return None;
+    }
+    Some(CanaryRequest {
+        bot: target.bot_id.clone(),
+        version: target.version.clone(),
+        env: target.env.clone(),
+        steps: steps?,
+        interval: interval?,
+        thresholds: Thresholds {
+            error_rate: error_rate?,
+            satisfaction_score: satisfaction?,
+            max_latency_ms: latency?,
+        },
+        min_conversations: min_conv?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_steps() {
+        assert_eq!(parse_rate("5%"), Some(0.05));
+        assert_eq!(parse_rate("0.05"), Some(0.05));
+        assert_eq!(parse_rate("2"), Some(0.02));
+        assert_eq!(parse_rate("x"), None);
+        assert_eq!(parse_rate("150%"), None);
+        assert_eq!(
+            parse_steps("5, 25,50,100"),
+            Ok(vec![5.0, 25.0, 50.0, 100.0])
+        );
+        assert!(parse_steps("50,25").is_err());
+        assert!(parse_steps("0").is_err());
+        assert!(parse_steps("").is_err());
+    }
+
+    #[test]
+    fn the_default_form_parses() {
+        let mut form = canary_form(Vec::new());
+        let target = CanaryTarget {
+            bot_id: "b".into(),
+            bot_name: "bot".into(),
+            version: "v2".into(),
+            env: "e".into(),
+        };
+        let req = parse_canary(&mut form, &target).unwrap();
+        assert_eq!(req.steps, vec![5.0, 25.0, 50.0, 100.0]);
+        assert_eq!(req.interval, Duration::from_secs(300));
+        assert_eq!(req.thresholds, Thresholds::default());
+        assert_eq!(req.min_conversations, 100);
+    }
+}

@@ -1,0 +1,719 @@
+//! A small simulated release world — four bots, their versions, a canary in progress with
+//! its metrics, a failed deployment — and a fake runtime that answers the console's loads
+//! from it. Used by the console's tests, snapshots and render benchmark, and handy for
+//! README screenshots. Deterministic: the same calls give the same screens.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::domain::*;
+use crate::engine::events::*;
+
+use super::app::{Action, App, AppConfig};
+use super::messages::{Effect, TimelineEntry, Update};
+
+/// The sample's "now": 2025-03-14 10:30:00 UTC.
+pub fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_741_948_200, 0).unwrap_or_default()
+}
+
+pub fn at(secs: i64) -> DateTime<Utc> {
+    t0() + chrono::Duration::seconds(secs)
+}
+
+fn ts(secs: i64) -> String {
+    at(secs).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn env(
+    id: &str,
+    name: &str,
+    stage: Stage,
+    colour: Option<&str>,
+    live: Option<&str>,
+    w: f64,
+) -> BotEnvironment {
+    BotEnvironment {
+        environment_id: id.into(),
+        name: name.into(),
+        stage,
+        colour: colour.map(String::from),
+        live_version: live.map(String::from),
+        traffic_weight: w,
+    }
+}
+
+fn step(name: &str, state: StepState) -> Step {
+    Step {
+        name: name.into(),
+        state,
+        started_at: None,
+        finished_at: None,
+        detail: None,
+    }
+}
+
+pub fn bots() -> Vec<BotSummary> {
+    let p = Stage::Production;
+    let s = Stage::Staging;
+    vec![
+        BotSummary {
+            id: "bot-checkout".into(),
+            name: "checkout-bot".into(),
+            description: "Checkout and payments".into(),
+            environments: vec![
+                env(
+                    "env-prod-blue",
+                    "prod-blue",
+                    p,
+                    Some("blue"),
+                    Some("v13"),
+                    100.0,
+                ),
+                env(
+                    "env-prod-green",
+                    "prod-green",
+                    p,
+                    Some("green"),
+                    Some("v12"),
+                    0.0,
+                ),
+                env("env-staging", "staging", s, None, Some("v14"), 100.0),
+            ],
+            active_operation: None,
+            active_sessions: 37,
+            health: Health::Healthy,
+            error_rate: Some(0.012),
+        },
+        BotSummary {
+            id: "bot-care".into(),
+            name: "care-bot".into(),
+            description: "Customer care".into(),
+            environments: vec![
+                env(
+                    "env-prod-blue",
+                    "prod-blue",
+                    p,
+                    Some("blue"),
+                    Some("v7"),
+                    100.0,
+                ),
+                env(
+                    "env-prod-green",
+                    "prod-green",
+                    p,
+                    Some("green"),
+                    Some("v6"),
+                    0.0,
+                ),
+            ],
+            active_operation: Some(Operation {
+                id: "can-31".into(),
+                kind: OperationKind::Canary,
+                bot_id: Some("bot-care".into()),
+                environment_id: Some("env-prod-blue".into()),
+                version_id: Some("v8".into()),
+                state: "running".into(),
+                active: true,
+                created_at: ts(-1200),
+                updated_at: ts(-10),
+                steps: vec![],
+                error_message: None,
+            }),
+            active_sessions: 112,
+            health: Health::Degraded,
+            error_rate: Some(0.041),
+        },
+        BotSummary {
+            id: "bot-billing".into(),
+            name: "billing-bot".into(),
+            description: "Invoices".into(),
+            environments: vec![
+                env(
+                    "env-prod-blue",
+                    "prod-blue",
+                    p,
+                    Some("blue"),
+                    Some("v21"),
+                    100.0,
+                ),
+                env(
+                    "env-prod-green",
+                    "prod-green",
+                    p,
+                    Some("green"),
+                    Some("v20"),
+                    0.0,
+                ),
+            ],
+            active_operation: None,
+            active_sessions: 4,
+            health: Health::Unhealthy,
+            error_rate: Some(0.093),
+        },
+        BotSummary {
+            id: "bot-faq".into(),
+            name: "faq-bot".into(),
+            description: "Frequently asked questions".into(),
+            environments: vec![env("env-staging", "staging", s, None, Some("v3"), 100.0)],
+            active_operation: None,
+            active_sessions: 0,
+            health: Health::Healthy,
+            error_rate: Some(0.004),
+        },
+    ]
+}
+
+fn version(
+    id: &str,
+    status: VersionStatus,
+    stage: Stage,
+    created: i64,
+    live: &[&str],
+    verdict: Option<&str>,
+    nlu: &str,
+) -> Version {
+    Version {
+        id: id.into(),
+        label: format!("release {id}"),
+        status,
+        environment: stage,
+        created_at: ts(created),
+        nlu_model_id: nlu.into(),
+        flow_references: vec![
+            FlowRef {
+                flow_id: "flow-main".into(),
+                version: format!("{id}.1"),
+            },
+            FlowRef {
+                flow_id: "flow-pay".into(),
+                version: "3".into(),
+            },
+        ],
+        live_in: live.iter().map(|s| s.to_string()).collect(),
+        last_canary_verdict: verdict.map(String::from),
+    }
+}
+
+pub fn versions(bot: &str) -> Vec<Version> {
+    use Stage::*;
+    use VersionStatus::*;
+    let d = 86_400;
+    match bot {
+        "bot-checkout" => vec![
+            version("v15", Draft, Production, -d / 4, &[], None, "nlu-15"),
+            version(
+                "v14",
+                Published,
+                Staging,
+                -d,
+                &["env-staging"],
+                None,
+                "nlu-14",
+            ),
+            version(
+                "v13",
+                Published,
+                Production,
+                -3 * d,
+                &["env-prod-blue"],
+                Some("promoted"),
+                "nlu-13",
+            ),
+            version(
+                "v12",
+                Published,
+                Production,
+                -9 * d,
+                &["env-prod-green"],
+                Some("promoted"),
+                "nlu-12",
+            ),
+            version(
+                "v11",
+                Published,
+                Production,
+                -16 * d,
+                &[],
+                Some("rolled_back"),
+                "nlu-12",
+            ),
+            version(
+                "v10",
+                Archived,
+                Production,
+                -30 * d,
+                &[],
+                Some("promoted"),
+                "nlu-10",
+            ),
+        ],
+        "bot-care" => vec![
+            version(
+                "v8",
+                Published,
+                Production,
+                -d,
+                &["env-prod-blue"],
+                None,
+                "nlu-c8",
+            ),
+            version(
+                "v7",
+                Published,
+                Production,
+                -8 * d,
+                &["env-prod-blue"],
+                Some("promoted"),
+                "nlu-c7",
+            ),
+            version(
+                "v6",
+                Published,
+                Production,
+                -20 * d,
+                &["env-prod-green"],
+                Some("promoted"),
+                "nlu-c6",
+            ),
+        ],
+        "bot-billing" => vec![
+            version("v22", Published, Production, -d / 2, &[], None, "nlu-b22"),
+            version(
+                "v21",
+                Published,
+                Production,
+                -6 * d,
+                &["env-prod-blue"],
+                Some("promoted"),
+                "nlu-b21",
+            ),
+            version(
+                "v20",
+                Published,
+                Production,
+                -12 * d,
+                &["env-prod-green"],
+                Some("promoted"),
+                "nlu-b20",
+            ),
+        ],
+        _ => vec![version(
+            "v3",
+            Published,
+            Staging,
+            -2 * d,
+            &["env-staging"],
+            None,
+            "nlu-f3",
+        )],
+    }
+}
+
+pub fn operations() -> Vec<Operation> {
+    vec![Operation {
+        id: "dep-0917".into(),
+        kind: OperationKind::Deployment,
+        bot_id: Some("bot-faq".into()),
+        environment_id: Some("env-staging".into()),
+        version_id: Some("v3".into()),
+        state: "completed".into(),
+        active: false,
+        created_at: ts(-5400),
+        updated_at: ts(-5100),
+        steps: vec![
+            step("compile", StepState::Done),
+            step("deploy", StepState::Done),
+            step("validate", StepState::Done),
+        ],
+        error_message: None,
+    }]
+}
+
+pub fn canaries() -> Vec<Canary> {
+    vec![Canary {
+        id: "can-31".into(),
+        bot_id: "bot-care".into(),
+        environment_id: "env-prod-blue".into(),
+        version: "v8".into(),
+        stable_version: "v7".into(),
+        state: CanaryState::Running,
+        canary_weight: 24.6,
+        max_traffic_percentage: 100.0,
+        rollback_thresholds: Thresholds::default(),
+        started_at: ts(-1200),
+        updated_at: ts(-10),
+        weight_history: vec![],
+    }]
+}
+
+fn point(minute: i64, n: u64, err: f64, lat: f64, sat: f64) -> MetricPoint {
+    MetricPoint {
+        minute,
+        at: String::new(),
+        conversations: n,
+        errors: (n as f64 * err).round() as u64,
+        error_rate: Some(err),
+        avg_latency_ms: Some(lat),
+        p95_latency_ms: Some(lat * 1.8),
+        satisfaction_score: Some(sat),
+    }
+}
+
+/// 40 minutes of baseline, the last 20 with a canary arm; deterministic wiggles.
+pub fn series(bot: &str) -> MetricsSeries {
+    let wig = |m: i64, k: i64| ((m * 7 + k * 13) % 11) as f64 / 10.0 - 0.5;
+    let baseline: Vec<_> = (1000..1040)
+        .map(|m| {
+            point(
+                m,
+                60,
+                0.011 + wig(m, 1) * 0.004,
+                820.0 + wig(m, 2) * 90.0,
+                4.2 + wig(m, 3) * 0.2,
+            )
+        })
+        .collect();
+    let canary: Vec<_> = (1020..1040)
+        .map(|m| {
+            let drift = (m - 1020) as f64;
+            point(
+                m,
+                4 + (m - 1020) as u64,
+                0.013 + wig(m, 4) * 0.006,
+                900.0 + drift * 18.0 + wig(m, 5) * 120.0,
+                4.0 + wig(m, 6) * 0.4,
+            )
+        })
+        .collect();
+    MetricsSeries {
+        bot_id: bot.into(),
+        environment_id: Some("env-prod-blue".into()),
+        step_seconds: 60,
+        total: baseline.clone(),
+        baseline,
+        canary,
+    }
+}
+
+pub fn timeline() -> Vec<TimelineEntry> {
+    vec![
+        TimelineEntry {
+            at: at(-5400),
+            op: Some("dep-0917".into()),
+            bot: Some("bot-faq".into()),
+            text: "deployment started: v3 → staging".into(),
+            figures: vec![],
+        },
+        TimelineEntry {
+            at: at(-5100),
+            op: Some("dep-0917".into()),
+            bot: Some("bot-faq".into()),
+            text: "succeeded: v3 live in staging".into(),
+            figures: vec![("validate".into(), "12/12 checks".into())],
+        },
+    ]
+}
+
+/// A fake runtime: answers loads from the world above.
+pub fn answer(effects: &[Effect]) -> Vec<Update> {
+    let mut out = Vec::new();
+    for e in effects {
+        match e {
+            Effect::Refresh { req, .. } => {
+                out.push(Update::Bots {
+                    req: *req,
+                    bots: bots(),
+                });
+                out.push(Update::Operations {
+                    req: *req,
+                    operations: operations(),
+                });
+                out.push(Update::Canaries {
+                    req: *req,
+                    canaries: canaries(),
+                });
+                out.push(Update::Timeline {
+                    req: *req,
+                    entries: timeline(),
+                });
+                out.push(Update::Connection {
+                    ok: true,
+                    detail: "sim".into(),
+                });
+            }
+            Effect::LoadVersions { bot, req } => out.push(Update::Versions {
+                req: *req,
+                bot: bot.clone(),
+                versions: versions(bot),
+            }),
+            Effect::LoadSeries { bot, req, .. } => out.push(Update::Series {
+                req: *req,
+                bot: bot.clone(),
+                series: series(bot),
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Apply an action and let the fake runtime answer until nothing is left to load.
+/// Returns the effects that were not loads.
+pub fn step_app(app: &mut App, action: Action) -> Vec<Effect> {
+    let mut others = Vec::new();
+    let mut queue = vec![action];
+    while let Some(action) = queue.pop() {
+        let effects = app.update(action);
+        for u in answer(&effects).into_iter().rev() {
+            queue.push(Action::Update(u));
+        }
+        others.extend(effects.into_iter().filter(|e| {
+            !matches!(
+                e,
+                Effect::Refresh { .. } | Effect::LoadVersions { .. } | Effect::LoadSeries { .. }
+            )
+        }));
+    }
+    others
+}
+
+pub fn key(c: char) -> Action {
+    let m = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    Action::Key(KeyEvent::new(KeyCode::Char(c), m))
+}
+
+pub fn code(k: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(k, KeyModifiers::NONE))
+}
+
+pub fn type_text(app: &mut App, s: &str) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for c in s.chars() {
+        out.extend(step_app(app, key(c)));
+    }
+    out
+}
+
+pub fn config() -> AppConfig {
+    AppConfig {
+        profile: "sim-local".into(),
+        ..AppConfig::default()
+    }
+}
+
+/// A console at `w`×`h` that has loaded the world.
+pub fn loaded(config: AppConfig, w: u16, h: u16) -> App {
+    let mut app = App::new(config);
+    step_app(
+        &mut app,
+        Action::Resize {
+            width: w,
+            height: h,
+        },
+    );
+    step_app(&mut app, Action::Tick(t0()));
+    app
+}
+
+fn ev(op: OpId, secs: i64, kind: EventKind) -> Action {
+    Action::Update(Update::Progress(ProgressEvent {
+        op,
+        at: at(secs),
+        kind,
+    }))
+}
+
+/// care-bot's canary of v8, at step 2/4, judged once.
+pub fn canary_run(app: &mut App) {
+    let steps = [
+        "validate plan",
+        "start canary",
+        "step 1 · 5%",
+        "step 2 · 25%",
+        "step 3 · 50%",
+        "step 4 · 100%",
+        "promote",
+    ];
+    let mut evs = vec![ev(
+        7,
+        -1210,
+        EventKind::Started {
+            workflow: WorkflowKind::Canary,
+            title: "canary care-bot v8".into(),
+            bot: Some("bot-care".into()),
+            steps: steps.iter().map(|s| s.to_string()).collect(),
+        },
+    )];
+    let mut t = -1210;
+    for s in &steps[..3] {
+        evs.push(ev(
+            7,
+            t,
+            EventKind::StepStarted {
+                step: s.to_string(),
+            },
+        ));
+        t += if s.starts_with("step") { 600 } else { 2 };
+        evs.push(ev(
+            7,
+            t,
+            EventKind::StepFinished {
+                step: s.to_string(),
+                detail: None,
+            },
+        ));
+    }
+    evs.push(ev(
+        7,
+        t,
+        EventKind::StepStarted {
+            step: steps[3].into(),
+        },
+    ));
+    evs.push(ev(
+        7,
+        -10,
+        EventKind::Canary(CanarySample {
+            step: 2,
+            steps_total: 4,
+            weight_set: 25.0,
+            weight_actual: Some(24.6),
+            baseline: MetricSummary {
+                conversation_count: 1204,
+                error_count: 13,
+                error_rate: Some(0.0108),
+                satisfaction_score: Some(4.21),
+                avg_latency_ms: Some(824.0),
+                p95_latency_ms: Some(1490.0),
+            },
+            canary: MetricSummary {
+                conversation_count: 312,
+                error_count: 4,
+                error_rate: Some(0.0128),
+                satisfaction_score: Some(3.94),
+                avg_latency_ms: Some(1092.0),
+                p95_latency_ms: Some(1980.0),
+            },
+            verdicts: vec![
+                MetricVerdict {
+                    metric: "error_rate".into(),
+                    verdict: Verdict::Pass,
+                    canary: Some(0.0128),
+                    baseline: Some(0.0108),
+                    threshold: 0.05,
+                    reason: "within threshold".into(),
+                },
+                MetricVerdict {
+                    metric: "avg_latency_ms".into(),
+                    verdict: Verdict::Pass,
+                    canary: Some(1092.0),
+                    baseline: Some(824.0),
+                    threshold: 1500.0,
+                    reason: "+33% over baseline, under the limit".into(),
+                },
+                MetricVerdict {
+                    metric: "satisfaction_score".into(),
+                    verdict: Verdict::Inconclusive,
+                    canary: Some(3.94),
+                    baseline: Some(4.21),
+                    threshold: 3.5,
+                    reason: "84 of 100 rated conversations".into(),
+                },
+            ],
+        }),
+    ));
+    evs.push(ev(
+        7,
+        -10,
+        EventKind::Waiting {
+            what: "next decision".into(),
+            wait: Duration::from_secs(190),
+        },
+    ));
+    for e in evs {
+        step_app(app, e);
+    }
+}
+
+/// billing-bot's deploy of v22 that failed validation.
+pub fn failed_deploy(app: &mut App) {
+    let steps = [
+        "validate payload",
+        "deploy to prod-green",
+        "validate prod-green",
+        "switch traffic",
+    ];
+    let mut evs = vec![ev(
+        4,
+        -300,
+        EventKind::Started {
+            workflow: WorkflowKind::Deploy,
+            title: "deploy billing-bot v22".into(),
+            bot: Some("bot-billing".into()),
+            steps: steps.iter().map(|s| s.to_string()).collect(),
+        },
+    )];
+    evs.push(ev(
+        4,
+        -300,
+        EventKind::StepStarted {
+            step: steps[0].into(),
+        },
+    ));
+    evs.push(ev(
+        4,
+        -298,
+        EventKind::StepFinished {
+            step: steps[0].into(),
+            detail: None,
+        },
+    ));
+    evs.push(ev(
+        4,
+        -298,
+        EventKind::StepStarted {
+            step: steps[1].into(),
+        },
+    ));
+    evs.push(ev(
+        4,
+        -160,
+        EventKind::StepFinished {
+            step: steps[1].into(),
+            detail: Some("job completed".into()),
+        },
+    ));
+    evs.push(ev(
+        4,
+        -160,
+        EventKind::StepStarted {
+            step: steps[2].into(),
+        },
+    ));
+    evs.push(ev(
+        4,
+        -95,
+        EventKind::StepFailed {
+            step: steps[2].into(),
+            reason: "intent 'refund_status' missing from NLU model nlu-b22".into(),
+        },
+    ));
+    evs.push(ev(
+        4,
+        -94,
+        EventKind::Finished {
+            outcome: Outcome::Failed,
+            summary: "traffic stays on prod-blue (v21)".into(),
+        },
+    ));
+    for e in evs {
+        step_app(app, e);
+    }
+}

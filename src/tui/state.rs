@@ -1,0 +1,148 @@
+//! The console's own records: list positions, workflow runs as progress events describe
+//! them, toasts. Plain data, changed only by `App::update`.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::StepState;
+use crate::engine::events::{CanarySample, OpId, Outcome, WorkflowKind};
+
+use super::theme::Tone;
+
+/// Selection and scroll offset of a list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListPos {
+    pub selected: usize,
+    pub offset: usize,
+}
+
+impl ListPos {
+    pub fn move_by(&mut self, delta: isize, len: usize) {
+        if len == 0 {
+            *self = ListPos::default();
+            return;
+        }
+        let cur = self.selected.min(len - 1) as isize;
+        self.selected = (cur + delta).clamp(0, len as isize - 1) as usize;
+    }
+
+    pub fn clamp(&mut self, len: usize) {
+        if len == 0 {
+            *self = ListPos::default();
+        } else if self.selected >= len {
+            self.selected = len - 1;
+        }
+    }
+
+    /// Scroll so the selected row is one of the `height` visible rows.
+    pub fn ensure_visible(&mut self, height: usize) {
+        let height = height.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+    }
+}
+
+/// One step of a workflow run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStep {
+    pub name: String,
+    pub state: StepState,
+    pub started: Option<DateTime<Utc>>,
+    pub finished: Option<DateTime<Utc>>,
+    pub detail: Option<String>,
+}
+
+/// Nothing happens in a run until `until` (wall time): the next poll or canary decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub what: String,
+    pub until: DateTime<Utc>,
+}
+
+/// A workflow of this process, as its progress events describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpRun {
+    pub id: OpId,
+    pub workflow: Option<WorkflowKind>,
+    pub title: String,
+    pub bot: Option<String>,
+    pub steps: Vec<RunStep>,
+    pub started_at: DateTime<Utc>,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub waiting: Option<Waiting>,
+    pub sample: Option<CanarySample>,
+    pub outcome: Option<(Outcome, String)>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub last_detail: Option<String>,
+}
+
+impl OpRun {
+    pub fn new(id: OpId, at: DateTime<Utc>) -> OpRun {
+        OpRun {
+            id,
+            workflow: None,
+            title: format!("operation #{id}"),
+            bot: None,
+            steps: Vec::new(),
+            started_at: at,
+            paused_at: None,
+            waiting: None,
+            sample: None,
+            outcome: None,
+            finished_at: None,
+            last_detail: None,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.outcome.is_none()
+    }
+
+    pub fn is_canary(&self) -> bool {
+        self.workflow == Some(WorkflowKind::Canary)
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        self.workflow.map(|w| w.as_str()).unwrap_or("operation")
+    }
+
+    /// The step with this name, created (pending) if the run did not announce it.
+    pub fn step_mut(&mut self, name: &str) -> &mut RunStep {
+        let idx = match self.steps.iter().position(|s| s.name == name) {
+            Some(i) => i,
+            None => {
+                self.steps.push(RunStep {
+                    name: name.to_string(),
+                    state: StepState::Pending,
+                    started: None,
+                    finished: None,
+                    detail: None,
+                });
+                self.steps.len() - 1
+            }
+        };
+        &mut self.steps[idx]
+    }
+
+    /// One line saying where the run is.
+    pub fn state_text(&self) -> String {
+        match &self.outcome {
+            Some((o, _)) => o.as_str().replace('_', " "),
+            None if self.paused_at.is_some() => "paused".to_string(),
+            None => match self.steps.iter().find(|s| s.state == StepState::Running) {
+                Some(s) => s.name.clone(),
+                None => "running".to_string(),
+            },
+        }
+    }
+}
+
+/// A short-lived notice in the corner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    pub tone: Tone,
+    pub text: String,
+    pub until: DateTime<Utc>,
+}
