@@ -230,6 +230,7 @@ impl Printer {
                     verdicts.join(", ")
                 ));
             }
+            EventKind::Linked { .. } => {}
             EventKind::Paused => self.line(format!("{at} ॥ paused")),
             EventKind::Resumed => self.line(format!("{at} ▶ resumed")),
             EventKind::Finished { .. } => {

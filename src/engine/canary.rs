@@ -288,6 +288,9 @@ async fn run_inner(
         })
         .await?;
     *started = Some(canary.clone());
+    ctx.emit(EventKind::Linked {
+        server_id: canary.id.clone(),
+    });
     let total = plan.steps.len();
     let mut i = 0;
     while i < total {

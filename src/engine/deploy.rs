@@ -244,6 +244,9 @@ async fn run_inner(
         })
         .await?;
     *deployment = Some(accepted.deployment_id.clone());
+    ctx.emit(crate::engine::events::EventKind::Linked {
+        server_id: accepted.deployment_id.clone(),
+    });
     ctx.audit(KIND, "deployment_created", |e| {
         e.bot = Some(plan.bot.clone());
         e.environment = Some(preview.target.clone());

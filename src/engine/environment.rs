@@ -214,6 +214,9 @@ async fn run_inner(
         }
     };
     *job_slot = Some(job.clone());
+    ctx.emit(crate::engine::events::EventKind::Linked {
+        server_id: job.clone(),
+    });
     ctx.audit(KIND, "job_created", |e| {
         e.environment = Some(env.clone());
         e.detail = Some(format!("rollout job {job}"));

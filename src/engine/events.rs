@@ -141,6 +141,11 @@ pub enum EventKind {
         wait: Duration,
     },
     Canary(CanarySample),
+    /// The server-side operation this run created (deployment, canary or job id), so a
+    /// console can show the two as one.
+    Linked {
+        server_id: String,
+    },
     Paused,
     Resumed,
     Finished {

@@ -203,6 +203,9 @@ async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<Ro
             Ok((id.clone(), Some(format!("job {id} for {version}"))))
         })
         .await?;
+    ctx.emit(crate::engine::events::EventKind::Linked {
+        server_id: job.clone(),
+    });
     ctx.audit(KIND, "job_created", |e| {
         e.bot = Some(plan.bot.clone());
         e.to_version = Some(version.to_string());

@@ -336,6 +336,12 @@ impl App {
                 entry = Some((text, figures));
                 run.sample = Some(sample);
             }
+            EventKind::Linked { server_id } => {
+                let id = clean(&server_id);
+                if !run.server_ids.contains(&id) {
+                    run.server_ids.push(id);
+                }
+            }
             EventKind::Paused => {
                 run.paused_at = Some(at);
                 entry = Some(("paused".to_string(), Vec::new()));

@@ -159,6 +159,8 @@ impl App {
             .filter(|&i| {
                 let op = &self.operations[i];
                 !self.runs.iter().any(|r| {
+                    r.server_ids.iter().any(|id| id == &op.id)
+                }) && !self.runs.iter().any(|r| {
                     r.is_active()
                         && op.active
                         && r.workflow == Some(workflow_of(op.kind))

@@ -76,6 +76,8 @@ pub struct OpRun {
     pub outcome: Option<(Outcome, String)>,
     pub finished_at: Option<DateTime<Utc>>,
     pub last_detail: Option<String>,
+    /// Server operations this run created (their ids), shown as part of the run.
+    pub server_ids: Vec<String>,
 }
 
 impl OpRun {
@@ -93,6 +95,7 @@ impl OpRun {
             outcome: None,
             finished_at: None,
             last_detail: None,
+            server_ids: Vec::new(),
         }
     }
 

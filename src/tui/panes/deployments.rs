@@ -229,12 +229,19 @@ pub fn item_at_line(app: &App, height: usize, line: usize) -> Option<usize> {
 pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
     let items = app.deploy_items();
-    let active = app.active_runs() + app.operations.iter().filter(|o| o.active).count();
+    // Count what is listed: a server operation a run created is part of that run.
+    let active = items
+        .iter()
+        .filter(|item| match item {
+            DeployItem::Run(i) => app.runs.get(*i).is_some_and(|r| r.is_active()),
+            DeployItem::Server(i) => app.operations.get(*i).is_some_and(|o| o.active),
+        })
+        .count();
     let block = block(
         app,
         PaneId::Deployments,
         focused,
-        Some(format!("{active} active · {} recent", items.len())),
+        Some(format!("{active} active · {} recent", items.len() - active)),
     );
     if items.is_empty() {
         frame.render_widget(
