@@ -291,6 +291,22 @@ async fn run_inner(
     ctx.emit(EventKind::Linked {
         server_id: canary.id.clone(),
     });
+    {
+        let b = backend.clone();
+        let id = canary.id.clone();
+        ctx.set_pause_hook(std::sync::Arc::new(move |paused| {
+            let b = b.clone();
+            let id = id.clone();
+            Box::pin(async move {
+                // Best effort: the pause holds in relcon either way.
+                let _ = if paused {
+                    b.pause_canary(&id).await
+                } else {
+                    b.resume_canary(&id).await
+                };
+            })
+        }));
+    }
     let total = plan.steps.len();
     let mut i = 0;
     while i < total {

@@ -163,6 +163,7 @@ impl Engine {
             commands: rx,
             cancel: cancel.clone(),
             paused: false,
+            pause_hook: None,
         };
         let join = tokio::spawn(run(ctx));
         OpHandle {
@@ -174,6 +175,12 @@ impl Engine {
     }
 }
 
+/// Called with `true` when the operator pauses a wait and `false` when it resumes, so a
+/// workflow can tell the server (a canary marks itself paused).
+pub type PauseHook = Arc<
+    dyn Fn(bool) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
+
 /// What a workflow run holds.
 pub struct Ctx {
     pub engine: Engine,
@@ -184,6 +191,7 @@ pub struct Ctx {
     commands: mpsc::UnboundedReceiver<OpCommand>,
     cancel: CancellationToken,
     paused: bool,
+    pause_hook: Option<PauseHook>,
 }
 
 /// What happened while a workflow waited.
@@ -231,6 +239,17 @@ impl Ctx {
             bot,
             steps: steps.iter().map(|s| s.to_string()).collect(),
         });
+    }
+
+    /// Tell the server when the operator pauses and resumes.
+    pub fn set_pause_hook(&mut self, hook: PauseHook) {
+        self.pause_hook = Some(hook);
+    }
+
+    async fn run_pause_hook(&self, paused: bool) {
+        if let Some(h) = &self.pause_hook {
+            h(paused).await;
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -316,17 +335,29 @@ impl Ctx {
         loop {
             if self.paused {
                 self.emit(EventKind::Paused);
+                self.run_pause_hook(true).await;
+                let mut resumed = false;
                 loop {
                     tokio::select! {
                         _ = self.cancel.cancelled() => return Err(Stop::Cancelled),
                         cmd = self.commands.recv() => match cmd {
-                            Some(OpCommand::Resume) => { self.paused = false; self.emit(EventKind::Resumed); break; }
+                            Some(OpCommand::Resume) => { resumed = true; break; }
                             Some(OpCommand::Abort) => return Err(Stop::Cancelled),
                             Some(OpCommand::Pause) => {}
-                            Some(other) => { self.paused = false; self.emit(EventKind::Resumed); return Ok(Woken::Command(other)); }
-                            None => { self.paused = false; break; }
+                            Some(other) => {
+                                self.paused = false;
+                                self.run_pause_hook(false).await;
+                                self.emit(EventKind::Resumed);
+                                return Ok(Woken::Command(other));
+                            }
+                            None => break,
                         }
                     }
+                }
+                self.paused = false;
+                self.run_pause_hook(false).await;
+                if resumed {
+                    self.emit(EventKind::Resumed);
                 }
             }
             self.emit(EventKind::Waiting {

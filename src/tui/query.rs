@@ -158,15 +158,17 @@ impl App {
         let mut ops: Vec<usize> = (0..self.operations.len())
             .filter(|&i| {
                 let op = &self.operations[i];
-                !self.runs.iter().any(|r| {
-                    r.server_ids.iter().any(|id| id == &op.id)
-                }) && !self.runs.iter().any(|r| {
-                    r.is_active()
-                        && op.active
-                        && r.workflow == Some(workflow_of(op.kind))
-                        && r.bot.is_some()
-                        && r.bot == op.bot_id
-                })
+                !self
+                    .runs
+                    .iter()
+                    .any(|r| r.server_ids.iter().any(|id| id == &op.id))
+                    && !self.runs.iter().any(|r| {
+                        r.is_active()
+                            && op.active
+                            && r.workflow == Some(workflow_of(op.kind))
+                            && r.bot.is_some()
+                            && r.bot == op.bot_id
+                    })
             })
             .collect();
         ops.sort_by(|&a, &b| {
