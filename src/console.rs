@@ -53,6 +53,13 @@ async fn run_console(
     ctx.refresh_every = refresh;
     ctx.clock_speed = rt.profile.clock_speed;
     ctx.max_fps = u32::from(ui.ui.frame_rate.clamp(5, 120));
+    let c = &rt.profile.canary;
+    ctx.canary_defaults = tui::plan::CanaryDefaults {
+        steps: c.steps.iter().map(|s| f64::from(*s)).collect(),
+        interval: c.interval,
+        thresholds: c.thresholds(),
+        min_conversations: u64::from(c.min_conversations),
+    };
     let worker = tokio::spawn(serve(rt, effects_rx, updates_tx));
     let result = tui::run(ctx).await;
     // Workflows run inside relcon and stop with it; what the server did so far stays.

@@ -41,6 +41,8 @@ pub struct AppConfig {
     pub refresh_every: Duration,
     /// Server clock speed (`relcon sim --speed`): waits in progress events are server time.
     pub clock_speed: f64,
+    /// What the canary plan form starts with.
+    pub canary_defaults: super::plan::CanaryDefaults,
 }
 
 impl Default for AppConfig {
@@ -55,6 +57,7 @@ impl Default for AppConfig {
             log_path: None,
             refresh_every: Duration::from_secs(10),
             clock_speed: 1.0,
+            canary_defaults: super::plan::CanaryDefaults::default(),
         }
     }
 }
@@ -159,6 +162,7 @@ pub(crate) struct Tracks {
 
 /// The whole console state.
 pub struct App {
+    pub(crate) canary_defaults: super::plan::CanaryDefaults,
     pub(crate) profile: String,
     pub(crate) production: bool,
     pub(crate) read_only: bool,
@@ -216,6 +220,7 @@ impl App {
         let (keymap, warnings) = Keymap::from_config(&config.keymap);
         let now = DateTime::<Utc>::UNIX_EPOCH;
         let mut app = App {
+            canary_defaults: config.canary_defaults.clone(),
             theme: Theme::named(&config.theme, config.no_color),
             no_color: config.no_color,
             profile: crate::sanitize::clean(&config.profile),

@@ -19,7 +19,7 @@ pub mod layout;
 pub mod messages;
 mod operate;
 pub mod panes;
-mod plan;
+pub mod plan;
 mod query;
 pub mod sample;
 pub mod state;
@@ -65,6 +65,8 @@ pub struct TuiContext {
     pub clock_speed: f64,
     /// Most frames per second drawn.
     pub max_fps: u32,
+    /// What the canary plan form starts with.
+    pub canary_defaults: plan::CanaryDefaults,
     /// Where the console's effects go; the runtime executes them.
     pub effects_tx: UnboundedSender<Effect>,
     /// What the runtime reports back.
@@ -87,6 +89,7 @@ impl TuiContext {
             refresh_every: Duration::from_secs(10),
             clock_speed: 1.0,
             max_fps: 30,
+            canary_defaults: plan::CanaryDefaults::default(),
             effects_tx,
             updates_rx,
         }
@@ -111,6 +114,7 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         refresh_every,
         clock_speed,
         max_fps,
+        canary_defaults,
         effects_tx,
         updates_rx,
     } = ctx;
@@ -124,6 +128,7 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         log_path,
         refresh_every,
         clock_speed,
+        canary_defaults,
     });
 
     // Our hook first: ratatui's (installed by try_init) restores raw mode and the screen,

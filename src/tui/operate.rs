@@ -275,7 +275,7 @@ impl App {
                 live.live_version.as_deref().unwrap_or("—")
             ),
         )];
-        let form = plan::canary_form(intro);
+        let form = plan::canary_form(intro, &self.canary_defaults);
         self.overlays
             .push(Overlay::CanaryForm(Box::new(form), target));
     }

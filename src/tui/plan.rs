@@ -17,20 +17,57 @@ const LATENCY: usize = 3;
 const SATISFACTION: usize = 4;
 const MIN_CONV: usize = 5;
 
-pub fn canary_form(intro: Vec<(Tone, String)>) -> FormState {
-    let t = Thresholds::default();
+/// What the plan form starts with (the profile's `[canary]` settings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryDefaults {
+    pub steps: Vec<f64>,
+    pub interval: Duration,
+    pub thresholds: Thresholds,
+    pub min_conversations: u64,
+}
+
+impl Default for CanaryDefaults {
+    fn default() -> Self {
+        CanaryDefaults {
+            steps: vec![5.0, 25.0, 50.0, 100.0],
+            interval: Duration::from_secs(300),
+            thresholds: Thresholds::default(),
+            min_conversations: 100,
+        }
+    }
+}
+
+fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    if s > 0 && s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s > 0 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+pub fn canary_form(intro: Vec<(Tone, String)>, d: &CanaryDefaults) -> FormState {
+    let t = &d.thresholds;
+    let steps = d
+        .steps
+        .iter()
+        .map(|s| format!("{s}"))
+        .collect::<Vec<_>>()
+        .join(",");
     FormState {
         title: "Canary plan".to_string(),
         intro,
         fields: vec![
             FormField::new(
                 "Steps (%)",
-                "5,25,50,100",
+                &steps,
                 "canary traffic per step, ascending, up to 100",
             ),
             FormField::new(
                 "Interval",
-                "5m",
+                &duration_text(d.interval),
                 "how long each step holds before it is judged (90s, 5m, 1h)",
             ),
             FormField::new(
@@ -50,7 +87,7 @@ pub fn canary_form(intro: Vec<(Tone, String)>) -> FormState {
             ),
             FormField::new(
                 "Min conversations",
-                "100",
+                &d.min_conversations.to_string(),
                 "per arm, before a step can be judged",
             ),
         ],
@@ -171,7 +208,7 @@ mod tests {
 
     #[test]
     fn the_default_form_parses() {
-        let mut form = canary_form(Vec::new());
+        let mut form = canary_form(Vec::new(), &CanaryDefaults::default());
         let target = CanaryTarget {
             bot_id: "b".into(),
             bot_name: "bot".into(),
@@ -183,5 +220,31 @@ mod tests {
         assert_eq!(req.interval, Duration::from_secs(300));
         assert_eq!(req.thresholds, Thresholds::default());
         assert_eq!(req.min_conversations, 100);
+    }
+}
+
+#[cfg(test)]
+mod defaults_tests {
+    use super::*;
+
+    #[test]
+    fn the_form_starts_from_the_profile_defaults() {
+        let d = CanaryDefaults {
+            steps: vec![5.0, 10.0, 25.0],
+            interval: Duration::from_secs(90),
+            thresholds: Thresholds {
+                error_rate: 0.02,
+                satisfaction_score: 4.0,
+                max_latency_ms: 800.0,
+            },
+            min_conversations: 40,
+        };
+        let form = canary_form(Vec::new(), &d);
+        let values: Vec<String> = (0..form.fields.len())
+            .map(|i| form.value(i).to_string())
+            .collect();
+        assert_eq!(values, vec!["5,10,25", "90s", "2%", "800", "4", "40"]);
+        assert_eq!(duration_text(Duration::from_secs(120)), "2m");
+        assert_eq!(duration_text(Duration::from_secs(7200)), "2h");
     }
 }
