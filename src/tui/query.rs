@@ -2,9 +2,7 @@
 //! the filter lets through, which version is selected, what the deployments list holds,
 //! which canary the canary pane shows.
 
-use crate::domain::{
-    BotEnvironment, BotSummary, Canary, OperationKind, Stage, Version, VersionStatus,
-};
+use crate::domain::{BotEnvironment, BotSummary, Canary, OperationKind, Stage, Version};
 use crate::engine::events::WorkflowKind;
 
 use super::app::App;
@@ -82,24 +80,13 @@ pub fn verdict_is_good(v: &str) -> bool {
 
 /// The newest published version that passed a canary, else the live version of the main
 /// stage while the bot is healthy.
+/// The version a rollback would go back to: the newest promoted PUBLISHED version older
+/// than the live one (the engine's definition, so the ★ and `r` agree).
 pub fn last_known_good<'a>(bot: Option<&BotSummary>, versions: &'a [Version]) -> Option<&'a str> {
-    if let Some(v) = versions.iter().find(|v| {
-        v.status == VersionStatus::Published
-            && v.last_canary_verdict
-                .as_deref()
-                .is_some_and(verdict_is_good)
-    }) {
-        return Some(v.id.as_str());
-    }
     let bot = bot?;
-    if bot.health != crate::domain::Health::Healthy {
-        return None;
-    }
-    let (live, _) = live_and_idle(bot, main_stage(bot));
-    let live_version = live?.live_version.as_deref()?;
-    versions
-        .iter()
-        .find(|v| v.id == live_version)
+    let stage = main_stage(bot);
+    let live = crate::engine::rollback::live_version(bot, stage);
+    crate::engine::rollback::last_known_good(versions, live.as_deref(), stage)
         .map(|v| v.id.as_str())
 }
 
