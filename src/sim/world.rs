@@ -451,7 +451,7 @@ fn flow_definition(
 
 impl World {
     pub fn from_scenario(s: &Scenario, seed: u64) -> World {
-        let envs = s
+        let envs: BTreeMap<String, Env> = s
             .environments
             .iter()
             .map(|e| {
@@ -533,7 +533,11 @@ impl World {
             let mut traffic_since = BTreeMap::new();
             for bind in &b.environments {
                 weights.insert(bind.env.clone(), bind.weight);
-                if let Some(live) = &bind.live {
+                // A version live in production has had traffic forever; one only in staging
+                // gets its first (production) traffic from a canary or a deployment, which is
+                // when its regression clock starts.
+                let production = envs.get(&bind.env).map(|e| e.stage) == Some(Stage::Production);
+                if let Some(live) = bind.live.as_ref().filter(|_| production) {
                     traffic_since.insert(live.clone(), f64::NEG_INFINITY);
                 }
                 bindings.push(Binding {
@@ -916,6 +920,16 @@ mod tests {
         assert_eq!(s.state_at(1.0), DeploymentState::Queued);
         assert_eq!(s.state_at(2.0), DeploymentState::Compiling);
         assert_eq!(s.state_at(99.0), DeploymentState::Completed);
+    }
+
+    #[test]
+    fn a_version_live_only_in_staging_has_no_production_traffic_yet() {
+        let w = World::from_scenario(&Scenario::demo().unwrap(), 1);
+        let travel = &w.bots["bot-travel-assistant"];
+        assert!(travel.traffic_since.contains_key("v3.4.2"));
+        assert!(!travel.traffic_since.contains_key("v3.5.0"));
+        let p = crate::sim::traffic::profile_at(travel, "v3.5.0", 3600.0);
+        assert_eq!(p.error_rate, 0.02, "no regression before its first traffic");
     }
 
     #[test]
