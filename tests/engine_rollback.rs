@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use engine_common::{Harness, Setup};
 use relcon::domain::Stage;
-use relcon::engine::events::Outcome;
+use relcon::engine::events::{EventKind, Outcome};
 use relcon::engine::rollback::{self, RollbackPlan};
 
 fn plan(bot: &str, target: Option<&str>) -> RollbackPlan {
@@ -122,7 +122,6 @@ async fn rollback_refuses_while_sessions_are_active() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_waits_for_sessions_to_drain() {
     let h = Harness::start(Setup::default()).await;
-    let start = h.world().await.sim_seconds();
     let p = RollbackPlan {
         max_active_sessions: 0,
         wait_drain: Duration::from_secs(600),
@@ -141,13 +140,18 @@ async fn rollback_waits_for_sessions_to_drain() {
         .filter(|d| d.contains("waiting for them to drain"))
         .count();
     assert!(waits >= 2, "{waits} waits");
+    // Twelve sessions at three a minute are gone after 230 simulator seconds (from 0.5 on
+    // they round to none): the job cannot have been created before.
+    let created: Vec<f64> = {
+        let g = h.sim.app.lock();
+        g.world.rollback_jobs.values().map(|j| j.created).collect()
+    };
+    assert_eq!(created.len(), 1);
+    assert!(created[0] >= 230.0, "job created at {} s", created[0]);
+    assert!(done.kinds().any(|k| matches!(k,
+        EventKind::StepFinished { step, detail: Some(d) }
+            if step == "check sessions" && d.starts_with("0 active"))));
     let w = h.world().await;
-    // Twelve sessions at three a minute: about four simulator minutes before the job.
-    assert!(
-        w.sim_seconds() - start >= 200.0,
-        "{} s",
-        w.sim_seconds() - start
-    );
     assert_eq!(
         w.live("bot-hr-helpdesk", "env-prod-blue").as_deref(),
         Some("v1.8.0")
