@@ -45,6 +45,8 @@ pub enum Hook {
     Sim,
     /// A port on 127.0.0.1 nobody listens on.
     ClosedPort,
+    /// A path on the simulator, e.g. `/hooks/status/503/ci` (a receiver that answers 503).
+    SimPath(&'static str),
 }
 
 /// How to set up one test's world.
@@ -164,6 +166,7 @@ impl Harness {
             Hook::None => None,
             Hook::Sim => Some(format!("{}{HOOK_PATH}", sim.url())),
             Hook::ClosedPort => Some(closed_port_url().await),
+            Hook::SimPath(path) => Some(format!("{}{path}", sim.url())),
         }
         .map(|url| {
             let target = WebhookTarget::new(
