@@ -15,7 +15,7 @@ fn plan(bot: &str, version: &str) -> DeployPlan {
         version: version.into(),
         target: None,
         regions: vec![],
-        timeout: Duration::from_secs(600),
+        timeout: Duration::from_secs(3600),
     }
 }
 

@@ -34,7 +34,12 @@ fn snapshot() -> Snapshot {
             lock("cognigy-nlp-core", "3.2.0"),
             lock("dialog-runtime", "2.1.4"),
         ],
-        rollback_policy: RollbackPolicy::default(),
+        // Seed 003's policy, with an hour for the rollout: at 600x the default five
+        // minutes are half a second of wall time.
+        rollback_policy: RollbackPolicy {
+            timeout_seconds: 3600,
+            ..RollbackPolicy::default()
+        },
         capacity_constraints: json!({"max_concurrent_sessions": 500, "memory_limit_mb": 4096}),
         isolation_rules: None,
         callback_url: None,

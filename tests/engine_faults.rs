@@ -50,7 +50,7 @@ async fn deploy_once(h: &Harness, label: &str) -> Outcome {
         version: "v2.4.0".into(),
         target: None,
         regions: vec!["eu-west-1".into()],
-        timeout: Duration::from_secs(600),
+        timeout: Duration::from_secs(3600),
     };
     let done = h.run(move |ctx| deploy::run(ctx, p)).await;
     let outcome = definite(label, &done);
@@ -114,7 +114,7 @@ async fn rollback_once(h: &Harness, label: &str) -> Outcome {
         test_message: "where is my order".into(),
         expected_intent: "order_support".into(),
         min_confidence: 0.85,
-        timeout: Duration::from_secs(600),
+        timeout: Duration::from_secs(3600),
     };
     let done = h.run(move |ctx| rollback::run(ctx, p)).await;
     let outcome = definite(label, &done);
@@ -176,7 +176,12 @@ fn snapshot() -> Snapshot {
             lock("cognigy-nlp-core", "3.2.0"),
             lock("dialog-runtime", "2.1.4"),
         ],
-        rollback_policy: RollbackPolicy::default(),
+        // Seed 003's policy, with an hour for the rollout: at 600x the default five
+        // minutes are half a second of wall time.
+        rollback_policy: RollbackPolicy {
+            timeout_seconds: 3600,
+            ..RollbackPolicy::default()
+        },
         capacity_constraints: json!({"max_concurrent_sessions": 500, "memory_limit_mb": 4096}),
         isolation_rules: None,
         callback_url: None,

@@ -22,7 +22,7 @@ fn plan(bot: &str, target: Option<&str>) -> RollbackPlan {
         test_message: "where is my order".into(),
         expected_intent: "order_support".into(),
         min_confidence: 0.85,
-        timeout: Duration::from_secs(600),
+        timeout: Duration::from_secs(3600),
     }
 }
 

@@ -138,7 +138,7 @@ fn deploy_plan() -> DeployPlan {
         version: "v2.4.0".into(),
         target: None,
         regions: vec![],
-        timeout: Duration::from_secs(600),
+        timeout: Duration::from_secs(3600),
     }
 }
 
@@ -153,7 +153,7 @@ fn rollback_plan() -> RollbackPlan {
         test_message: "where is my order".into(),
         expected_intent: "order_support".into(),
         min_confidence: 0.85,
-        timeout: Duration::from_secs(600),
+        timeout: Duration::from_secs(3600),
     }
 }
 
