@@ -115,9 +115,10 @@ async fn a_missing_dependency_is_refused() {
     assert!(h.world().await.flow_pushes().is_empty());
 }
 
-/// `flow_base` is pushed first; `flow_overflow` (which depends on it) has a version the
-/// client's schema accepts and the server refuses, so its import fails after `flow_base`
-/// went out, and `flow_base` must be put back to the version it replaced.
+/// `flow_base` and `flow_fresh` are pushed first; `flow_overflow` (which depends on
+/// `flow_base`) has a version the client's schema accepts and the server refuses, so its
+/// import fails after the other two went out. `flow_base` must be put back to the version
+/// it replaced; `flow_fresh` had none, stays, and the report must say so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_that_fails_half_way_rolls_back_the_flows_already_pushed() {
     let h = Harness::start(Setup::scenario("engine_lab.toml")).await;
@@ -140,9 +141,16 @@ async fn a_push_that_fails_half_way_rolls_back_the_flows_already_pushed() {
         "{:?}",
         done.details()
     );
+    assert!(
+        r.summary
+            .contains("left deployed, new in env_flows with no earlier version: flow_fresh"),
+        "{}",
+        r.summary
+    );
     assert!(done.steps_finished().contains(&"roll back".to_string()));
 
-    // The world: flow_base went out and came back; flow_overflow never landed.
+    // The world: flow_base went out and came back, flow_fresh went out, flow_overflow
+    // never landed.
     let pushes = h.world().await.flow_pushes();
     let seen: Vec<(String, String, String)> = pushes
         .iter()
@@ -158,6 +166,7 @@ async fn a_push_that_fails_half_way_rolls_back_the_flows_already_pushed() {
         seen,
         vec![
             ("flow_base".into(), "1.1.0".into(), "deployed".into()),
+            ("flow_fresh".into(), "1.0.0".into(), "deployed".into()),
             ("flow_base".into(), "1.0.0".into(), "rolled_back".into()),
         ]
     );
@@ -175,6 +184,17 @@ async fn a_push_that_fails_half_way_rolls_back_the_flows_already_pushed() {
         .await
         .unwrap();
     assert_eq!(overflow.status, "not_deployed");
+    let fresh = h
+        .engine
+        .backend
+        .flow_status("flow_fresh", "env_flows")
+        .await
+        .unwrap();
+    assert_eq!(
+        fresh.version.as_deref(),
+        Some("1.0.0"),
+        "it stays, as reported"
+    );
 
     // The manifest was written before the push and records how far it got.
     let manifest: Value =
@@ -187,8 +207,18 @@ async fn a_push_that_fails_half_way_rolls_back_the_flows_already_pushed() {
         .collect();
     assert_eq!(
         status,
-        vec![("flow_base", "deployed"), ("flow_overflow", "pending")]
+        vec![
+            ("flow_base", "deployed"),
+            ("flow_fresh", "deployed"),
+            ("flow_overflow", "pending")
+        ]
     );
+    let rolled_back = h
+        .audit_records()
+        .into_iter()
+        .find(|r| r.event == "rolled_back")
+        .unwrap();
+    assert!(rolled_back.detail.unwrap().contains("flow_fresh"));
     let events = h.audit_events("flows");
     assert_eq!(events, vec!["started", "rolled_back"]);
 }
