@@ -423,6 +423,14 @@ impl HttpClient {
         let parsed = Url::parse(url).map_err(|e| BackendError::Config {
             detail: format!("{:?} is not a valid URL: {e}", clean(url)),
         })?;
+        // Webhook URLs can carry credentials in their path or query (and userinfo): what
+        // is logged or put in an error is the origin only.
+        let mut shown = parsed.clone();
+        shown.set_path("/");
+        shown.set_query(None);
+        shown.set_fragment(None);
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
         let mut backoff = ExponentialBuilder::new()
             .with_min_delay(self.retry.base_delay)
             .with_max_delay(self.retry.max_delay)
@@ -436,7 +444,7 @@ impl HttpClient {
                 Err(e) if attempt < self.retry.attempts => {
                     let wait = full_jitter(backoff.next().unwrap_or_default());
                     tracing::warn!(
-                        url = %parsed.as_str(),
+                        url = %shown.as_str(),
                         attempt,
                         error = %error_chain(&e),
                         "HEAD failed in transit; retrying"
@@ -446,8 +454,8 @@ impl HttpClient {
                 Err(e) => {
                     return Err(self.transport_error(
                         &e,
-                        &parsed,
-                        &format!("HEAD {}", parsed.as_str()),
+                        &shown,
+                        &format!("HEAD {}", shown.as_str()),
                         attempt,
                         &[],
                     ));

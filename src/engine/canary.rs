@@ -138,7 +138,7 @@ pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
         }
         (Ok(End::Breach(j, step)), Some(c)) => {
             let reason = format!("step {step}: {}", j.reasons(Verdict::Fail));
-            roll_back(&mut ctx, &plan, &c, reason, Some(&j)).await
+            roll_back(&mut ctx, &plan, &c, reason, Some(&j), Outcome::RolledBack).await
         }
         (Ok(End::NoData(step)), Some(c)) => {
             let reason = format!(
@@ -146,15 +146,16 @@ pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
                 plan.min_conversations,
                 plan.max_extensions + 1
             );
-            roll_back(&mut ctx, &plan, &c, reason, None).await
+            roll_back(&mut ctx, &plan, &c, reason, None, Outcome::RolledBack).await
         }
         (Err(stop), Some(c)) if !matches!(stop, Stop::Audit(_)) => {
-            let cancelled = matches!(stop, Stop::Cancelled);
-            let mut r = roll_back(&mut ctx, &plan, &c, stop.to_string(), None).await;
-            if cancelled && r.outcome == Outcome::RolledBack {
-                r.outcome = Outcome::Cancelled;
-            }
-            r
+            // An abort ends as cancelled once the canary is rolled back.
+            let restored = if matches!(stop, Stop::Cancelled) {
+                Outcome::Cancelled
+            } else {
+                Outcome::RolledBack
+            };
+            roll_back(&mut ctx, &plan, &c, stop.to_string(), None, restored).await
         }
         (Err(stop), _) => ctx.finish_stopped(KIND, stop, details(&ctx, base)).await,
         (Ok(_), None) => {
@@ -514,12 +515,14 @@ async fn audit_decision(
     .await
 }
 
+/// Roll the canary back; `restored` is the outcome to report (and announce) if that works.
 async fn roll_back(
     ctx: &mut Ctx,
     plan: &CanaryPlan,
     c: &Canary,
     reason: String,
     j: Option<&Judgement>,
+    restored: Outcome,
 ) -> Report {
     let backend = ctx.engine.backend.clone();
     let r = ctx
@@ -536,7 +539,7 @@ async fn roll_back(
         .await;
     let (outcome, summary) = match r {
         Ok(()) => (
-            Outcome::RolledBack,
+            restored,
             format!("canary {} {} rolled back: {reason}", plan.bot, c.version),
         ),
         Err(e) => (

@@ -429,6 +429,7 @@ async fn roll_back(
     let result = ctx
         .step("roll back", async {
             let mut restored = Vec::new();
+            let mut left = Vec::new();
             let mut problems = Vec::new();
             for (id, prev) in pushed.iter().rev() {
                 match prev {
@@ -436,24 +437,40 @@ async fn roll_back(
                         Ok(_) => restored.push(format!("{id} → {p}")),
                         Err(e) => problems.push(format!("{id}: {e}")),
                     },
-                    None => problems.push(format!("{id} was new in {env}; nothing to restore")),
+                    // Nothing earlier to go back to: the flow stays, and the report says so.
+                    None => left.push(id.clone()),
                 }
             }
-            if problems.iter().any(|p| !p.contains("was new")) {
+            let done = if restored.is_empty() {
+                "nothing restored".to_string()
+            } else {
+                format!("restored {}", restored.join(", "))
+            };
+            let left = if left.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; left deployed, new in {env} with no earlier version: {}",
+                    left.join(", ")
+                )
+            };
+            if problems.is_empty() {
+                Ok((left.clone(), Some(format!("{done}{left}"))))
+            } else {
                 Err(Stop::Failed(format!(
-                    "restored {}; failed: {}",
-                    restored.join(", "),
+                    "{done}; failed: {}{left}",
                     problems.join("; ")
                 )))
-            } else {
-                Ok(((), Some(format!("restored {}", restored.join(", ")))))
             }
         })
         .await;
     let (outcome, summary) = match result {
-        Ok(()) => (
+        Ok(left) => (
             Outcome::RolledBack,
-            format!("flows deploy to {} rolled back: {reason}", plan.environment),
+            format!(
+                "flows deploy to {} rolled back: {reason}{left}",
+                plan.environment
+            ),
         ),
         Err(e) => (
             Outcome::Failed,

@@ -194,7 +194,13 @@ async fn idempotent(app: &App, req: Request, next: Next) -> Response {
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let status = resp.status();
-    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+    // Answers that did not act on the request are not kept: a retry must run it. That
+    // includes a 401 — the token can expire between the client check above and the
+    // handler's, and a client that fetches a new token resends under the same key.
+    if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::UNAUTHORIZED
+    {
         return resp;
     }
     let (parts, body) = resp.into_parts();

@@ -241,10 +241,23 @@ pub fn series(
     out
 }
 
-/// Summary of the last `window` seconds.
+/// Summary of the last `window` seconds. The minute the window starts in is counted for
+/// the part of it inside the window.
 pub fn summary(world: &World, q: &Query<'_>, window: f64, now: f64) -> MetricSummary {
-    let from = ((now - window) / 60.0).floor() as i64 + 1;
-    let pts = series(world, q, from, now, &|_| String::new());
+    let start = now - window.max(0.0);
+    let from = (start / 60.0).floor() as i64;
+    let mut pts = series(world, q, from, now, &|_| String::new());
+    if let Some(first) = pts.first_mut().filter(|p| p.minute == from) {
+        let from_s = from as f64 * 60.0;
+        // The minute in progress is already cut at `now`.
+        let covered = ((from_s + 60.0).min(now) - from_s).max(0.0);
+        let inside = ((from_s + 60.0).min(now) - start).max(0.0);
+        if covered > 0.0 && inside < covered {
+            let f = inside / covered;
+            first.conversations = (first.conversations as f64 * f).round() as u64;
+            first.errors = (first.errors as f64 * f).round() as u64;
+        }
+    }
     MetricSummary::from_points(&pts)
 }
 
@@ -323,6 +336,25 @@ mod tests {
         let sg = summary(&w, &green, 600.0, 600.0);
         assert!(sb.conversation_count > 1000);
         assert_eq!(sg.conversation_count, 0);
+    }
+
+    #[test]
+    fn a_window_covers_its_length_whatever_the_phase() {
+        let w = world(5);
+        let blue = Query {
+            env: Some("env-prod-blue"),
+            ..q("bot-customer-service-v2")
+        };
+        // 180 conversations a minute: a 60 s window holds about that many, wherever it
+        // starts in the minute.
+        for now in [600.0, 605.0, 630.0, 659.0] {
+            let s = summary(&w, &blue, 60.0, now);
+            assert!(
+                (140..=230).contains(&s.conversation_count),
+                "{now}: {}",
+                s.conversation_count
+            );
+        }
     }
 
     #[test]

@@ -451,7 +451,7 @@ fn flow_definition(
 
 impl World {
     pub fn from_scenario(s: &Scenario, seed: u64) -> World {
-        let envs = s
+        let envs: BTreeMap<String, Env> = s
             .environments
             .iter()
             .map(|e| {
@@ -922,6 +922,16 @@ mod tests {
         assert_eq!(s.state_at(1.0), DeploymentState::Queued);
         assert_eq!(s.state_at(2.0), DeploymentState::Compiling);
         assert_eq!(s.state_at(99.0), DeploymentState::Completed);
+    }
+
+    #[test]
+    fn a_version_live_only_in_staging_has_no_production_traffic_yet() {
+        let w = World::from_scenario(&Scenario::demo().unwrap(), 1);
+        let travel = &w.bots["bot-travel-assistant"];
+        assert!(travel.traffic_since.contains_key("v3.4.2"));
+        assert!(!travel.traffic_since.contains_key("v3.5.0"));
+        let p = crate::sim::traffic::profile_at(travel, "v3.5.0", 3600.0);
+        assert_eq!(p.error_rate, 0.02, "no regression before its first traffic");
     }
 
     #[test]
