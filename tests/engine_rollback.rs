@@ -165,12 +165,13 @@ async fn rollback_waits_for_sessions_to_drain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_target_with_missing_dependencies_fails_with_the_servers_reason() {
+async fn a_target_with_missing_dependencies_is_refused_with_the_servers_reason() {
     let h = Harness::start(Setup::default()).await;
     let p = plan("bot_12345", Some("v_70001"));
     let done = h.run(move |ctx| rollback::run(ctx, p)).await;
     let r = &done.report;
-    assert_eq!(r.outcome, Outcome::Failed, "{}", r.summary);
+    // The server refused the job before anything changed: a refusal, not a failure.
+    assert_eq!(r.outcome, Outcome::Refused, "{}", r.summary);
     done.assert_finished_event();
     assert!(
         r.summary
@@ -183,7 +184,7 @@ async fn a_target_with_missing_dependencies_fails_with_the_servers_reason() {
     assert!(w.rollback_jobs("bot_12345").is_empty());
     assert_eq!(w.live("bot_12345", "env_prod").as_deref(), Some("v_80112"));
     let events = h.audit_events("rollback");
-    assert_eq!(events, vec!["decision", "failed"]);
+    assert_eq!(events, vec!["decision", "refused"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
