@@ -700,7 +700,10 @@ fn example_config_loads_and_every_profile_resolves() {
     assert!(!demo.production);
     assert_eq!(demo.operator, "demo-operator");
     assert_eq!(demo.canary.interval, Duration::from_secs(60));
-    assert_eq!(demo.webhooks.len(), 1);
+    assert!(
+        demo.webhooks.is_empty(),
+        "the demo profile works with COGNIGY_API_KEY alone"
+    );
     assert_eq!(
         demo.blue_green.as_ref().map(|bg| bg.other("env-prod-blue")),
         Some("env-prod-green")
@@ -713,6 +716,7 @@ fn example_config_loads_and_every_profile_resolves() {
     );
 
     let staging = &resolved["staging"];
+    assert_eq!(staging.webhooks.len(), 1);
     assert!(matches!(
         staging.credentials,
         Credentials::ClientCredentials {
@@ -796,7 +800,7 @@ fn example_config_documents_every_key() {
         "[profiles.demo.retry]",
         "[profiles.demo.canary]",
         "[profiles.demo.rollback]",
-        "[[profiles.demo.webhooks]]",
+        "[[profiles.staging.webhooks]]",
         "[ui]",
         "[keymap]",
     ] {

@@ -551,23 +551,18 @@ async fn roll_back(
         ),
     };
     let metrics = j.map(|j| json!({"verdicts": j.verdicts, "thresholds": plan.thresholds}));
-    let _ = ctx
-        .audit(KIND, "rolled_back", |e| {
-            e.bot = Some(plan.bot.clone());
-            e.environment = Some(c.environment_id.clone());
-            e.from_version = Some(c.version.clone());
-            e.to_version = Some(c.stable_version.clone());
-            e.outcome = Some(outcome.as_str().into());
-            e.detail = Some(summary.clone());
-            e.metrics = metrics;
-        })
-        .await;
     let d = details(
         ctx,
         json!({"bot": plan.bot, "version": c.version, "canaryId": c.id, "environment": c.environment_id, "stableVersion": c.stable_version, "reason": reason}),
     );
-    ctx.notify(KIND, "canary.rolled_back", d.clone()).await;
-    ctx.finish(KIND, outcome, summary, d)
+    ctx.conclude_restore(KIND, "canary.rolled_back", outcome, summary, d, |e| {
+        e.bot = Some(plan.bot.clone());
+        e.environment = Some(c.environment_id.clone());
+        e.from_version = Some(c.version.clone());
+        e.to_version = Some(c.stable_version.clone());
+        e.metrics = metrics;
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -421,23 +421,13 @@ async fn roll_back(ctx: &mut Ctx, plan: &DeployPlan, id: &str, cause: Stop) -> R
             format!("{reason}; and the rollback of {id} failed too: {e}"),
         ),
     };
-    let _ = ctx
-        .audit(KIND, "rolled_back", |e| {
-            e.bot = Some(plan.bot.clone());
-            e.to_version = Some(plan.version.clone());
-            e.outcome = Some(outcome.as_str().into());
-            e.detail = Some(summary.clone());
-        })
-        .await;
-    ctx.notify(
-        KIND,
-        "deployment.rolled_back",
-        json!({"bot": plan.bot, "version": plan.version, "deploymentId": id, "reason": reason}),
-    )
-    .await;
     let d = details(
         ctx,
         json!({"bot": plan.bot, "version": plan.version, "deploymentId": id, "reason": reason}),
     );
-    ctx.finish(KIND, outcome, summary, d)
+    ctx.conclude_restore(KIND, "deployment.rolled_back", outcome, summary, d, |e| {
+        e.bot = Some(plan.bot.clone());
+        e.to_version = Some(plan.version.clone());
+    })
+    .await
 }

@@ -365,19 +365,14 @@ async fn roll_back(ctx: &mut Ctx, plan: &EnvPlan, job: &str, reason: String) -> 
             format!("{reason}; and the rollback of {job} failed: {e}"),
         ),
     };
-    let _ = ctx
-        .audit(KIND, "rolled_back", |e| {
-            e.environment = Some(plan.environment.clone());
-            e.outcome = Some(outcome.as_str().into());
-            e.detail = Some(summary.clone());
-        })
-        .await;
     let d = details(
         ctx,
         json!({"environment": plan.environment, "jobId": job, "reason": reason}),
     );
-    ctx.notify(KIND, "environment.rolled_back", d.clone()).await;
-    ctx.finish(KIND, outcome, summary, d)
+    ctx.conclude_restore(KIND, "environment.rolled_back", outcome, summary, d, |e| {
+        e.environment = Some(plan.environment.clone());
+    })
+    .await
 }
 
 #[cfg(test)]

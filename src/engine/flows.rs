@@ -480,19 +480,14 @@ async fn roll_back(
             ),
         ),
     };
-    let _ = ctx
-        .audit(KIND, "rolled_back", |e| {
-            e.environment = Some(plan.environment.clone());
-            e.outcome = Some(outcome.as_str().into());
-            e.detail = Some(summary.clone());
-        })
-        .await;
     let d = details(
         ctx,
         json!({"environment": plan.environment, "reason": reason}),
     );
-    ctx.notify(KIND, "flows.rolled_back", d.clone()).await;
-    ctx.finish(KIND, outcome, summary, d)
+    ctx.conclude_restore(KIND, "flows.rolled_back", outcome, summary, d, |e| {
+        e.environment = Some(plan.environment.clone());
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -422,6 +422,30 @@ impl Ctx {
         }
     }
 
+    /// End a run that restored (or tried to restore) what it changed: audit the outcome
+    /// (best effort: the run is over either way), tell the webhooks, report.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn conclude_restore(
+        &self,
+        workflow: WorkflowKind,
+        webhook_event: &str,
+        outcome: Outcome,
+        summary: String,
+        details: Value,
+        fill: impl FnOnce(&mut AuditEntry),
+    ) -> Report {
+        let s = summary.clone();
+        let _ = self
+            .audit(workflow, "rolled_back", |e| {
+                e.outcome = Some(outcome.as_str().into());
+                e.detail = Some(s);
+                fill(e);
+            })
+            .await;
+        self.notify(workflow, webhook_event, details.clone()).await;
+        self.finish(workflow, outcome, summary, details)
+    }
+
     /// Finish after an early stop: audit it (best effort, the stop may be the audit itself).
     pub async fn finish_stopped(
         &self,
