@@ -31,7 +31,13 @@ pub async fn run_profile(global: &Global) -> anyhow::Result<()> {
 
 /// Open the console on an in-process simulator at `url`, running at `speed`.
 pub async fn run_demo(url: &str, speed: f64) -> anyhow::Result<()> {
-    let profile = config::Profile::demo(url, speed);
+    let mut profile = config::Profile::demo(url, speed);
+    // Each demo starts a fresh world; its audit trail starts fresh too, so the timeline
+    // shows only what happened to this world.
+    let name = format!("demo-{}.jsonl", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    if let Some(dir) = profile.audit_log.parent() {
+        profile.audit_log = dir.join(name);
+    }
     run_console(profile, UiSettings::defaults()?, Duration::from_secs(2)).await
 }
 
