@@ -246,22 +246,7 @@ async fn rollback_and_environment_jobs_follow_their_timing() {
 async fn stalled_jobs_end_in_timeout_after_job_timeout() {
     let sim = start().await;
     sim.faults(json!({"stallJobs": true})).await;
-    let dep = sim.deploy_customer_service(API_KEY).await;
-    let dep_id = dep.expect(202)["deploymentId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let job = sim
-        .post(
-            "/api/v1/deployments",
-            API_KEY,
-            &json!({"botId": "bot_12345", "targetVersionId": "v_67890", "environment": "PRODUCTION"}),
-        )
-        .await;
-    let job_id = job.expect(202)["data"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (dep_id, job_id) = sim.deployment_and_rollback_job(API_KEY).await;
 
     let dep_path = format!("/v1/deployments/{dep_id}/status");
     let job_path = format!("/api/v1/deployments/{job_id}/status");

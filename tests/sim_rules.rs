@@ -361,22 +361,7 @@ async fn invalid_rollback_targets_are_422() {
 #[tokio::test]
 async fn the_13th_status_read_in_a_minute_is_429_until_the_clock_moves() {
     let sim = start().await;
-    let dep = sim.deploy_customer_service(API_KEY).await;
-    let dep_id = dep.expect(202)["deploymentId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let job = sim
-        .post(
-            "/api/v1/deployments",
-            API_KEY,
-            &json!({"botId": "bot_12345", "targetVersionId": "v_67890", "environment": "PRODUCTION"}),
-        )
-        .await;
-    let job_id = job.expect(202)["data"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (dep_id, job_id) = sim.deployment_and_rollback_job(API_KEY).await;
     let env_job = sim
         .post(
             "/api/v2/deployments",

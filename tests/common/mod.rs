@@ -272,6 +272,28 @@ impl Sim {
         )
         .await
     }
+
+    /// Start a `/v1` deployment (bot-customer-service-v2) and an `/api/v1` rollback job
+    /// (bot_12345 to v_67890); their ids.
+    pub async fn deployment_and_rollback_job(&self, token: &str) -> (String, String) {
+        let dep = self.deploy_customer_service(token).await;
+        let dep_id = dep.expect(202)["deploymentId"]
+            .as_str()
+            .expect("deploymentId")
+            .to_string();
+        let job = self
+            .post(
+                "/api/v1/deployments",
+                token,
+                &serde_json::json!({"botId": "bot_12345", "targetVersionId": "v_67890", "environment": "PRODUCTION"}),
+            )
+            .await;
+        let job_id = job.expect(202)["data"]["jobId"]
+            .as_str()
+            .expect("jobId")
+            .to_string();
+        (dep_id, job_id)
+    }
 }
 
 #[track_caller]

@@ -126,17 +126,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         .skip(pos.offset)
         .take(height)
         .map(|(i, bot)| {
-            let style = if i == pos.selected {
-                if focused {
-                    theme.selected
-                } else {
-                    theme
-                        .selected
-                        .remove_modifier(ratatui::style::Modifier::BOLD)
-                }
-            } else {
-                theme.text
-            };
+            let style = super::row_style(theme, i == pos.selected, focused);
             Row::new(vec![
                 Line::raw(bot.name.clone()),
                 environments(theme, bot, wide),

@@ -26,6 +26,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, focused: b
 }
 
 /// The border and title every pane shares; `extra` goes after the title.
+/// A table row's style: highlighted when selected, bold only in the focused pane.
+pub fn row_style(
+    theme: &super::theme::Theme,
+    selected: bool,
+    focused: bool,
+) -> ratatui::style::Style {
+    match (selected, focused) {
+        (true, true) => theme.selected,
+        (true, false) => theme
+            .selected
+            .remove_modifier(ratatui::style::Modifier::BOLD),
+        (false, _) => theme.text,
+    }
+}
+
 pub fn block<'a>(app: &App, pane: PaneId, focused: bool, extra: Option<String>) -> Block<'a> {
     let theme = &app.theme;
     let border = if focused {

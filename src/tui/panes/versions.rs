@@ -56,17 +56,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         .skip(pos.offset)
         .take(height)
         .map(|(i, v)| {
-            let style = if i == pos.selected {
-                if focused {
-                    theme.selected
-                } else {
-                    theme
-                        .selected
-                        .remove_modifier(ratatui::style::Modifier::BOLD)
-                }
-            } else {
-                theme.text
-            };
+            let style = super::row_style(theme, i == pos.selected, focused);
             let status_style = match v.status {
                 VersionStatus::Published => theme.text,
                 VersionStatus::Draft => theme.warn,
