@@ -311,3 +311,20 @@ fn every_screen_draws_at_awkward_sizes() {
         }
     }
 }
+
+#[test]
+fn an_unreachable_server_is_explained_where_the_bots_would_be() {
+    let mut app = App::new(sample::config());
+    app.update(Action::Resize {
+        width: 120,
+        height: 30,
+    });
+    app.update(Action::Update(relcon::tui::Update::Connection {
+        ok: false,
+        detail: "cannot reach http://127.0.0.1:1/api/v1/bots: connection refused".into(),
+    }));
+    let s = screen(&app, 120, 30);
+    assert!(s.contains("cannot load bots: cannot reach"), "{s}");
+    assert!(s.contains("api_url"), "the pane says what to check:\n{s}");
+    assert!(!s.contains("loading bots"), "{s}");
+}

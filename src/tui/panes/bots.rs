@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::widgets::{Paragraph, Row, Table, Wrap};
 
 use crate::domain::{BotSummary, Health};
 use crate::tui::app::App;
@@ -109,11 +109,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let block = block(app, PaneId::Bots, focused, Some(extra));
     if bots.is_empty() {
         let text = if app.bots.is_empty() {
-            "loading bots…".to_string()
+            match &app.connection {
+                Some((false, detail)) => format!(
+                    "cannot load bots: {detail}\n\nCheck the profile's api_url (or COGNIGY_API_URL) and the credentials; relcon keeps retrying. `relcon demo` runs against a built-in simulator."
+                ),
+                _ => "loading bots…".to_string(),
+            }
         } else {
             format!("no bot matches {:?} (esc clears the filter)", app.filter)
         };
-        frame.render_widget(Paragraph::new(text).style(theme.muted).block(block), area);
+        frame.render_widget(
+            Paragraph::new(text)
+                .style(theme.muted)
+                .wrap(Wrap { trim: true })
+                .block(block),
+            area,
+        );
         return;
     }
     let inner_w = area.width.saturating_sub(2);
