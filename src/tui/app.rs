@@ -43,6 +43,8 @@ pub struct AppConfig {
     pub clock_speed: f64,
     /// What the canary plan form starts with.
     pub canary_defaults: super::plan::CanaryDefaults,
+    /// The rollback picker's starting session limit (the profile's `max_active_sessions`).
+    pub rollback_max_sessions: u32,
 }
 
 impl Default for AppConfig {
@@ -58,6 +60,7 @@ impl Default for AppConfig {
             refresh_every: Duration::from_secs(10),
             clock_speed: 1.0,
             canary_defaults: super::plan::CanaryDefaults::default(),
+            rollback_max_sessions: 0,
         }
     }
 }
@@ -163,6 +166,7 @@ pub(crate) struct Tracks {
 /// The whole console state.
 pub struct App {
     pub(crate) canary_defaults: super::plan::CanaryDefaults,
+    pub(crate) rollback_max_sessions: u32,
     pub(crate) profile: String,
     pub(crate) production: bool,
     pub(crate) read_only: bool,
@@ -221,6 +225,7 @@ impl App {
         let now = DateTime::<Utc>::UNIX_EPOCH;
         let mut app = App {
             canary_defaults: config.canary_defaults.clone(),
+            rollback_max_sessions: config.rollback_max_sessions,
             theme: Theme::named(&config.theme, config.no_color),
             no_color: config.no_color,
             profile: crate::sanitize::clean(&config.profile),

@@ -579,3 +579,35 @@ fn ctrl_c_closes_overlays_then_quits() {
     assert_eq!(app.overlay(), None);
     assert_eq!(app.update(ctrl_c), vec![Effect::Quit]);
 }
+
+#[test]
+fn the_rollback_picker_starts_from_the_profiles_session_limit() {
+    let mut app = loaded(
+        AppConfig {
+            rollback_max_sessions: 40,
+            ..sample::config()
+        },
+        160,
+        45,
+    );
+    step_app(&mut app, key('r'));
+    let Some(Overlay::RollbackPicker(p)) = app.overlays.last() else {
+        panic!("{:?}", app.overlay())
+    };
+    assert_eq!(p.max_active_sessions, 40);
+    // 37 active sessions are within 40: no refusal warning.
+    assert!(
+        !p.impact()
+            .iter()
+            .any(|(_, l)| l.contains("will be refused"))
+    );
+    step_app(&mut app, code(KeyCode::Enter));
+    let effects = step_app(&mut app, key('y'));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::StartRollback {
+            max_active_sessions: 40,
+            ..
+        }]
+    ));
+}

@@ -67,6 +67,8 @@ pub struct TuiContext {
     pub max_fps: u32,
     /// What the canary plan form starts with.
     pub canary_defaults: plan::CanaryDefaults,
+    /// The rollback picker's starting session limit.
+    pub rollback_max_sessions: u32,
     /// Where the console's effects go; the runtime executes them.
     pub effects_tx: UnboundedSender<Effect>,
     /// What the runtime reports back.
@@ -90,6 +92,7 @@ impl TuiContext {
             clock_speed: 1.0,
             max_fps: 30,
             canary_defaults: plan::CanaryDefaults::default(),
+            rollback_max_sessions: 0,
             effects_tx,
             updates_rx,
         }
@@ -115,6 +118,7 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         clock_speed,
         max_fps,
         canary_defaults,
+        rollback_max_sessions,
         effects_tx,
         updates_rx,
     } = ctx;
@@ -129,6 +133,7 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         refresh_every,
         clock_speed,
         canary_defaults,
+        rollback_max_sessions,
     });
 
     // Our hook first: ratatui's (installed by try_init) restores raw mode and the screen,

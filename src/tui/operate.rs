@@ -382,7 +382,7 @@ impl App {
             candidates,
             selected,
             active_sessions: bot.active_sessions,
-            max_active_sessions: 0,
+            max_active_sessions: self.rollback_max_sessions,
         };
         self.overlays
             .push(Overlay::RollbackPicker(Box::new(picker)));
