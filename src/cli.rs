@@ -240,6 +240,9 @@ pub enum AuditCommand {
         /// deploy, canary, rollback, flows, environment.
         #[arg(long)]
         operation: Option<String>,
+        /// Only records since then: a duration back from now (30m, 2h) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
         /// Only the last N records.
         #[arg(long)]
         last: Option<usize>,

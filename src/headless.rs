@@ -22,6 +22,17 @@ use crate::engine::{Report, canary, deploy, environment, flows, rollback};
 use crate::runtime::{self, Runtime};
 use crate::sanitize::clean;
 
+/// Print a line on stdout; if the reader has gone (`relcon status | head`), stop quietly
+/// instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 /// Documented exit codes.
 pub mod exit {
     pub const OK: u8 = 0;
@@ -298,7 +309,7 @@ fn print_report(output: Output, r: &Report) -> u8 {
                 "summary": r.summary,
                 "details": r.details,
             });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Output::Human => {
             let mark = match r.outcome {
@@ -306,7 +317,7 @@ fn print_report(output: Output, r: &Report) -> u8 {
                 Outcome::RolledBack => "↺",
                 _ => "✖",
             };
-            println!("{mark} {}: {}", r.outcome.as_str(), clean(&r.summary));
+            out!("{mark} {}: {}", r.outcome.as_str(), clean(&r.summary));
         }
     }
     code
@@ -400,7 +411,7 @@ pub async fn run(global: &Global, command: Command) -> u8 {
         Ok(code) => code,
         Err(e) => {
             if global.output == Output::Json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&json!({"outcome": if e.code == exit::CONFIG { "config_error" } else { "refused" }, "exitCode": e.code, "summary": e.message}))
                         .unwrap_or_default()
@@ -508,15 +519,15 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
         None => rt.backend.list_bots().await.map_err(backend_error)?,
     };
     if out == Output::Json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&bots).unwrap_or_default()
         );
         return Ok(exit::OK);
     }
-    println!("profile {} · {}", rt.profile.name, rt.profile.api_url);
+    out!("profile {} · {}", rt.profile.name, rt.profile.api_url);
     for b in &bots {
-        println!(
+        out!(
             "{} {} ({}) · {} · {} active sessions{}",
             match b.health {
                 crate::domain::Health::Healthy => "●",
@@ -531,7 +542,7 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
                 .unwrap_or_default()
         );
         for e in &b.environments {
-            println!(
+            out!(
                 "    {:<16} {:<10} {:>5.1}%  live {}",
                 e.environment_id,
                 e.stage.as_str(),
@@ -540,7 +551,7 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
             );
         }
         if let Some(op) = &b.active_operation {
-            println!(
+            out!(
                 "    ◌ {} {} {} ({})",
                 op.kind.as_str(),
                 op.id,
@@ -559,7 +570,7 @@ async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> 
     let good =
         rollback::last_known_good(&vs, live.as_deref(), Stage::Production).map(|v| v.id.clone());
     if out == Output::Json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"bot": bot, "live": live, "lastKnownGood": good, "versions": vs})
@@ -568,9 +579,13 @@ async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> 
         );
         return Ok(exit::OK);
     }
-    println!(
+    out!(
         "{:<20} {:<10} {:<10} {:<11} {:<24} VERDICT",
-        "VERSION", "STATUS", "ENV", "CREATED", "LIVE IN"
+        "VERSION",
+        "STATUS",
+        "ENV",
+        "CREATED",
+        "LIVE IN"
     );
     for v in &vs {
         let mark = if Some(&v.id) == good.as_ref() {
@@ -578,7 +593,7 @@ async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> 
         } else {
             ""
         };
-        println!(
+        out!(
             "{:<20} {:<10} {:<10} {:<11} {:<24} {}{mark}",
             v.id,
             v.status.as_str(),
@@ -589,6 +604,21 @@ async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> 
         );
     }
     Ok(exit::OK)
+}
+
+/// `--since`: a duration back from now (`30m`, `2h`) or an RFC 3339 time.
+pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let d = config::parse_duration(text).map_err(|e| {
+        CliError::refused(format!(
+            "--since {text}: {e}; use a duration such as 30m or 2h, or a time such as 2026-11-22T08:00:00Z"
+        ))
+    })?;
+    let d = chrono::Duration::from_std(d)
+        .map_err(|_| CliError::refused(format!("--since {text}: too far back")))?;
+    Ok(chrono::Utc::now() - d)
 }
 
 fn audit_path(global: &Global, file: Option<PathBuf>) -> Result<PathBuf, CliError> {
@@ -607,12 +637,12 @@ fn audit(global: &Global, command: AuditCommand) -> Result<u8, CliError> {
                 message: e.to_string(),
             })?;
             if global.output == Output::Json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&json!({"file": path, "ok": report.is_ok(), "records": report.records, "head": report.head, "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>()})).unwrap_or_default()
                 );
             } else {
-                println!("{}: {report}", path.display());
+                out!("{}: {report}", path.display());
             }
             Ok(if report.is_ok() {
                 exit::OK
@@ -624,8 +654,10 @@ fn audit(global: &Global, command: AuditCommand) -> Result<u8, CliError> {
             file,
             bot,
             operation,
+            since,
             last,
         } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
             let path = audit_path(global, file)?;
             let records = crate::audit::read_records(&path).map_err(|e| CliError {
                 code: exit::FAILED,
@@ -634,7 +666,7 @@ fn audit(global: &Global, command: AuditCommand) -> Result<u8, CliError> {
             let filter = crate::audit::Filter {
                 bot,
                 operation,
-                since: None,
+                since,
             };
             let mut shown: Vec<_> = records.iter().filter(|r| filter.matches(r)).collect();
             if let Some(n) = last {
@@ -642,16 +674,42 @@ fn audit(global: &Global, command: AuditCommand) -> Result<u8, CliError> {
                 shown.drain(..skip);
             }
             if global.output == Output::Json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&shown).unwrap_or_default()
                 );
             } else {
                 for r in shown {
-                    println!("{}", crate::audit::format_human(r));
+                    out!("{}", crate::audit::format_human(r));
                 }
             }
             Ok(exit::OK)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_durations_and_times() {
+        let t = parse_since("2026-11-22T08:00:00Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-22T08:00:00+00:00");
+        let ago = chrono::Utc::now() - parse_since("2h").unwrap();
+        assert!((ago.num_seconds() - 7200).abs() <= 5);
+        let e = parse_since("yesterday").unwrap_err();
+        assert_eq!(e.code, exit::REFUSED);
+        assert!(e.message.contains("--since yesterday"), "{}", e.message);
+    }
+
+    #[test]
+    fn outcomes_map_to_the_documented_exit_codes() {
+        assert_eq!(exit_code(Outcome::Succeeded), 0);
+        assert_eq!(exit_code(Outcome::Failed), 1);
+        assert_eq!(exit_code(Outcome::RolledBack), 2);
+        assert_eq!(exit_code(Outcome::Refused), 3);
+        assert_eq!(exit_code(Outcome::TimedOut), 5);
+        assert_eq!(exit_code(Outcome::Cancelled), 6);
     }
 }
