@@ -69,28 +69,35 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     })
 }
 
+/// Print a banner line; a closed stdout (`relcon sim | head -1`) must not stop the server.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn banner(handle: &sim::SimHandle, speed: f64) {
     let url = handle.url();
-    println!("relcon sim: Release API simulator on {url}");
-    println!(
+    say!("relcon sim: Release API simulator on {url}");
+    say!(
         "  seed {}  speed {speed}x  scenario {}",
-        handle.app.seed, handle.app.scenario.name
+        handle.app.seed,
+        handle.app.scenario.name
     );
-    println!("  demo credentials (every scope):");
-    println!(
+    say!("  demo credentials (every scope):");
+    say!(
         "    client id {}  secret {}  (POST {url}/v1/auth/token or {url}/oauth/token)",
         sim::auth::DEMO_CLIENT_ID,
         sim::auth::DEMO_CLIENT_SECRET
     );
-    println!(
+    say!(
         "    API key   {}  (Authorization: Bearer {})",
         sim::auth::DEMO_API_KEY,
         sim::auth::DEMO_API_KEY
     );
-    println!("  try: curl -H 'Authorization: Bearer demo-key' {url}/api/v1/bots");
-    println!(
-        "  control: {url}/_sim/clock  /_sim/faults  /_sim/stats  /_sim/reset   (Ctrl-C stops)"
-    );
+    say!("  try: curl -H 'Authorization: Bearer demo-key' {url}/api/v1/bots");
+    say!("  control: {url}/_sim/clock  /_sim/faults  /_sim/stats  /_sim/reset   (Ctrl-C stops)");
 }
 
 async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
@@ -115,7 +122,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let handle = sim::start(config).await?;
     if args.headless {
         banner(&handle, args.speed);
-        println!(
+        say!(
             "  point relcon at it: COGNIGY_API_URL={} COGNIGY_API_KEY=demo-key relcon status",
             handle.url()
         );
