@@ -25,6 +25,10 @@ pub const ACTIONS: &[&str] = &[
     "prev_pane",
     "up",
     "down",
+    "page_down",
+    "page_up",
+    "top",
+    "bottom",
     "select",
     "back",
     "deploy",
@@ -374,10 +378,14 @@ mod tests {
             ("space", "pause_resume"),
             ("a", "abort"),
             ("ctrl-r", "refresh"),
+            ("pagedown", "page_down"),
+            ("pageup", "page_up"),
+            ("g", "top"),
+            ("G", "bottom"),
         ] {
             assert_eq!(km.action(key), Some(action), "{key}");
         }
-        assert_eq!(km.bindings.len(), 20);
+        assert_eq!(km.bindings.len(), 24);
         // Every action has a key.
         for action in ACTIONS {
             assert!(!km.keys_for(action).is_empty(), "{action} has no key");

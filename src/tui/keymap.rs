@@ -157,37 +157,14 @@ impl Command {
     }
 }
 
-/// The default bindings, as the config file spells them (key → command name).
+/// The default bindings (key → command name): the `[keymap]` of
+/// `assets/default-config.toml`, the same text `relcon --print-default-config` prints.
 pub fn default_bindings() -> BTreeMap<String, String> {
-    [
-        ("q", "quit"),
-        ("?", "help"),
-        (":", "palette"),
-        ("/", "filter"),
-        ("tab", "next_pane"),
-        ("shift-tab", "prev_pane"),
-        ("j", "down"),
-        ("down", "down"),
-        ("k", "up"),
-        ("up", "up"),
-        ("pagedown", "page_down"),
-        ("pageup", "page_up"),
-        ("g", "top"),
-        ("G", "bottom"),
-        ("enter", "select"),
-        ("esc", "back"),
-        ("d", "deploy"),
-        ("c", "canary"),
-        ("r", "rollback"),
-        ("p", "promote_step"),
-        ("P", "promote_full"),
-        ("space", "pause_resume"),
-        ("a", "abort"),
-        ("ctrl-r", "refresh"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    // The embedded defaults are parsed in the config module's tests; an empty map here
+    // would show up in this module's tests as missing bindings.
+    crate::config::UiSettings::defaults()
+        .map(|s| s.keymap.bindings)
+        .unwrap_or_default()
 }
 
 /// One key with its modifiers, normalised so that `P` and `shift-p` compare equal.
@@ -473,5 +450,24 @@ mod tests {
             None
         );
         assert_eq!(warnings.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod default_source_tests {
+    use super::*;
+
+    #[test]
+    fn the_console_defaults_are_the_printed_defaults() {
+        let d = default_bindings();
+        assert_eq!(d.len(), 24);
+        assert_eq!(d.get("G").map(String::as_str), Some("bottom"));
+        assert_eq!(d.get("pagedown").map(String::as_str), Some("page_down"));
+        for action in d.values() {
+            assert!(
+                crate::config::ACTIONS.contains(&action.as_str()),
+                "{action} is bound by default but a config file could not name it"
+            );
+        }
     }
 }
