@@ -430,7 +430,7 @@ async fn hold(
     let step_started = tokio::time::Instant::now();
     loop {
         let mut last = None;
-        for k in 0..samples {
+        for _ in 0..samples {
             match ctx
                 .wait(&format!("canary step {step} decision"), slice)
                 .await?
@@ -441,7 +441,6 @@ async fn hold(
                 Woken::Command(_) => {}
             }
             // Judge everything since this step began (extensions included), at least a minute.
-            let _ = k;
             let window = clock
                 .to_server(step_started.elapsed())
                 .max(Duration::from_secs(60));

@@ -244,7 +244,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<SimHandle> {
             g.auth.sweep();
         }
     });
-    let sender = tokio::spawn(deliver_outbound(out_rx, addr));
+    let sender = tokio::spawn(deliver_outbound(out_rx));
     let task = tokio::spawn(async move {
         let server = axum::serve(
             listener,
@@ -270,7 +270,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<SimHandle> {
 
 /// Deliver the world's webhook events and job callbacks, signed when the registration has
 /// a secret (Standard Webhooks).
-async fn deliver_outbound(mut rx: mpsc::UnboundedReceiver<Outbound>, _addr: SocketAddr) {
+async fn deliver_outbound(mut rx: mpsc::UnboundedReceiver<Outbound>) {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
