@@ -230,13 +230,27 @@ fn default_age() -> f64 {
     14.0
 }
 
-/// How a version behaves under traffic.
-#[derive(Debug, Clone, Deserialize)]
+/// How a version behaves under traffic: per-conversation rates and the means of what is
+/// measured per conversation. Fields left out take the defaults below.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Profile {
+    /// Share of conversations that end in an error (0..=1).
     pub error_rate: f64,
+    /// Mean latency per conversation, milliseconds.
     pub latency_ms: f64,
+    /// Mean CSAT rating (1..=5) of the rated conversations.
     pub satisfaction: f64,
+    /// Share of conversations the bot did not understand (0..=1).
+    pub fallback_rate: f64,
+    /// Share of conversations handed off to a human agent (0..=1).
+    pub handoff_rate: f64,
+    /// Share of conversations the user rates (0..=1).
+    pub rated_rate: f64,
+    /// Mean NLU intent score per conversation (0..=1).
+    pub intent_score: f64,
+    /// Coefficient of variation (sd / mean) of the lognormal per-conversation latency.
+    pub latency_cv: f64,
 }
 
 impl Default for Profile {
@@ -245,21 +259,83 @@ impl Default for Profile {
             error_rate: 0.012,
             latency_ms: 420.0,
             satisfaction: 4.3,
+            fallback_rate: 0.06,
+            handoff_rate: 0.04,
+            rated_rate: 0.25,
+            intent_score: 0.86,
+            latency_cv: 0.35,
         }
     }
 }
 
-/// A version that gets worse once it has had traffic for `after_minutes`.
-#[derive(Debug, Clone, Deserialize)]
+/// A version that gets worse once it has had traffic for `after_minutes`: factors apply
+/// first, then the absolute deltas; the results are clamped to their ranges.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Regression {
     pub after_minutes: f64,
     #[serde(default = "one")]
     pub error_factor: f64,
+    /// Added to the error rate after `error_factor`.
+    #[serde(default)]
+    pub error_delta: f64,
     #[serde(default = "one")]
     pub latency_factor: f64,
+    /// Added to the mean latency after `latency_factor`.
+    #[serde(default)]
+    pub latency_delta_ms: f64,
     #[serde(default)]
     pub satisfaction_delta: f64,
+    #[serde(default)]
+    pub fallback_delta: f64,
+    #[serde(default)]
+    pub handoff_delta: f64,
+    #[serde(default)]
+    pub intent_score_delta: f64,
+}
+
+impl Profile {
+    /// What is out of range, if anything.
+    fn problem(&self) -> Option<String> {
+        let rates = [
+            ("error_rate", self.error_rate),
+            ("fallback_rate", self.fallback_rate),
+            ("handoff_rate", self.handoff_rate),
+            ("rated_rate", self.rated_rate),
+            ("intent_score", self.intent_score),
+        ];
+        if let Some((k, v)) = rates.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
+            return Some(format!("{k} {v} is outside 0..=1"));
+        }
+        if !(1.0..=5.0).contains(&self.satisfaction) {
+            return Some(format!(
+                "satisfaction {} is outside 1..=5",
+                self.satisfaction
+            ));
+        }
+        if self.latency_ms.is_nan() || self.latency_ms <= 0.0 {
+            return Some(format!("latency_ms {} must be above 0", self.latency_ms));
+        }
+        if !(0.0..=5.0).contains(&self.latency_cv) {
+            return Some(format!("latency_cv {} is outside 0..=5", self.latency_cv));
+        }
+        None
+    }
+}
+
+impl Regression {
+    /// `p` as it behaves once the regression has kicked in.
+    pub fn apply(&self, p: &Profile) -> Profile {
+        Profile {
+            error_rate: (p.error_rate * self.error_factor + self.error_delta).clamp(0.0, 1.0),
+            latency_ms: (p.latency_ms * self.latency_factor + self.latency_delta_ms).max(1.0),
+            satisfaction: (p.satisfaction + self.satisfaction_delta).clamp(1.0, 5.0),
+            fallback_rate: (p.fallback_rate + self.fallback_delta).clamp(0.0, 1.0),
+            handoff_rate: (p.handoff_rate + self.handoff_delta).clamp(0.0, 1.0),
+            intent_score: (p.intent_score + self.intent_score_delta).clamp(0.0, 1.0),
+            ..*p
+        }
+    }
 }
 
 fn one() -> f64 {
@@ -327,9 +403,23 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Cross-references must resolve: bindings to environments, live versions to versions.
+    /// Cross-references must resolve: bindings to environments, live versions to versions;
+    /// traffic profiles must be in range.
     fn check(&self) -> Result<(), String> {
         for bot in &self.bots {
+            let profiles = std::iter::once((String::new(), Some(&bot.profile))).chain(
+                bot.versions
+                    .iter()
+                    .map(|v| (format!(" version {}", v.id), v.profile.as_ref())),
+            );
+            for (what, p) in profiles {
+                if let Some(problem) = p.and_then(Profile::problem) {
+                    return Err(format!(
+                        "scenario {}: bot {}{what}: profile {problem}",
+                        self.name, bot.id
+                    ));
+                }
+            }
             for b in &bot.environments {
                 if !self.environments.iter().any(|e| e.id == b.env) {
                     return Err(format!(
@@ -351,6 +441,39 @@ mod tests {
     fn demo_scenario_parses() {
         let s = Scenario::demo().unwrap();
         assert!(s.bots.len() >= 4);
+    }
+
+    #[test]
+    fn profiles_take_defaults_and_are_checked() {
+        let text = |profile: &str| {
+            format!(
+                "name = \"x\"\n[[environments]]\nid = \"e\"\nname = \"E\"\nstage = \"PRODUCTION\"\n\
+                 [[bots]]\nid = \"b\"\nname = \"B\"\nenvironments = [{{ env = \"e\", live = \"v1\", weight = 100 }}]\n\
+                 [[bots.versions]]\nid = \"v1\"\nstatus = \"PUBLISHED\"\nprofile = {profile}\n\
+                 regression = {{ after_minutes = 1, error_delta = 0.1, intent_score_delta = -0.2 }}\n"
+            )
+        };
+        let s = Scenario::parse(&text("{ error_rate = 0.5, fallback_rate = 0.2 }"), "t").unwrap();
+        let v = &s.bots[0].versions[0];
+        let p = v.profile.unwrap();
+        assert_eq!((p.error_rate, p.fallback_rate), (0.5, 0.2));
+        assert_eq!(
+            (p.handoff_rate, p.rated_rate, p.latency_cv),
+            (0.04, 0.25, 0.35)
+        );
+        let r = v.regression.clone().unwrap();
+        assert_eq!(
+            (r.error_factor, r.error_delta, r.handoff_delta),
+            (1.0, 0.1, 0.0)
+        );
+        let worse = r.apply(&p);
+        assert_eq!(worse.error_rate, 0.6);
+        assert!((worse.intent_score - 0.66).abs() < 1e-12);
+        let err = Scenario::parse(&text("{ handoff_rate = 1.5 }"), "t").unwrap_err();
+        assert!(
+            err.contains("version v1: profile handoff_rate 1.5"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -122,8 +122,10 @@ pub struct Bot {
     pub bindings: Vec<Binding>,
     /// Environment id -> relative routing weight.
     pub routing: History<BTreeMap<String, f64>>,
-    /// When each version first received traffic (cleared when its canary is rolled back).
-    pub traffic_since: BTreeMap<String, f64>,
+    /// Since when each version has been receiving traffic, over time: `Some(start)` from its
+    /// first traffic, `None` again from the rollback of its canary (a regression's clock then
+    /// starts over). Kept as a history, so a past bucket replays as it was served.
+    pub traffic_since: BTreeMap<String, History<Option<f64>>>,
 }
 
 impl Bot {
@@ -177,8 +179,29 @@ impl Bot {
         (self.initial_sessions as f64 - drained).max(0.0).round() as u32
     }
 
+    /// Since when `version` had been receiving traffic, as of second `t`.
+    pub fn traffic_since(&self, version: &str, t: f64) -> Option<f64> {
+        self.traffic_since.get(version).and_then(|h| *h.at(t))
+    }
+
+    /// `version` receives traffic from `t` on (no change if it already does).
     pub fn mark_traffic(&mut self, version: &str, t: f64) {
-        self.traffic_since.entry(version.to_string()).or_insert(t);
+        let h = self
+            .traffic_since
+            .entry(version.to_string())
+            .or_insert_with(|| History::new(None));
+        if h.current().is_none() {
+            h.set(t, Some(t));
+        }
+    }
+
+    /// `version` stops receiving traffic at `t` (its canary was rolled back).
+    pub fn clear_traffic(&mut self, version: &str, t: f64) {
+        if let Some(h) = self.traffic_since.get_mut(version)
+            && h.current().is_some()
+        {
+            h.set(t, None);
+        }
     }
 }
 
@@ -496,7 +519,7 @@ impl World {
                         created: -age * DAY,
                         nlu: b.nlu_model.clone(),
                         flows: Vec::new(),
-                        profile: b.profile.clone(),
+                        profile: b.profile,
                         regression: None,
                         fail_deploy: None,
                         fail_rollback: None,
@@ -518,7 +541,7 @@ impl World {
                     created: -v.age_days * DAY,
                     nlu: v.nlu.clone().unwrap_or_else(|| b.nlu_model.clone()),
                     flows: v.flows.clone(),
-                    profile: v.profile.clone().unwrap_or_else(|| b.profile.clone()),
+                    profile: v.profile.unwrap_or(b.profile),
                     regression: v.regression.clone(),
                     fail_deploy: v.fail_deploy.clone(),
                     fail_rollback: v.fail_rollback.clone(),
@@ -540,7 +563,7 @@ impl World {
                     .iter()
                     .any(|e| e.id == bind.env && e.stage == Stage::Production);
                 if let (Some(live), true) = (&bind.live, production) {
-                    traffic_since.insert(live.clone(), f64::NEG_INFINITY);
+                    traffic_since.insert(live.clone(), History::new(Some(f64::NEG_INFINITY)));
                 }
                 bindings.push(Binding {
                     env: bind.env.clone(),
@@ -928,8 +951,8 @@ mod tests {
     fn a_version_live_only_in_staging_has_no_production_traffic_yet() {
         let w = World::from_scenario(&Scenario::demo().unwrap(), 1);
         let travel = &w.bots["bot-travel-assistant"];
-        assert!(travel.traffic_since.contains_key("v3.4.2"));
-        assert!(!travel.traffic_since.contains_key("v3.5.0"));
+        assert!(travel.traffic_since("v3.4.2", 0.0).is_some());
+        assert!(travel.traffic_since("v3.5.0", 0.0).is_none());
         let p = crate::sim::traffic::profile_at(travel, "v3.5.0", 3600.0);
         assert_eq!(p.error_rate, 0.02, "no regression before its first traffic");
     }

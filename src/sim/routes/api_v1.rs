@@ -445,7 +445,7 @@ async fn canary_action(
         }
         "rollback" => {
             if let Some(b) = w.bots.get_mut(&c.bot) {
-                b.traffic_since.remove(&c.version);
+                b.clear_traffic(&c.version, now);
                 if let Some(v) = b.version_mut(&c.version) {
                     v.verdict = Some("rolled_back".into());
                 }
