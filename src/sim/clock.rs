@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, SubsecRound, Utc};
 
 #[derive(Debug)]
 struct Inner {
@@ -18,7 +18,8 @@ struct Inner {
 #[derive(Debug)]
 pub struct SimClock {
     inner: Mutex<Inner>,
-    /// Wall-clock date of simulator second 0.
+    /// Wall-clock date of simulator second 0, in whole seconds: the stamp of a whole
+    /// simulator second is exact, so a client's `since` taken from a stamp parses back to it.
     epoch: DateTime<Utc>,
 }
 
@@ -30,7 +31,7 @@ impl SimClock {
                 base_sim: 0.0,
                 speed: speed.max(0.0),
             }),
-            epoch,
+            epoch: epoch.trunc_subsecs(0),
         }
     }
 

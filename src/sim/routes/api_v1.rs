@@ -540,7 +540,8 @@ async fn conversations(
         version: q.version.as_deref(),
         arm,
     };
-    let s: MetricSummary = traffic::summary(&g.world, &query, window as f64, now);
+    let s: MetricSummary =
+        traffic::summary(&g.world, &query, window as f64, now, &|t| app.stamp(t));
     let mut body = serde_json::to_value(&s).unwrap_or_default();
     body["botId"] = json!(q.bot_id);
     body["window"] = json!(window_text);

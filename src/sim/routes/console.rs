@@ -15,8 +15,8 @@ use crate::domain::{
 };
 use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::api_v1::canary_view;
-use crate::sim::routes::reply;
 use crate::sim::routes::v1::deployment_view;
+use crate::sim::routes::{reply, reply_typed};
 use crate::sim::traffic::{self, Arm};
 use crate::sim::world::{Bot, World};
 use crate::sim::{App, Shared};
@@ -299,8 +299,7 @@ fn bot_summary(
         version: None,
         arm: Arm::Total,
     };
-    let s = traffic::summary(w, &q, 300.0, now);
-    let _ = app;
+    let s = traffic::summary(w, &q, 300.0, now, &|t| app.stamp(t));
     BotSummary {
         id: bot.id.clone(),
         name: bot.name.clone(),
@@ -393,6 +392,20 @@ struct SeriesQuery {
     bot_id: String,
     environment_id: Option<String>,
     window: Option<String>,
+    step: Option<String>,
+}
+
+/// A bucket size: a multiple of 10 s, at most a day (`10s`, `60s`, `1m`, `5m`, ...).
+pub fn parse_step(text: &str) -> Result<i64, ApiError> {
+    parse_window(text)
+        .filter(|s| *s > 0 && *s <= 24 * 3600 && s.is_multiple_of(traffic::BASE_STEP as u64))
+        .map(|s| s as i64)
+        .ok_or_else(|| {
+            ApiError::invalid_one(
+                "step",
+                format!("'{text}' is not a step of a multiple of 10s up to 24h like 10s, 1m or 5m"),
+            )
+        })
 }
 
 async fn timeseries(
@@ -410,12 +423,25 @@ async fn timeseries(
                 format!("'{text}' is not a window of at most 24h like 30m"),
             )
         })?;
+    let step = parse_step(q.step.as_deref().unwrap_or("60s"))?;
+    let buckets = window.div_ceil(step as u64) as i64;
+    if buckets > traffic::MAX_BUCKETS {
+        return Err(ApiError::invalid_one(
+            "step",
+            format!(
+                "a {text} window in {step}s steps is {buckets} buckets; at most {} (use a coarser step or a shorter window)",
+                traffic::MAX_BUCKETS
+            ),
+        ));
+    }
     let (g, now) = app.world();
     let w = &g.world;
     if !w.bots.contains_key(&q.bot_id) {
         return Err(ApiError::not_found("bot", &q.bot_id));
     }
-    let from = ((now - window as f64) / 60.0).floor() as i64 + 1;
+    // The buckets whose end lies inside the window; the last one is in progress.
+    let last = (now / step as f64).floor() as i64;
+    let first = last - buckets + 1;
     let stamp = |t: f64| app.stamp(t);
     let total = traffic::series(
         w,
@@ -425,7 +451,9 @@ async fn timeseries(
             version: None,
             arm: Arm::Total,
         },
-        from,
+        step,
+        first,
+        last,
         now,
         &stamp,
     );
@@ -445,7 +473,9 @@ async fn timeseries(
                         version: None,
                         arm,
                     },
-                    from,
+                    step,
+                    first,
+                    last,
                     now,
                     &stamp,
                 )
@@ -455,13 +485,11 @@ async fn timeseries(
     let series = MetricsSeries {
         bot_id: q.bot_id.clone(),
         environment_id: q.environment_id.clone(),
-        step_seconds: 60,
+        step_seconds: step as u64,
         total,
         baseline: arm(Arm::Baseline),
         canary: arm(Arm::Canary),
     };
-    Ok(reply(
-        StatusCode::OK,
-        serde_json::to_value(series).unwrap_or_default(),
-    ))
+    drop(g);
+    Ok(reply_typed(StatusCode::OK, &series))
 }

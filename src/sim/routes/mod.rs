@@ -89,6 +89,12 @@ pub fn reply(status: StatusCode, value: serde_json::Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
 
+/// A JSON response serialised straight from a typed value (no `Value` tree in between:
+/// for the large metric answers).
+pub fn reply_typed<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
 /// Check the per-id status-read limit (12 per simulator minute).
 pub fn status_read(
     reads: &mut std::collections::VecDeque<f64>,
