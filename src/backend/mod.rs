@@ -20,9 +20,9 @@ pub use http::{HttpSettings, IDEMPOTENCY_KEY, RetryPolicy};
 pub use release_api::ReleaseApi;
 
 use crate::domain::{
-    BotRouting, BotSummary, Canary, DeploymentStatus, EnvHealth, EnvJob, Environment, FlowRef,
-    MetricSummary, MetricsSeries, Operation, RollbackJob, Session, TestResult, Thresholds, Version,
-    WebhookRegistration,
+    BotRouting, BotSummary, Canary, CanaryMetrics, DeploymentStatus, EnvHealth, EnvJob,
+    Environment, FlowRef, MetricSummary, MetricsSeries, Operation, RollbackJob, Session,
+    TestResult, Thresholds, Version, WebhookRegistration,
 };
 
 /// The future every backend call returns.
@@ -229,6 +229,19 @@ pub trait ReleaseBackend: Send + Sync {
         environment: Option<&'a str>,
         window: Duration,
     ) -> BoxFut<'a, MetricsSeries>;
+    /// Both arms of one canary, bucket by bucket (`GET /api/v1/canaries/{id}/metrics`): its
+    /// environment's stable version as `baseline`, its version as `canary`, aligned on the
+    /// same bucket starts, from max(`since`, the canary's start) to now (or the canary's
+    /// end). `since` is RFC 3339 (without it, from the start); `step` is the bucket size in
+    /// server time, a multiple of 10 s. Each point carries its sufficient statistics (counts,
+    /// means and sds) and the canary share it was served at; the last bucket may be
+    /// `partial`. The server refuses (`422`) more than 1440 buckets.
+    fn canary_metrics<'a>(
+        &'a self,
+        canary: &'a str,
+        since: Option<&'a str>,
+        step: Duration,
+    ) -> BoxFut<'a, CanaryMetrics>;
     fn active_sessions<'a>(&'a self, bot: &'a str) -> BoxFut<'a, Vec<Session>>;
     fn nlu_model<'a>(&'a self, model: &'a str) -> BoxFut<'a, NluModel>;
     /// The versions of one flow of a bot, as the server lists them.

@@ -19,9 +19,9 @@ use super::{
     RoutingRequest, TraceResult, format_window,
 };
 use crate::domain::{
-    BotRouting, BotSummary, Canary, DeploymentStatus, EnvHealth, EnvJob, Environment,
-    MetricSummary, MetricsSeries, Operation, RollbackJob, Session, TestResult, Version,
-    WebhookRegistration,
+    BotRouting, BotSummary, Canary, CanaryMetrics, DeploymentStatus, EnvHealth, EnvJob,
+    Environment, MetricSummary, MetricsSeries, Operation, RollbackJob, Session, TestResult,
+    Version, WebhookRegistration,
 };
 use crate::sanitize::clean;
 
@@ -402,6 +402,26 @@ impl ReleaseBackend for ReleaseApi {
             default_field(&mut body, "botId", json!(bot));
             default_field(&mut body, "stepSeconds", json!(60));
             default_field(&mut body, "total", json!([]));
+            decode(&what, body)
+        })
+    }
+
+    fn canary_metrics<'a>(
+        &'a self,
+        canary: &'a str,
+        since: Option<&'a str>,
+        step: Duration,
+    ) -> BoxFut<'a, CanaryMetrics> {
+        Box::pin(async move {
+            let req = ApiRequest::get(format!("/api/v1/canaries/{}/metrics", seg(canary)))
+                .query_opt("since", since)
+                .query("step", format_window(step));
+            let what = req.what();
+            let mut body = self.call(req).await?.body;
+            default_field(&mut body, "canaryId", json!(canary));
+            default_field(&mut body, "stepSeconds", json!(step.as_secs().max(1)));
+            default_field(&mut body, "baseline", json!([]));
+            default_field(&mut body, "canary", json!([]));
             decode(&what, body)
         })
     }

@@ -16,7 +16,7 @@ use crate::domain::{
     WeightChange, parse_window,
 };
 use crate::sim::problem::{ApiError, ApiResult};
-use crate::sim::routes::{JsonBody, reply, status_read};
+use crate::sim::routes::{JsonBody, reply, reply_typed, status_read};
 use crate::sim::scenario::Timing;
 use crate::sim::traffic::{self, Arm};
 use crate::sim::world::{
@@ -30,6 +30,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/canaries", get(list_canaries))
         .route("/api/v1/canaries/{id}", get(get_canary))
         .route("/api/v1/canaries/{id}/traffic", put(set_traffic))
+        .route("/api/v1/canaries/{id}/metrics", get(canary_metrics))
         .route("/api/v1/canaries/{id}/{action}", post(canary_action))
         .route("/api/v1/metrics/conversations", get(conversations))
         .route(
@@ -335,6 +336,55 @@ async fn get_canary(
         StatusCode::OK,
         serde_json::to_value(canary_view(&app, c)).unwrap_or_default(),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+struct CanaryMetricsQuery {
+    since: Option<String>,
+    step: Option<String>,
+}
+
+/// Both arms of one canary, bucket by bucket, from max(`since`, its start) to now (or its
+/// end).
+async fn canary_metrics(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<CanaryMetricsQuery>,
+) -> ApiResult<Response> {
+    app.authorize(&headers, &["bot:read", "metrics:read"])?;
+    let step = crate::sim::routes::console::parse_step(q.step.as_deref().unwrap_or("10s"))?;
+    let since = match q.since.as_deref() {
+        None => None,
+        Some(text) => {
+            let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+                ApiError::invalid_one(
+                    "since",
+                    format!("'{text}' is not an RFC 3339 time like 2025-01-31T12:00:00Z: {e}"),
+                )
+            })?;
+            let since = at.with_timezone(&chrono::Utc) - app.clock.epoch();
+            Some(since.num_milliseconds() as f64 / 1000.0)
+        }
+    };
+    let (g, now) = app.world();
+    let c = g
+        .world
+        .canaries
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("canary", &id))?;
+    let body = traffic::canary_metrics(&g.world, c, since, step, now, &|t| app.stamp(t))
+        .map_err(|traffic::TooManyBuckets(n)| {
+            ApiError::invalid_one(
+                "step",
+                format!(
+                    "{n} buckets of {step}s from since to now; at most {} (use a coarser step or a later since)",
+                    traffic::MAX_BUCKETS
+                ),
+            )
+        })?;
+    drop(g);
+    Ok(reply_typed(StatusCode::OK, &body))
 }
 
 #[derive(Debug, Deserialize)]
