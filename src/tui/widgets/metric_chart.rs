@@ -1,5 +1,6 @@
-//! One metric over time for the canary and baseline arms, with the rollback threshold as a
-//! line. Only the points of the visible window reach the chart, downsampled to its width.
+//! One metric over time for the canary and baseline arms, with the guardrail (the rollback
+//! threshold) as a line that is always inside the y-axis. Only the points of the visible
+//! window reach the chart, downsampled to its width.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType};
 
 use crate::domain::MetricPoint;
-use crate::tui::format;
+use crate::engine::judge::Metric;
 use crate::tui::theme::Theme;
 
 /// Which value of a point a chart shows.
@@ -30,7 +31,7 @@ impl MetricKind {
     pub fn name(self) -> &'static str {
         match self {
             MetricKind::ErrorRate => "error_rate",
-            MetricKind::Latency => "avg_latency_ms",
+            MetricKind::Latency => "latency_ms",
             MetricKind::Satisfaction => "satisfaction_score",
         }
     }
@@ -39,7 +40,7 @@ impl MetricKind {
         match self {
             MetricKind::ErrorRate => "error rate",
             MetricKind::Latency => "latency",
-            MetricKind::Satisfaction => "satisfaction",
+            MetricKind::Satisfaction => "CSAT",
         }
     }
 
@@ -59,6 +60,15 @@ impl MetricKind {
     /// Higher is better for satisfaction only.
     pub fn higher_is_better(self) -> bool {
         self == MetricKind::Satisfaction
+    }
+
+    /// The judge's metric, for its units.
+    pub fn metric(self) -> Metric {
+        match self {
+            MetricKind::ErrorRate => Metric::ErrorRate,
+            MetricKind::Latency => Metric::LatencyMs,
+            MetricKind::Satisfaction => Metric::SatisfactionScore,
+        }
     }
 }
 
@@ -106,25 +116,37 @@ pub struct MetricChart<'a> {
     pub canary: &'a [(f64, f64)],
     pub threshold: Option<f64>,
     pub x_bounds: [f64; 2],
+    /// Labels of the x-axis's ends; none leaves out the axis and its row of labels.
+    pub x_labels: Option<[String; 2]>,
     /// The verdict mark shown in the title (✔/✖/?), with its style.
     pub verdict: Option<(&'static str, Style)>,
 }
 
 impl MetricChart<'_> {
+    /// Bounds that hold every plotted value and the threshold line, with a margin so
+    /// neither sits on the frame. Rates and latency start at zero; CSAT stays within 0–5.
     pub fn y_bounds(&self) -> [f64; 2] {
-        let data_max = self
+        let values = self
             .baseline
             .iter()
             .chain(self.canary.iter())
             .map(|(_, y)| *y)
-            .fold(0.0_f64, f64::max);
+            .chain(self.threshold)
+            .filter(|y| y.is_finite());
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+        if !(lo.is_finite() && hi.is_finite()) {
+            return match self.kind {
+                MetricKind::Satisfaction => [0.0, 5.0],
+                _ => [0.0, 1.0],
+            };
+        }
+        let span = (hi - lo).max(hi.abs() * 0.05).max(1e-6);
+        let margin = span * 0.1;
         match self.kind {
-            MetricKind::Satisfaction => [0.0, 5.0],
-            _ => {
-                let t = self.threshold.unwrap_or(0.0);
-                let top = (t * 1.3).max(data_max * 1.1);
-                [0.0, if top > 0.0 { top } else { 1.0 }]
-            }
+            MetricKind::Satisfaction => [(lo - margin).max(0.0), (hi + margin).min(5.0)],
+            _ => [0.0, hi + margin],
         }
     }
 
@@ -153,7 +175,7 @@ impl MetricChart<'_> {
                 .style(theme.canary)
                 .data(self.canary),
         ];
-        let name = self.kind.name();
+        let metric = self.kind.metric();
         let mut title = vec![Span::styled(
             format!(" {} ", self.kind.title()),
             theme.title,
@@ -168,11 +190,14 @@ impl MetricChart<'_> {
                 "≤"
             };
             title.push(Span::styled(
-                format!("{cmp}{} ", format::metric(name, t)),
+                format!("{cmp}{} ", metric.value(t)),
                 theme.threshold,
             ));
         }
-        let span = (self.x_bounds[1] - self.x_bounds[0]).round() as i64;
+        let mut x_axis = Axis::default().bounds(self.x_bounds).style(theme.muted);
+        if let Some(labels) = &self.x_labels {
+            x_axis = x_axis.labels(labels.clone());
+        }
         let chart = Chart::new(datasets)
             .block(
                 Block::new()
@@ -181,17 +206,12 @@ impl MetricChart<'_> {
                     .title(Line::from(title)),
             )
             .legend_position(None)
-            .x_axis(
-                Axis::default()
-                    .bounds(self.x_bounds)
-                    .style(theme.muted)
-                    .labels([format!("-{span}m"), "now".to_string()]),
-            )
+            .x_axis(x_axis)
             .y_axis(
                 Axis::default()
                     .bounds([y0, y1])
                     .style(theme.muted)
-                    .labels([format::metric(name, y0), format::metric(name, y1)]),
+                    .labels([metric.value(y0), metric.value(y1)]),
             );
         frame.render_widget(chart, area);
     }
@@ -211,6 +231,7 @@ mod tests {
             avg_latency_ms: Some(lat),
             p95_latency_ms: None,
             satisfaction_score: Some(4.0),
+            ..MetricPoint::default()
         }
     }
 
@@ -229,5 +250,53 @@ mod tests {
             window_points(&gaps, 0, MetricKind::Latency, 10),
             vec![(1.0, 2.0)]
         );
+    }
+
+    #[test]
+    fn the_y_axis_holds_the_values_and_the_guardrail() {
+        let chart = |kind, data: &'static [(f64, f64)], threshold| MetricChart {
+            kind,
+            baseline: data,
+            canary: data,
+            threshold,
+            x_bounds: [0.0, 1.0],
+            x_labels: None,
+            verdict: None,
+        };
+        let inside = |c: &MetricChart| {
+            let [lo, hi] = c.y_bounds();
+            c.canary
+                .iter()
+                .map(|(_, y)| *y)
+                .chain(c.threshold)
+                .all(|y| lo < y && y < hi)
+        };
+        // Values far above the guardrail, far below it, and CSAT on either side.
+        for c in [
+            chart(
+                MetricKind::ErrorRate,
+                &[(0.0, 0.31), (1.0, 0.4)],
+                Some(0.05),
+            ),
+            chart(
+                MetricKind::Latency,
+                &[(0.0, 300.0), (1.0, 320.0)],
+                Some(1500.0),
+            ),
+            chart(
+                MetricKind::Satisfaction,
+                &[(0.0, 4.1), (1.0, 4.3)],
+                Some(3.5),
+            ),
+            chart(
+                MetricKind::Satisfaction,
+                &[(0.0, 2.1), (1.0, 2.4)],
+                Some(3.5),
+            ),
+        ] {
+            assert!(inside(&c), "{:?} {:?}", c.kind, c.y_bounds());
+        }
+        let empty = chart(MetricKind::Latency, &[], None);
+        assert_eq!(empty.y_bounds(), [0.0, 1.0]);
     }
 }
