@@ -3,8 +3,6 @@
 //! from it. Used by the console's tests, snapshots and render benchmark, and handy for
 //! README screenshots. Deterministic: the same calls give the same screens.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -13,6 +11,10 @@ use crate::engine::events::*;
 
 use super::app::{Action, App, AppConfig};
 use super::messages::{Effect, TimelineEntry, Update};
+
+#[cfg(test)]
+mod simulate;
+mod story;
 
 /// The sample's "now": 2025-03-14 10:30:00 UTC.
 pub fn t0() -> DateTime<Utc> {
@@ -340,7 +342,7 @@ pub fn canaries() -> Vec<Canary> {
         version: "v8".into(),
         stable_version: "v7".into(),
         state: CanaryState::Running,
-        canary_weight: 24.6,
+        canary_weight: 25.0,
         max_traffic_percentage: 100.0,
         rollback_thresholds: Thresholds::default(),
         started_at: ts(-1200),
@@ -349,50 +351,34 @@ pub fn canaries() -> Vec<Canary> {
     }]
 }
 
-fn point(minute: i64, n: u64, err: f64, lat: f64, sat: f64) -> MetricPoint {
-    MetricPoint {
-        minute,
-        at: String::new(),
-        conversations: n,
-        errors: (n as f64 * err).round() as u64,
-        error_rate: Some(err),
-        avg_latency_ms: Some(lat),
-        p95_latency_ms: Some(lat * 1.8),
-        satisfaction_score: Some(sat),
-    }
+/// Per-minute points of both arms: 20 minutes of v7 alone, then the canary's 20, as the
+/// judge of the sample canary saw them (complete minutes up to the sample's now).
+pub fn series(bot: &str) -> MetricsSeries {
+    series_until(bot, story::story(), 0)
 }
 
-/// 40 minutes of baseline, the last 20 with a canary arm; deterministic wiggles.
-pub fn series(bot: &str) -> MetricsSeries {
-    let wig = |m: i64, k: i64| ((m * 7 + k * 13) % 11) as f64 / 10.0 - 0.5;
-    let baseline: Vec<_> = (1000..1040)
-        .map(|m| {
-            point(
-                m,
-                60,
-                0.011 + wig(m, 1) * 0.004,
-                820.0 + wig(m, 2) * 90.0,
-                4.2 + wig(m, 3) * 0.2,
-            )
-        })
-        .collect();
-    let canary: Vec<_> = (1020..1040)
-        .map(|m| {
-            let drift = (m - 1020) as f64;
-            point(
-                m,
-                4 + (m - 1020) as u64,
-                0.013 + wig(m, 4) * 0.006,
-                900.0 + drift * 18.0 + wig(m, 5) * 120.0,
-                4.0 + wig(m, 6) * 0.4,
-            )
+fn series_until(bot: &str, s: &story::Story, until: i64) -> MetricsSeries {
+    let baseline = story::minutes(&s.baseline, until);
+    let canary = story::minutes(&s.canary, until);
+    let total = baseline
+        .iter()
+        .map(|b| {
+            let c = canary.iter().find(|c| c.minute == b.minute);
+            let both: Vec<&MetricPoint> = std::iter::once(b).chain(c).collect();
+            MetricPoint {
+                minute: b.minute,
+                t: b.t,
+                at: b.at.clone(),
+                weight: None,
+                ..story::merge_points(&both)
+            }
         })
         .collect();
     MetricsSeries {
         bot_id: bot.into(),
         environment_id: Some("env-prod-blue".into()),
         step_seconds: 60,
-        total: baseline.clone(),
+        total,
         baseline,
         canary,
     }
@@ -530,116 +516,78 @@ fn ev(op: OpId, secs: i64, kind: EventKind) -> Action {
     }))
 }
 
-/// care-bot's canary of v8, at step 2/4, judged once.
+/// care-bot's canary of v8 up to the sample's now: step 1 (5%) extended three times and
+/// promoted early by the operator, step 2 (25%) held and extended while the judge waits for
+/// evidence; every verdict is the real judge's on seeded synthetic traffic.
 pub fn canary_run(app: &mut App) {
-    let steps = [
-        "validate plan",
-        "start canary",
-        "step 1 · 5%",
-        "step 2 · 25%",
-        "step 3 · 50%",
-        "step 4 · 100%",
-        "promote",
-    ];
-    let mut evs = vec![ev(
-        7,
-        -1210,
-        EventKind::Started {
-            workflow: WorkflowKind::Canary,
-            title: "canary care-bot v8".into(),
-            bot: Some("bot-care".into()),
-            steps: steps.iter().map(|s| s.to_string()).collect(),
-        },
-    )];
-    let mut t = -1210;
-    for s in &steps[..3] {
-        evs.push(ev(
-            7,
-            t,
-            EventKind::StepStarted {
-                step: s.to_string(),
-            },
-        ));
-        t += if s.starts_with("step") { 600 } else { 2 };
-        evs.push(ev(
-            7,
-            t,
-            EventKind::StepFinished {
-                step: s.to_string(),
-                detail: None,
-            },
-        ));
+    let s = story::story();
+    for (secs, kind) in &s.events[..s.until_now] {
+        step_app(app, ev(7, *secs, kind.clone()));
     }
-    evs.push(ev(
-        7,
-        t,
-        EventKind::StepStarted {
-            step: steps[3].into(),
-        },
-    ));
-    evs.push(ev(
-        7,
-        -10,
-        EventKind::Canary(CanarySample {
-            step: 2,
-            steps_total: 4,
-            weight_set: 25.0,
-            weight_actual: Some(24.6),
-            baseline: MetricSummary {
-                conversation_count: 1204,
-                error_count: 13,
-                error_rate: Some(0.0108),
-                satisfaction_score: Some(4.21),
-                avg_latency_ms: Some(824.0),
-                p95_latency_ms: Some(1490.0),
-            },
-            canary: MetricSummary {
-                conversation_count: 312,
-                error_count: 4,
-                error_rate: Some(0.0128),
-                satisfaction_score: Some(3.94),
-                avg_latency_ms: Some(1092.0),
-                p95_latency_ms: Some(1980.0),
-            },
-            verdicts: vec![
-                MetricVerdict {
-                    metric: "error_rate".into(),
-                    verdict: Verdict::Pass,
-                    canary: Some(0.0128),
-                    baseline: Some(0.0108),
-                    threshold: 0.05,
-                    reason: "within threshold".into(),
-                },
-                MetricVerdict {
-                    metric: "avg_latency_ms".into(),
-                    verdict: Verdict::Pass,
-                    canary: Some(1092.0),
-                    baseline: Some(824.0),
-                    threshold: 1500.0,
-                    reason: "+33% over baseline, under the limit".into(),
-                },
-                MetricVerdict {
-                    metric: "satisfaction_score".into(),
-                    verdict: Verdict::Inconclusive,
-                    canary: Some(3.94),
-                    baseline: Some(4.21),
-                    threshold: 3.5,
-                    reason: "84 of 100 rated conversations".into(),
-                },
-            ],
+}
+
+/// The sample canary's last look and its decisions up to the sample's now (what
+/// [`canary_run`] feeds the console), for tests to check the screen against.
+pub fn canary_now() -> (CanarySample, Vec<CanaryDecision>) {
+    let s = story::story();
+    story::last_look(&s.events[..s.until_now])
+}
+
+/// The same after the rollback of [`canary_rolled_back`].
+pub fn canary_end() -> (CanarySample, Vec<CanaryDecision>) {
+    story::last_look(&story::story().events)
+}
+
+/// The same canary carried on past the sample's now: v8's payment flow starts failing, the
+/// judge fails the error rate and the canary is rolled back. Leaves the console 9 s after
+/// the rollback (its toasts gone), with the server's rolled-back canary and the metrics up to
+/// then.
+pub fn canary_rolled_back(app: &mut App) {
+    canary_run(app);
+    let s = story::story();
+    for (secs, kind) in &s.events[s.until_now..] {
+        step_app(app, ev(7, *secs, kind.clone()));
+    }
+    let end = s.ended + 9;
+    step_app(app, Action::Tick(at(end)));
+    let mut canaries = canaries();
+    for c in &mut canaries {
+        c.state = CanaryState::RolledBack;
+        c.canary_weight = 0.0;
+        c.updated_at = ts(s.ended);
+    }
+    let req = app.req();
+    step_app(app, Action::Update(Update::Canaries { req, canaries }));
+    let req = app.req();
+    step_app(
+        app,
+        Action::Update(Update::Series {
+            req,
+            bot: "bot-care".into(),
+            series: series_until("bot-care", s, end),
         }),
-    ));
-    evs.push(ev(
-        7,
-        -10,
-        EventKind::Waiting {
-            what: "next decision".into(),
-            wait: Duration::from_secs(190),
-        },
-    ));
-    for e in evs {
-        step_app(app, e);
+    );
+}
+
+/// The same canary if v8 does not regress: step 2 is still inconclusive after its longest
+/// hold and the canary pauses for a decision. Leaves the console 9 s later.
+pub fn canary_paused(app: &mut App) {
+    canary_run(app);
+    let s = story::paused_story();
+    for (secs, kind) in &s.events[s.until_now..] {
+        step_app(app, ev(7, *secs, kind.clone()));
     }
+    let end = s.ended + 9;
+    step_app(app, Action::Tick(at(end)));
+    let req = app.req();
+    step_app(
+        app,
+        Action::Update(Update::Series {
+            req,
+            bot: "bot-care".into(),
+            series: series_until("bot-care", s, end),
+        }),
+    );
 }
 
 /// billing-bot's deploy of v22 that failed validation.
