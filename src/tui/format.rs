@@ -55,8 +55,10 @@ pub fn weight(w: f64) -> String {
 /// A metric value in its unit, by metric name.
 pub fn metric(name: &str, v: f64) -> String {
     match name {
-        "error_rate" => rate(v),
-        "avg_latency_ms" | "p95_latency_ms" | "max_latency_ms" => format!("{v:.0}ms"),
+        "error_rate" | "fallback_rate" | "handoff_rate" => rate(v),
+        "latency_ms" | "avg_latency_ms" | "p95_latency_ms" | "max_latency_ms" => {
+            format!("{v:.0}ms")
+        }
         _ => format!("{v:.2}"),
     }
 }
@@ -65,8 +67,11 @@ pub fn metric(name: &str, v: f64) -> String {
 pub fn metric_label(name: &str) -> &str {
     match name {
         "error_rate" => "errors",
-        "avg_latency_ms" => "latency",
+        "avg_latency_ms" | "latency_ms" => "latency",
         "satisfaction_score" => "satisfaction",
+        "fallback_rate" => "fallbacks",
+        "handoff_rate" => "hand-offs",
+        "intent_score" => "intent score",
         other => other,
     }
 }

@@ -4,7 +4,9 @@
 use crate::domain::{
     BotEnvironment, BotSummary, Canary, MetricsSeries, Operation, Step, StepState, Version,
 };
-use crate::engine::events::{CanarySample, EventKind, Outcome, ProgressEvent};
+use crate::engine::events::{
+    CanaryDecision, CanarySample, EventKind, MetricVerdict, Outcome, ProgressEvent, Verdict,
+};
 use crate::sanitize::clean;
 
 use super::app::{App, Overlay};
@@ -74,10 +76,32 @@ fn clean_canary(c: &mut Canary) {
     c.stable_version = clean(&c.stable_version);
 }
 
+fn clean_verdict(v: &mut MetricVerdict) {
+    v.metric = clean(&v.metric);
+    v.reason = clean(&v.reason);
+    if let Some(n) = &mut v.need {
+        n.unit = clean(&n.unit);
+    }
+}
+
 fn clean_sample(s: &mut CanarySample) {
-    for v in &mut s.verdicts {
-        v.metric = clean(&v.metric);
-        v.reason = clean(&v.reason);
+    s.verdicts.iter_mut().for_each(clean_verdict);
+    clean_opt(&mut s.window_start);
+    clean_opt(&mut s.window_end);
+}
+
+fn clean_decision(d: &mut CanaryDecision) {
+    d.at = clean(&d.at);
+    d.action = clean(&d.action);
+    d.reason = clean(&d.reason);
+    d.metrics.iter_mut().for_each(clean_verdict);
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Inconclusive => "inconclusive",
     }
 }
 
@@ -213,6 +237,7 @@ impl App {
         let run = self.run_mut(&ev);
         let mut entry: Option<(String, Vec<(String, String)>)> = None;
         let mut toast: Option<(Tone, String)> = None;
+        let mut decided = false;
         match ev.kind {
             EventKind::Started {
                 workflow,
@@ -272,68 +297,9 @@ impl App {
                 });
             }
             EventKind::Canary(mut sample) => {
+                // A look every few seconds: the pane shows the latest; the timeline gets
+                // the decisions.
                 clean_sample(&mut sample);
-                let mut figures = vec![
-                    (
-                        "step".to_string(),
-                        format!("{}/{}", sample.step, sample.steps_total),
-                    ),
-                    (
-                        "weight".to_string(),
-                        match sample.weight_actual {
-                            Some(a) => format!(
-                                "{} set, {} actual",
-                                format::weight(sample.weight_set),
-                                format::weight(a)
-                            ),
-                            None => format!("{} set", format::weight(sample.weight_set)),
-                        },
-                    ),
-                    (
-                        "conversations".to_string(),
-                        format!(
-                            "{} canary / {} baseline",
-                            format::count(sample.canary.conversation_count),
-                            format::count(sample.baseline.conversation_count)
-                        ),
-                    ),
-                ];
-                for v in &sample.verdicts {
-                    let c = v
-                        .canary
-                        .map(|x| format::metric(&v.metric, x))
-                        .unwrap_or("—".into());
-                    let b = v
-                        .baseline
-                        .map(|x| format::metric(&v.metric, x))
-                        .unwrap_or("—".into());
-                    figures.push((
-                        format::metric_label(&v.metric).to_string(),
-                        format!(
-                            "{:?} {c} vs {b} (limit {})",
-                            v.verdict,
-                            format::metric(&v.metric, v.threshold)
-                        )
-                        .to_lowercase(),
-                    ));
-                }
-                let fails: Vec<&str> = sample
-                    .verdicts
-                    .iter()
-                    .filter(|v| v.verdict == crate::engine::events::Verdict::Fail)
-                    .map(|v| format::metric_label(&v.metric))
-                    .collect();
-                let text = if fails.is_empty() {
-                    format!("canary step {}/{} judged", sample.step, sample.steps_total)
-                } else {
-                    format!(
-                        "canary step {}/{} failed on {}",
-                        sample.step,
-                        sample.steps_total,
-                        fails.join(", ")
-                    )
-                };
-                entry = Some((text, figures));
                 run.sample = Some(sample);
             }
             EventKind::Linked { server_id } => {
@@ -345,6 +311,30 @@ impl App {
             EventKind::Paused => {
                 run.paused_at = Some(at);
                 entry = Some(("paused".to_string(), Vec::new()));
+            }
+            EventKind::CanaryDecision(mut d) => {
+                clean_decision(&mut d);
+                let text = format!(
+                    "canary step {} at {}: {} ({})",
+                    d.step,
+                    format::weight(d.weight),
+                    d.action,
+                    verdict_word(d.verdict)
+                );
+                let figures = vec![
+                    ("why".to_string(), d.reason.clone()),
+                    (
+                        "conversations".to_string(),
+                        format!(
+                            "{} canary / {} baseline",
+                            format::count(d.n_canary),
+                            format::count(d.n_baseline)
+                        ),
+                    ),
+                ];
+                entry = Some((text, figures));
+                run.decisions.push(d);
+                decided = true;
             }
             EventKind::Resumed => {
                 run.paused_at = None;
@@ -360,6 +350,7 @@ impl App {
                     Outcome::Succeeded => Tone::Good,
                     Outcome::RolledBack => Tone::Warn,
                     Outcome::Cancelled => Tone::Muted,
+                    Outcome::Paused => Tone::Warn,
                     Outcome::Refused | Outcome::Failed | Outcome::TimedOut => Tone::Bad,
                 };
                 toast = Some((
@@ -394,6 +385,10 @@ impl App {
         }
         let n = self.deploy_items().len();
         self.deploy_pos.clamp(n);
+        if decided {
+            // The history follows the newest decision unless the operator moved up.
+            self.keep_visible();
+        }
     }
 
     fn push_local_timeline(&mut self, entry: TimelineEntry) {

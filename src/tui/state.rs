@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::StepState;
-use crate::engine::events::{CanarySample, OpId, Outcome, WorkflowKind};
+use crate::engine::events::{CanaryDecision, CanarySample, OpId, Outcome, WorkflowKind};
 
 use super::theme::Tone;
 
@@ -44,6 +44,82 @@ impl ListPos {
     }
 }
 
+/// The selected decision of the Canary pane's analysis history. It follows the newest
+/// decision until the operator moves up, and again once they move back to the bottom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryPos {
+    /// The run whose history the position is in; another run starts at its newest.
+    pub run: Option<OpId>,
+    pub pos: ListPos,
+    pub follow: bool,
+}
+
+impl Default for HistoryPos {
+    fn default() -> Self {
+        HistoryPos {
+            run: None,
+            pos: ListPos::default(),
+            follow: true,
+        }
+    }
+}
+
+impl HistoryPos {
+    /// The selected index among `len` decisions of `run`.
+    pub fn selected(&self, run: OpId, len: usize) -> Option<usize> {
+        let last = len.checked_sub(1)?;
+        if self.follow || self.run != Some(run) {
+            Some(last)
+        } else {
+            Some(self.pos.selected.min(last))
+        }
+    }
+
+    pub fn move_by(&mut self, run: OpId, delta: isize, len: usize) {
+        let Some(cur) = self.selected(run, len) else {
+            *self = HistoryPos::default();
+            return;
+        };
+        if self.run != Some(run) {
+            *self = HistoryPos {
+                run: Some(run),
+                ..HistoryPos::default()
+            };
+        }
+        self.pos.selected = cur;
+        self.pos.move_by(delta, len);
+        self.follow = self.pos.selected + 1 == len;
+    }
+
+    /// Select decision `i` of `run`.
+    pub fn select(&mut self, run: OpId, i: usize, len: usize) {
+        self.move_by(run, 0, len);
+        self.pos.selected = i.min(len.saturating_sub(1));
+        self.follow = self.pos.selected + 1 == len;
+    }
+
+    /// The first of `height` visible rows, so the selection shows and no row is left empty.
+    pub fn offset(&self, run: OpId, len: usize, height: usize) -> usize {
+        let height = height.max(1);
+        let Some(sel) = self.selected(run, len) else {
+            return 0;
+        };
+        let mut pos = if self.follow || self.run != Some(run) {
+            ListPos {
+                selected: sel,
+                offset: len.saturating_sub(height),
+            }
+        } else {
+            ListPos {
+                selected: sel,
+                offset: self.pos.offset,
+            }
+        };
+        pos.ensure_visible(height);
+        pos.offset.min(len.saturating_sub(height))
+    }
+}
+
 /// One step of a workflow run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunStep {
@@ -73,6 +149,8 @@ pub struct OpRun {
     pub paused_at: Option<DateTime<Utc>>,
     pub waiting: Option<Waiting>,
     pub sample: Option<CanarySample>,
+    /// The canary's analysis history: every decision, oldest first.
+    pub decisions: Vec<CanaryDecision>,
     pub outcome: Option<(Outcome, String)>,
     pub finished_at: Option<DateTime<Utc>>,
     pub last_detail: Option<String>,
@@ -92,6 +170,7 @@ impl OpRun {
             paused_at: None,
             waiting: None,
             sample: None,
+            decisions: Vec::new(),
             outcome: None,
             finished_at: None,
             last_detail: None,
