@@ -18,7 +18,7 @@ use crate::domain::{BotSummary, Canary, MetricsSeries, Operation, Version};
 use super::keymap::{Command, Keymap};
 use super::layout::{self, PaneId, Screen};
 use super::messages::{Effect, RefreshWhat, RequestId, TimelineEntry, Update};
-use super::state::{ListPos, OpRun, Toast};
+use super::state::{HistoryPos, ListPos, OpRun, Toast};
 use super::theme::{Theme, Tone};
 use super::widgets::confirm::ConfirmState;
 use super::widgets::form::FormState;
@@ -105,6 +105,12 @@ pub enum Overlay {
     Confirm(Box<ConfirmState>),
     CanaryForm(Box<FormState>, CanaryTarget),
     RollbackPicker(Box<PickerState>),
+    /// One decision of a canary's analysis history (run, index), scrolled by `scroll`.
+    Decision {
+        run: crate::engine::events::OpId,
+        index: usize,
+        scroll: u16,
+    },
     Error {
         title: String,
         detail: String,
@@ -120,6 +126,7 @@ impl Overlay {
             Overlay::Confirm(_) => "confirm",
             Overlay::CanaryForm(..) => "canary_form",
             Overlay::RollbackPicker(_) => "rollback_picker",
+            Overlay::Decision { .. } => "decision",
             Overlay::Error { .. } => "error",
         }
     }
@@ -206,6 +213,8 @@ pub struct App {
     pub(crate) versions_pos: ListPos,
     pub(crate) deploy_pos: ListPos,
     pub(crate) timeline_pos: ListPos,
+    /// The selected decision in the Canary pane's analysis history.
+    pub(crate) history: HistoryPos,
     pub(crate) filter: String,
     pub(crate) filter_input: Option<Input>,
     pub(crate) overlays: Vec<Overlay>,
@@ -266,6 +275,7 @@ impl App {
             versions_pos: ListPos::default(),
             deploy_pos: ListPos::default(),
             timeline_pos: ListPos::default(),
+            history: HistoryPos::default(),
             filter: String::new(),
             filter_input: None,
             overlays: Vec::new(),
@@ -605,7 +615,28 @@ impl App {
                     self.focus = PaneId::Canary;
                 }
             }
-            PaneId::Canary | PaneId::Timeline => {}
+            PaneId::Canary => self.open_decision(),
+            PaneId::Timeline => {}
+        }
+    }
+
+    /// The canary run the Canary pane shows, and how many decisions it has.
+    fn history_run(&self) -> Option<(crate::engine::events::OpId, usize)> {
+        let run = self.canary_view()?.run?;
+        Some((run.id, run.decisions.len()))
+    }
+
+    /// Open the selected decision of the analysis history.
+    fn open_decision(&mut self) {
+        let Some((run, n)) = self.history_run() else {
+            return;
+        };
+        if let Some(index) = self.history.selected(run, n) {
+            self.overlays.push(Overlay::Decision {
+                run,
+                index,
+                scroll: 0,
+            });
         }
     }
 
@@ -657,7 +688,11 @@ impl App {
                 let n = self.timeline_len();
                 self.timeline_pos.move_by(delta, n);
             }
-            PaneId::Canary => {}
+            PaneId::Canary => {
+                if let Some((run, n)) = self.history_run() {
+                    self.history.move_by(run, delta, n);
+                }
+            }
         }
         self.keep_visible();
     }
@@ -697,6 +732,12 @@ impl App {
         self.versions_pos.ensure_visible(h);
         let h = self.body_height(PaneId::Timeline);
         self.timeline_pos.ensure_visible(h);
+        if let Some((run, n)) = self.history_run()
+            && self.history.run == Some(run)
+        {
+            let h = super::panes::canary::history_rows(self);
+            self.history.pos.offset = self.history.offset(run, n, h);
+        }
     }
 
     // ---- overlays ----
@@ -718,6 +759,7 @@ impl App {
                     self.overlays.push(Overlay::Help { scroll });
                 }
             }
+            Overlay::Decision { run, index, scroll } => self.decision_key(key, run, index, scroll),
             Overlay::Error { .. } => {
                 if !matches!(
                     key.code,
@@ -775,6 +817,53 @@ impl App {
         }
     }
 
+    /// Keys of the decision popup: it scrolls, steps to the neighbouring decisions and
+    /// closes; nothing else reaches the console while it is open.
+    fn decision_key(
+        &mut self,
+        key: KeyEvent,
+        run: crate::engine::events::OpId,
+        index: usize,
+        scroll: u16,
+    ) {
+        let body = Rect::new(0, 0, self.size.width, self.size.height.saturating_sub(1));
+        let max = super::panes::canary::decision_max_scroll(self, body, run, index);
+        let page = body.height.saturating_sub(4).max(1);
+        let n = self
+            .runs
+            .iter()
+            .find(|r| r.id == run)
+            .map_or(0, |r| r.decisions.len());
+        let command = self.keymap.command_for(&key);
+        let (index, scroll) = match (key.code, command) {
+            (KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q'), _)
+            | (_, Some(Command::Back | Command::Quit)) => return,
+            (KeyCode::Down, _) | (_, Some(Command::Down)) => (index, scroll.saturating_add(1)),
+            (KeyCode::Up, _) | (_, Some(Command::Up)) => (index, scroll.saturating_sub(1)),
+            (KeyCode::PageDown | KeyCode::Char(' '), _) | (_, Some(Command::PageDown)) => {
+                (index, scroll.saturating_add(page))
+            }
+            (KeyCode::PageUp, _) | (_, Some(Command::PageUp)) => {
+                (index, scroll.saturating_sub(page))
+            }
+            (KeyCode::Home, _) | (_, Some(Command::Top)) => (index, 0),
+            (KeyCode::End, _) | (_, Some(Command::Bottom)) => (index, max),
+            (KeyCode::Left | KeyCode::Char('h'), _) => (index.saturating_sub(1), 0),
+            (KeyCode::Right | KeyCode::Char('l'), _) => ((index + 1).min(n.saturating_sub(1)), 0),
+            _ => (index, scroll),
+        };
+        if n > 0 {
+            self.history.select(run, index, n);
+            self.keep_visible();
+        }
+        let max = super::panes::canary::decision_max_scroll(self, body, run, index);
+        self.overlays.push(Overlay::Decision {
+            run,
+            index,
+            scroll: scroll.min(max),
+        });
+    }
+
     // ---- mouse ----
 
     fn on_mouse(&mut self, m: MouseEvent, out: &mut Vec<Effect>) {
@@ -787,6 +876,14 @@ impl App {
                     MouseEventKind::ScrollUp => *scroll = scroll.saturating_sub(3),
                     _ => return,
                 }
+                self.dirty = true;
+            } else if let Overlay::Decision { .. } = top {
+                let code = match m.kind {
+                    MouseEventKind::ScrollDown => KeyCode::Down,
+                    MouseEventKind::ScrollUp => KeyCode::Up,
+                    _ => return,
+                };
+                self.overlay_key(KeyEvent::from(code), out);
                 self.dirty = true;
             }
             return;
@@ -863,7 +960,15 @@ impl App {
                     self.deploy_pos.selected = i;
                 }
             }
-            PaneId::Canary | PaneId::Timeline => {}
+            PaneId::Canary => {
+                if let (Some(i), Some((run, n))) = (
+                    super::panes::canary::decision_at(self, area, row),
+                    self.history_run(),
+                ) {
+                    self.history.select(run, i, n);
+                }
+            }
+            PaneId::Timeline => {}
         }
         self.keep_visible();
     }

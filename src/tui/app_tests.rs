@@ -178,7 +178,8 @@ fn canary_plan_form_validates_then_confirms() {
         Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
     );
     type_text(&mut app, "90s");
-    for _ in 0..5 {
+    // Longest hold, the three guardrails, minimum conversations, then submit.
+    for _ in 0..6 {
         step_app(&mut app, code(KeyCode::Enter));
     }
     assert_eq!(app.overlay(), Some("confirm"));
@@ -610,4 +611,267 @@ fn the_rollback_picker_starts_from_the_profiles_session_limit() {
             ..
         }]
     ));
+}
+
+// ---- the Canary pane's analysis history and its decision popup ----
+
+fn on_canary_pane() -> App {
+    let mut app = with_canary();
+    step_app(&mut app, key('j'));
+    app.focus = PaneId::Canary;
+    assert_eq!(app.canary_view().and_then(|v| v.run).map(|r| r.id), Some(7));
+    app
+}
+
+fn decisions(app: &App) -> usize {
+    app.runs
+        .iter()
+        .find(|r| r.id == 7)
+        .map_or(0, |r| r.decisions.len())
+}
+
+fn selected(app: &App) -> Option<usize> {
+    app.history.selected(7, decisions(app))
+}
+
+fn popup(app: &App) -> Option<(usize, u16)> {
+    match app.overlays.last() {
+        Some(Overlay::Decision {
+            run: 7,
+            index,
+            scroll,
+        }) => Some((*index, *scroll)),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_history_selection_follows_the_newest_decision_until_moved() {
+    let mut app = on_canary_pane();
+    let n = decisions(&app);
+    assert!(n >= 5, "the sample canary has a history");
+    assert_eq!(selected(&app), Some(n - 1));
+    assert!(step_app(&mut app, key('k')).is_empty());
+    assert!(step_app(&mut app, code(KeyCode::Up)).is_empty());
+    assert_eq!(selected(&app), Some(n - 3));
+    // A new decision does not move a selection the operator made.
+    let last = app.runs[0].decisions.last().cloned().expect("a decision");
+    let decision = |app: &mut App, secs: i64| {
+        step_app(
+            app,
+            Action::Update(Update::Progress(ProgressEvent {
+                op: 7,
+                at: at(secs),
+                kind: EventKind::CanaryDecision(last.clone()),
+            })),
+        );
+    };
+    decision(&mut app, 20);
+    assert_eq!(selected(&app), Some(n - 3));
+    // Back at the bottom, it follows again.
+    step_app(&mut app, key('G'));
+    assert_eq!(selected(&app), Some(n));
+    decision(&mut app, 40);
+    assert_eq!(selected(&app), Some(n + 1));
+    step_app(&mut app, key('g'));
+    assert_eq!(selected(&app), Some(0));
+    // The visible window keeps the selection on screen.
+    let rows = crate::tui::panes::canary::history_rows(&app);
+    assert!(rows >= 1);
+    assert_eq!(app.history.offset(7, decisions(&app), rows), 0);
+    for _ in 0..decisions(&app) {
+        step_app(&mut app, key('j'));
+    }
+    let sel = selected(&app).unwrap();
+    let off = app.history.offset(7, decisions(&app), rows);
+    assert!(off <= sel && sel < off + rows, "{off} {sel} {rows}");
+}
+
+#[test]
+fn enter_opens_the_selected_decision_and_esc_closes_it() {
+    let mut app = on_canary_pane();
+    let n = decisions(&app);
+    step_app(&mut app, key('k'));
+    assert!(step_app(&mut app, code(KeyCode::Enter)).is_empty());
+    assert_eq!(app.overlay(), Some("decision"));
+    assert_eq!(popup(&app), Some((n - 2, 0)));
+    // Scrolling stops at the end of the popup; ← and → step through the decisions.
+    step_app(&mut app, key('j'));
+    assert_eq!(popup(&app), Some((n - 2, 1)));
+    for _ in 0..500 {
+        step_app(&mut app, key('j'));
+    }
+    let (_, max) = popup(&app).unwrap();
+    step_app(&mut app, key('k'));
+    assert_eq!(popup(&app), Some((n - 2, max - 1)));
+    step_app(&mut app, code(KeyCode::Right));
+    assert_eq!(popup(&app), Some((n - 1, 0)));
+    step_app(&mut app, code(KeyCode::Right));
+    assert_eq!(
+        popup(&app),
+        Some((n - 1, 0)),
+        "no decision after the newest"
+    );
+    step_app(&mut app, code(KeyCode::Left));
+    step_app(&mut app, code(KeyCode::Left));
+    assert_eq!(popup(&app), Some((n - 3, 0)));
+    // The pane's selection went along.
+    assert_eq!(selected(&app), Some(n - 3));
+    assert!(step_app(&mut app, code(KeyCode::Esc)).is_empty());
+    assert_eq!(app.overlay(), None);
+    assert_eq!(
+        app.focus(),
+        PaneId::Canary,
+        "esc closed the popup, not the pane"
+    );
+    // Enter and q close it too.
+    step_app(&mut app, code(KeyCode::Enter));
+    step_app(&mut app, code(KeyCode::Enter));
+    assert_eq!(app.overlay(), None);
+    step_app(&mut app, code(KeyCode::Enter));
+    assert!(step_app(&mut app, key('q')).is_empty());
+    assert_eq!(app.overlay(), None);
+    assert!(!app.should_quit());
+}
+
+#[test]
+fn keys_do_not_leak_past_the_decision_popup() {
+    let mut app = on_canary_pane();
+    step_app(&mut app, code(KeyCode::Enter));
+    let before = popup(&app);
+    for a in [
+        key('p'),
+        key('P'),
+        key('a'),
+        key(' '),
+        key('r'),
+        key('d'),
+        key('c'),
+        key('?'),
+        key(':'),
+        key('/'),
+        code(KeyCode::Tab),
+        code(KeyCode::BackTab),
+        Action::Key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)),
+    ] {
+        let effects = step_app(&mut app, a.clone());
+        assert!(effects.is_empty(), "{a:?}: {effects:?}");
+        assert_eq!(app.overlays.len(), 1, "{a:?}");
+        assert_eq!(app.overlay(), Some("decision"), "{a:?}");
+        assert_eq!(app.focus(), PaneId::Canary, "{a:?}");
+    }
+    // Space scrolls the popup (a page), it does not pause the canary.
+    assert_ne!(popup(&app), before);
+    // The mouse wheel scrolls it; clicks do nothing underneath.
+    step_app(&mut app, key('g'));
+    let wheel = |kind| {
+        Action::Mouse(MouseEvent {
+            kind,
+            column: 10,
+            row: 10,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    step_app(&mut app, wheel(MouseEventKind::ScrollDown));
+    assert_eq!(popup(&app).map(|p| p.1), Some(1));
+    step_app(&mut app, wheel(MouseEventKind::Down(MouseButton::Left)));
+    assert_eq!(app.overlay(), Some("decision"));
+    // ctrl-c closes it, like every overlay.
+    step_app(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    assert_eq!(app.overlay(), None);
+    assert!(!app.should_quit());
+}
+
+#[test]
+fn without_a_decision_enter_opens_nothing() {
+    let mut app = app();
+    app.focus = PaneId::Canary;
+    assert!(step_app(&mut app, code(KeyCode::Enter)).is_empty());
+    assert_eq!(app.overlay(), None);
+    step_app(&mut app, key('j'));
+    assert_eq!(app.overlay(), None);
+}
+
+#[test]
+fn the_help_lists_the_canary_panes_keys() {
+    let mut app = on_canary_pane();
+    step_app(&mut app, key('?'));
+    let sections = app.help_sections();
+    let pane = &sections[0];
+    assert_eq!(pane.title, "Canary pane");
+    let find = |what: &str| {
+        pane.entries
+            .iter()
+            .find(|(_, w)| w.contains(what))
+            .map(|(k, _)| k.clone())
+    };
+    assert_eq!(find("select a decision").as_deref(), Some("j/down/k/up"));
+    assert_eq!(find("open the decision").as_deref(), Some("enter"));
+    assert!(find("close the decision").is_some_and(|k| k.contains("esc")));
+    assert!(find("promote · extend · roll back").is_some());
+}
+
+#[test]
+fn a_canary_paused_for_a_decision_is_extended_by_resuming() {
+    let mut app = loaded(sample::config(), 160, 45);
+    sample::canary_paused(&mut app);
+    step_app(&mut app, key('j'));
+    app.focus = PaneId::Canary;
+    let run = app.runs.iter().find(|r| r.id == 7).expect("the canary");
+    assert!(crate::tui::panes::canary::paused_for_decision(run));
+    assert!(step_app(&mut app, key(' ')).is_empty());
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!("resuming asks first")
+    };
+    assert!(
+        c.lines.iter().any(|(_, l)| l.contains("extend")),
+        "{:?}",
+        c.lines
+    );
+    assert_eq!(
+        step_app(&mut app, key('y')),
+        vec![Effect::Command {
+            op: 7,
+            cmd: OpCommand::Resume
+        }]
+    );
+}
+
+#[test]
+fn decisions_are_sanitised_and_reach_the_timeline() {
+    let mut app = with_canary();
+    let mut d = app.runs[0].decisions[0].clone();
+    d.action = "extend\u{1b}[31m".into();
+    d.reason = "why\u{202e}not".into();
+    step_app(
+        &mut app,
+        Action::Update(Update::Progress(ProgressEvent {
+            op: 7,
+            at: at(30),
+            kind: EventKind::CanaryDecision(d),
+        })),
+    );
+    let got = app.runs[0].decisions.last().unwrap();
+    assert!(!got.action.contains('\u{1b}') && !got.reason.contains('\u{202e}'));
+    let entry = app.local_timeline.last().unwrap();
+    assert!(
+        entry.text.contains("canary step 1 at 5%: extend"),
+        "{}",
+        entry.text
+    );
+    // A look alone is not a timeline entry: only decisions are.
+    let n = app.local_timeline.len();
+    let sample = app.runs[0].sample.clone().unwrap();
+    step_app(
+        &mut app,
+        Action::Update(Update::Progress(ProgressEvent {
+            op: 7,
+            at: at(31),
+            kind: EventKind::Canary(sample),
+        })),
+    );
+    assert_eq!(app.local_timeline.len(), n);
 }

@@ -573,12 +573,15 @@ impl App {
                 self.toast(Tone::Muted, format!("{title} is not paused."));
                 return;
             }
+            let what = if super::panes::canary::paused_for_decision(run) {
+                "The canary holds its step again with a fresh budget (extend); it is judged \
+                 again after the step interval."
+            } else {
+                "The workflow carries on from where it paused."
+            };
             let confirm = ConfirmState::new(
                 format!("Resume {title}"),
-                vec![(
-                    Tone::Normal,
-                    "The workflow carries on from where it paused.".to_string(),
-                )],
+                vec![(Tone::Normal, what.to_string())],
                 ConfirmKind::Effects(vec![Effect::Command {
                     op: id,
                     cmd: OpCommand::Resume,
@@ -870,6 +873,37 @@ impl App {
                 self.keymap.keys_for(Command::Select),
                 "open a canary in the Canary pane".into(),
             )),
+            PaneId::Canary => {
+                pane.entries.push((
+                    format!(
+                        "{}/{}",
+                        self.keymap.keys_for(Command::Down),
+                        self.keymap.keys_for(Command::Up)
+                    ),
+                    "select a decision in the analysis history".into(),
+                ));
+                pane.entries.push((
+                    self.keymap.keys_for(Command::Select),
+                    "open the decision: every metric's numbers".into(),
+                ));
+                pane.entries.push((
+                    "←/→".into(),
+                    "in the decision: the previous / next decision".into(),
+                ));
+                pane.entries.push((
+                    format!("{}/{}", self.keymap.keys_for(Command::Back), "q"),
+                    "close the decision".into(),
+                ));
+                pane.entries.push((
+                    format!(
+                        "{} {} {}",
+                        self.keymap.keys_for(Command::PromoteStep),
+                        self.keymap.keys_for(Command::PauseResume),
+                        self.keymap.keys_for(Command::Abort)
+                    ),
+                    "when paused for a decision: promote · extend · roll back".into(),
+                ));
+            }
             PaneId::Timeline => pane.entries.push((
                 format!(
                     "{}/{}",

@@ -61,6 +61,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Overlay::Confirm(c) => c.render(frame, body, &app.theme),
             Overlay::CanaryForm(f, _) => f.render(frame, body, &app.theme),
             Overlay::RollbackPicker(p) => p.render(frame, body, &app.theme),
+            Overlay::Decision { run, index, scroll } => {
+                panes::canary::render_decision(frame, body, app, *run, *index, *scroll)
+            }
             Overlay::Error {
                 title,
                 detail,
