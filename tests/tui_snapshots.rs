@@ -1,11 +1,14 @@
-//! Whole screens of the console at 80×24 and 160×45 on a `TestBackend`, fed the sample
-//! world through the same `Update`s the runtime sends. Colours are asserted where they
+//! Whole screens of the console at 80×24 and 160×45 (the Canary pane also at 120×40 and
+//! 200×50) on a `TestBackend`, fed the sample world through the same `Update`s the runtime
+//! sends. Colours are asserted where they
 //! carry meaning (a production profile's red status bar, a failed step in red).
 
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
+use relcon::engine::events::CanarySample;
+use relcon::engine::judge::Metric;
 use relcon::tui::layout::PaneId;
 use relcon::tui::sample::{self, at, code, key, loaded, step_app, type_text};
 use relcon::tui::{Action, App, AppConfig, draw};
@@ -36,6 +39,7 @@ fn screen(app: &App, w: u16, h: u16) -> String {
 }
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 45)];
+const CANARY_SIZES: [(u16, u16); 4] = [(80, 24), (120, 40), (160, 45), (200, 50)];
 
 fn busy(w: u16, h: u16) -> App {
     let mut app = loaded(sample::config(), w, h);
@@ -54,17 +58,156 @@ fn idle_overview() {
     }
 }
 
+/// Follow the canary from the bots list into the Canary pane.
+fn to_canary_pane(app: &mut App) {
+    step_app(app, key('j'));
+    step_app(app, key(':'));
+    type_text(app, "pane canary");
+    step_app(app, code(KeyCode::Enter));
+    assert_eq!(app.focus(), PaneId::Canary);
+}
+
+/// Everything the Canary pane must show whole at every size: the header's figures and each
+/// metric's numbers in its own units (the judge's formatting), never cut.
+fn canary_needles(sample: &CanarySample) -> Vec<String> {
+    let clock = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.format("%H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    let mut out = vec![
+        "care-bot v8 vs v7 in prod-blue".to_string(),
+        format!(
+            "since {} (canary start) to {}:",
+            clock(&sample.window_start),
+            clock(&sample.window_end)
+        ),
+        format!("canary {}", count(sample.canary.conversation_count)),
+        format!("baseline {}", count(sample.baseline.conversation_count)),
+        "analysis history".to_string(),
+    ];
+    for v in &sample.verdicts {
+        let m = Metric::parse(&v.metric).expect("a known metric");
+        for x in [v.canary, v.baseline].into_iter().flatten() {
+            out.push(m.value(x));
+        }
+        out.push(m.delta(v.tolerance));
+        if let Some(d) = v.difference {
+            out.push(m.delta(d));
+        }
+    }
+    out
+}
+
+/// Each metric's interval on the difference is on screen whole (the rollback-level or the
+/// promotion-level one, whichever the verdict rests on).
+fn assert_intervals(sample: &CanarySample, screen: &str, size: &str) {
+    for v in &sample.verdicts {
+        let m = Metric::parse(&v.metric).expect("a known metric");
+        let text =
+            |i: Option<[f64; 2]>| i.map(|[lo, hi]| format!("[{}, {}]", m.bound(lo), m.bound(hi)));
+        assert!(
+            [text(v.interval), text(v.pass_interval)]
+                .into_iter()
+                .flatten()
+                .any(|t| screen.contains(&t)),
+            "{size}: {} interval\n{screen}",
+            v.metric
+        );
+    }
+}
+
+fn count(n: u64) -> String {
+    relcon::tui::format::count(n)
+}
+
 #[test]
 fn canary_in_progress() {
-    for (w, h) in SIZES {
+    let (sample, decisions) = sample::canary_now();
+    assert!(decisions.len() >= 5, "the fixture has a history");
+    for (w, h) in CANARY_SIZES {
         let mut app = busy(w, h);
-        // Follow the canary from the bots list.
-        step_app(&mut app, key('j'));
-        step_app(&mut app, key(':'));
-        type_text(&mut app, "pane canary");
+        to_canary_pane(&mut app);
+        let s = screen(&app, w, h);
+        let held = |secs: f64| relcon::tui::format::duration(secs.round() as i64);
+        let mut needles = canary_needles(&sample);
+        needles.extend([
+            "· running".to_string(),
+            format!("step {}/{}", sample.step, sample.steps_total),
+            format!("held {}", held(sample.held_seconds)),
+            format!("judged at {}", held(sample.min_hold_seconds)),
+            format!("pauses at {}", held(sample.max_hold_seconds)),
+        ]);
+        for needle in needles {
+            assert!(s.contains(&needle), "{w}x{h}: {needle}\n{s}");
+        }
+        assert_intervals(&sample, &s, &format!("{w}x{h}"));
+        insta::assert_snapshot!(format!("canary_in_progress_{w}x{h}"), s);
+    }
+}
+
+#[test]
+fn canary_after_rollback() {
+    let (sample, decisions) = sample::canary_end();
+    let last = decisions.last().expect("a decision");
+    assert_eq!(last.action, "roll back");
+    for (w, h) in CANARY_SIZES {
+        let mut app = loaded(sample::config(), w, h);
+        sample::canary_rolled_back(&mut app);
+        to_canary_pane(&mut app);
+        let s = screen(&app, w, h);
+        // One state in the header, the run's ending (the server's record agrees).
+        let head = s
+            .lines()
+            .find_map(|l| {
+                l.split_once("care-bot v8 vs v7 in prod-blue")
+                    .map(|(_, r)| r)
+            })
+            .unwrap_or_default();
+        assert!(head.starts_with(" · rolled back "), "{w}x{h}\n{s}");
+        assert!(!head.contains("running"), "{w}x{h}\n{s}");
+        let ended = format!(
+            "at step {}/{} ({}%)",
+            sample.step, sample.steps_total, sample.weight_set
+        );
+        assert!(s.contains(&ended), "{w}x{h}: {ended}\n{s}");
+        assert!(
+            s.contains("✖ roll back"),
+            "the decision is in the history: {w}x{h}\n{s}"
+        );
+        for needle in canary_needles(&sample) {
+            assert!(s.contains(&needle), "{w}x{h}: {needle}\n{s}");
+        }
+        assert_intervals(&sample, &s, &format!("{w}x{h}"));
+        insta::assert_snapshot!(format!("canary_after_rollback_{w}x{h}"), s);
+    }
+}
+
+#[test]
+fn canary_paused_for_a_decision() {
+    for (w, h) in [(80, 24), (160, 45)] {
+        let mut app = loaded(sample::config(), w, h);
+        sample::canary_paused(&mut app);
+        to_canary_pane(&mut app);
+        let s = screen(&app, w, h);
+        assert!(
+            s.contains("॥ paused: inconclusive — p promote · space extend · a roll back"),
+            "{w}x{h}\n{s}"
+        );
+        insta::assert_snapshot!(format!("canary_paused_{w}x{h}"), s);
+    }
+}
+
+#[test]
+fn canary_decision_popup() {
+    for (w, h) in SIZES {
+        let mut app = loaded(sample::config(), w, h);
+        sample::canary_rolled_back(&mut app);
+        to_canary_pane(&mut app);
         step_app(&mut app, code(KeyCode::Enter));
-        assert_eq!(app.focus(), PaneId::Canary);
-        insta::assert_snapshot!(format!("canary_in_progress_{w}x{h}"), screen(&app, w, h));
+        assert_eq!(app.overlay(), Some("decision"));
+        insta::assert_snapshot!(format!("canary_decision_{w}x{h}"), screen(&app, w, h));
     }
 }
 
@@ -264,7 +407,7 @@ fn every_screen_draws_at_awkward_sizes() {
         (121, 29),
         (250, 80),
     ];
-    let openers: [&[Action]; 7] = [
+    let openers: [&[Action]; 8] = [
         &[],
         &[Action::Key(crossterm::event::KeyEvent::from(
             KeyCode::Char('?'),
@@ -285,6 +428,9 @@ fn every_screen_draws_at_awkward_sizes() {
             Action::Key(crossterm::event::KeyEvent::from(KeyCode::Char('j'))),
             Action::Key(crossterm::event::KeyEvent::from(KeyCode::Char('c'))),
         ],
+        &[Action::Key(crossterm::event::KeyEvent::from(
+            KeyCode::Enter,
+        ))],
         &[Action::Update(relcon::tui::Update::Error {
             title: "Deploy refused".into(),
             detail: "409 Conflict: environment env-prod-green has a job in progress (job-77)"
