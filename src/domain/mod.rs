@@ -4,7 +4,7 @@
 
 mod metrics;
 
-pub use metrics::{MetricPoint, MetricSummary, MetricsSeries, Thresholds};
+pub use metrics::{CanaryMetrics, MetricPoint, MetricSummary, MetricsSeries, Thresholds};
 
 use serde::{Deserialize, Serialize};
 
