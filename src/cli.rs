@@ -16,7 +16,8 @@ on a built-in simulator; `relcon sim` runs the simulator alone.\n\n\
 Secrets come only from the environment: COGNIGY_API_KEY, or COGNIGY_CLIENT_ID and \
 COGNIGY_CLIENT_SECRET; COGNIGY_API_URL overrides the profile's server.",
     after_help = "Exit codes: 0 success, 1 failure, 2 rolled back, 3 refused by validation (nothing \
-changed), 4 auth or config error, 5 timed out, 6 cancelled."
+changed), 4 auth or config error, 5 timed out, 6 cancelled, 7 paused for a decision (a canary whose \
+evidence did not settle; it keeps its traffic)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -60,6 +61,8 @@ pub enum Output {
     Json,
 }
 
+// Parsed once per process: the canary's many flags make one variant large, which is fine.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Release API simulator (for demos, tests and other clients).
@@ -90,6 +93,32 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Benchmarks the project keeps (results in docs/).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// relcon's canary judge against seed 001's rule and a Kayenta-style Mann–Whitney judge
+    /// on many seeded simulator worlds: false rollbacks of healthy canaries, and how soon
+    /// regressions are caught.
+    Canary {
+        /// Seeds per bot for the healthy canaries (three bots).
+        #[arg(long, default_value_t = 70)]
+        seeds: u64,
+        /// Seeds per bot and regression.
+        #[arg(long, default_value_t = 100)]
+        regression_seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        first_seed: u64,
+        /// Also write the report (markdown) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -150,18 +179,50 @@ pub struct CanaryArgs {
     /// Canary traffic per step, in percent (default: the profile's, e.g. 5,10,25,50,100).
     #[arg(long, value_delimiter = ',')]
     pub steps: Option<Vec<f64>>,
-    /// How long each step is held before it is judged (e.g. 60s, 5m).
+    /// Shortest hold of each step, and the length of each extension (e.g. 60s, 5m).
     #[arg(long)]
     pub interval: Option<String>,
+    /// Longest hold of a step before --on-inconclusive decides (e.g. 30m).
+    #[arg(long)]
+    pub max_hold: Option<String>,
     /// No step may exceed this share of traffic (percent).
     #[arg(long)]
     pub max_traffic: Option<f64>,
-    /// Threshold name=value: error_rate, satisfaction_score, max_latency_ms (repeatable).
+    /// Guardrail name=value: error_rate, satisfaction_score, max_latency_ms (repeatable).
     #[arg(long = "threshold", value_name = "NAME=VALUE")]
     pub thresholds: Vec<String>,
-    /// Conversations the canary needs before a step is judged.
+    /// Tolerated degradation against the baseline, metric=value (repeatable): error_rate=0.01
+    /// (one percentage point), fallback_rate, handoff_rate, latency_ms=100,
+    /// satisfaction_score=0.2, intent_score=0.03.
+    #[arg(long = "tolerance", value_name = "METRIC=VALUE")]
+    pub tolerances: Vec<String>,
+    /// The metrics to gate on (default: the profile's, all of them).
+    #[arg(long = "gate", value_delimiter = ',', value_name = "METRIC")]
+    pub gates: Option<Vec<String>>,
+    /// False-alarm level of the whole canary: the chance of ever rolling back a canary that
+    /// is within its tolerances (default 0.01).
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Risk, per metric, of passing a step although the metric is worse than tolerated
+    /// (default 0.05).
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Observations each arm needs before a metric is judged at all.
     #[arg(long)]
     pub min_conversations: Option<u64>,
+    /// What a step does when its evidence has not settled by the longest hold: pause (exit
+    /// 7, the canary left paused for a person), rollback, or promote (carry on as passed).
+    #[arg(long, value_parser = ["pause", "rollback", "promote"])]
+    pub on_inconclusive: Option<String>,
+    /// Failing looks tolerated before rolling back (default 0).
+    #[arg(long)]
+    pub failure_limit: Option<u32>,
+    /// Extensions tolerated over the whole canary before --on-inconclusive decides.
+    #[arg(long)]
+    pub inconclusive_limit: Option<u32>,
+    /// Metric reads that may fail in a row before the canary pauses (never a rollback).
+    #[arg(long)]
+    pub error_limit: Option<u32>,
     /// Environment to canary in (default: the bot's busiest production environment).
     #[arg(long)]
     pub env: Option<String>,

@@ -15,6 +15,7 @@ use crate::config::{self, Config, ResolvedProfile, UiSettings};
 use crate::domain::Stage;
 use crate::engine::events::{OpCommand, OpId, ProgressEvent};
 use crate::engine::{canary, deploy, environment, flows, rollback};
+use crate::plans;
 use crate::runtime::{self, Runtime};
 use crate::tui::{self, Effect, RefreshWhat, TimelineEntry, TuiContext, Update};
 
@@ -64,8 +65,18 @@ async fn run_console(
     ctx.canary_defaults = tui::plan::CanaryDefaults {
         steps: c.steps.iter().map(|s| f64::from(*s)).collect(),
         interval: c.interval,
+        max_hold: c.max_hold,
         thresholds: c.thresholds(),
         min_conversations: u64::from(c.min_conversations),
+        judge: format!(
+            "judged against the baseline at α = {} on {}",
+            c.alpha,
+            c.gates
+                .iter()
+                .map(|m| m.key())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let worker = tokio::spawn(serve(rt, effects_rx, updates_tx));
     let result = tui::run(ctx).await;
@@ -115,7 +126,14 @@ async fn serve(
                         .metrics_series(&bot, env.as_deref(), Duration::from_secs(30 * 60))
                         .await
                     {
-                        Ok(series) => send(&tx, Update::Series { req, bot, series }),
+                        Ok(series) => send(
+                            &tx,
+                            Update::Series {
+                                req,
+                                bot,
+                                series: Box::new(series),
+                            },
+                        ),
                         Err(e) => send(
                             &tx,
                             Update::Connection {
@@ -192,18 +210,23 @@ fn start_workflow(
             rt.engine.spawn(events, move |ctx| deploy::run(ctx, plan))
         }
         Effect::StartCanary(r) => {
-            let max = r.steps.iter().copied().fold(0.0, f64::max);
-            let plan = canary::CanaryPlan {
+            let ask = plans::CanaryAsk {
                 bot: r.bot,
                 version: r.version,
                 environment: Some(r.env),
-                steps: r.steps,
-                interval: r.interval,
-                thresholds: r.thresholds,
-                min_conversations: r.min_conversations,
-                max_traffic: max.max(1.0),
-                max_extensions: 3,
+                steps: Some(r.steps),
+                interval: Some(r.interval),
+                max_hold: Some(r.max_hold),
+                thresholds: vec![
+                    ("error_rate".into(), r.thresholds.error_rate),
+                    ("satisfaction_score".into(), r.thresholds.satisfaction_score),
+                    ("max_latency_ms".into(), r.thresholds.max_latency_ms),
+                ],
+                min_conversations: Some(r.min_conversations),
+                interactive: true,
+                ..plans::CanaryAsk::default()
             };
+            let plan = plans::canary(&p.canary, &ask)?;
             rt.engine.spawn(events, move |ctx| canary::run(ctx, plan))
         }
         Effect::StartRollback {

@@ -16,9 +16,11 @@ use crate::cli::{
     RollbackArgs,
 };
 use crate::config::{self, Config, LoadedConfig, ResolvedProfile};
-use crate::domain::{Stage, Thresholds};
+use crate::domain::Stage;
 use crate::engine::events::{EventKind, OpCommand, Outcome, ProgressEvent};
+use crate::engine::judge::policy::OnInconclusive;
 use crate::engine::{Report, canary, deploy, environment, flows, rollback};
+use crate::plans;
 use crate::runtime::{self, Runtime};
 use crate::sanitize::clean;
 
@@ -42,6 +44,7 @@ pub mod exit {
     pub const CONFIG: u8 = 4;
     pub const TIMED_OUT: u8 = 5;
     pub const CANCELLED: u8 = 6;
+    pub const PAUSED: u8 = 7;
 }
 
 pub fn exit_code(o: Outcome) -> u8 {
@@ -52,6 +55,7 @@ pub fn exit_code(o: Outcome) -> u8 {
         Outcome::Failed => exit::FAILED,
         Outcome::Cancelled => exit::CANCELLED,
         Outcome::TimedOut => exit::TIMED_OUT,
+        Outcome::Paused => exit::PAUSED,
     }
 }
 
@@ -170,6 +174,8 @@ fn guard(global: &Global, rt: &Runtime, what: &str, bot: &str) -> Result<(), Cli
 struct Printer {
     bar: Option<ProgressBar>,
     json: bool,
+    /// The step and verdict of the last canary look printed.
+    last_look: std::cell::Cell<Option<(usize, crate::engine::events::Verdict)>>,
 }
 
 impl Printer {
@@ -186,6 +192,7 @@ impl Printer {
         Printer {
             bar,
             json: output == Output::Json,
+            last_look: std::cell::Cell::new(None),
         }
     }
 
@@ -224,23 +231,36 @@ impl Printer {
                 }
             }
             EventKind::Canary(s) => {
-                let verdicts: Vec<String> = s
-                    .verdicts
-                    .iter()
-                    .map(|v| format!("{} {:?}", v.metric, v.verdict).to_lowercase())
-                    .collect();
-                self.line(format!(
-                    "{at}   step {}/{} at {}%: canary {} conv, error {}; baseline {} conv, error {} [{}]",
+                let line = format!(
+                    "step {}/{} at {}%, held {:.0}s: canary {} · baseline {} conversations since the start ({} · {} in this step): {:?}",
                     s.step,
                     s.steps_total,
                     s.weight_set,
+                    s.held_seconds,
                     s.canary.conversation_count,
-                    s.canary.error_rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into()),
                     s.baseline.conversation_count,
-                    s.baseline.error_rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into()),
-                    verdicts.join(", ")
-                ));
+                    s.step_canary,
+                    s.step_baseline,
+                    s.verdict
+                )
+                .to_lowercase();
+                if let Some(b) = &self.bar {
+                    b.set_message(line);
+                } else {
+                    // Without a terminal, a line when the verdict or the step changes.
+                    let key = (s.step, s.verdict);
+                    if self.last_look.replace(Some(key)) != Some(key) {
+                        self.line(format!("{at}   {line}"));
+                    }
+                }
             }
+            EventKind::CanaryDecision(d) => self.line(format!(
+                "{at} ◆ step {} ({}%): {} — {}",
+                d.step,
+                d.weight,
+                d.action,
+                clean(&d.reason)
+            )),
             EventKind::Linked { .. } => {}
             EventKind::Paused => self.line(format!("{at} ॥ paused")),
             EventKind::Resumed => self.line(format!("{at} ▶ resumed")),
@@ -328,51 +348,42 @@ fn parse_duration(flag: &str, text: &str) -> Result<Duration, CliError> {
 }
 
 fn canary_plan(rt: &Runtime, a: &CanaryArgs) -> Result<canary::CanaryPlan, CliError> {
-    let s = &rt.profile.canary;
-    let mut t: Thresholds = s.thresholds();
-    for spec in &a.thresholds {
-        let (k, v) = spec.split_once('=').ok_or_else(|| {
-            CliError::refused(format!(
-                "--threshold {spec}: write name=value, e.g. error_rate=0.05"
-            ))
-        })?;
-        let v: f64 = v
-            .trim()
-            .parse()
-            .map_err(|_| CliError::refused(format!("--threshold {spec}: '{v}' is not a number")))?;
-        match k.trim() {
-            "error_rate" => t.error_rate = v,
-            "satisfaction_score" => t.satisfaction_score = v,
-            "max_latency_ms" => t.max_latency_ms = v,
-            other => {
-                return Err(CliError::refused(format!(
-                    "--threshold {other}: unknown; use error_rate, satisfaction_score or max_latency_ms"
-                )));
-            }
-        }
-    }
-    let explicit_steps = a.steps.is_some();
-    let plan = canary::CanaryPlan {
+    let pairs = |flag: &str, specs: &[String]| {
+        specs
+            .iter()
+            .map(|s| plans::parse_pair(flag, s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::refused)
+    };
+    let ask = plans::CanaryAsk {
         bot: a.bot.clone(),
         version: a.version.clone(),
         environment: a.env.clone(),
-        steps: a
-            .steps
-            .clone()
-            .unwrap_or_else(|| s.steps.iter().map(|x| f64::from(*x)).collect()),
-        interval: match &a.interval {
-            Some(i) => parse_duration("--interval", i)?,
-            None => s.interval,
-        },
-        thresholds: t,
-        min_conversations: a
-            .min_conversations
-            .unwrap_or(u64::from(s.min_conversations)),
-        max_traffic: a.max_traffic.unwrap_or(f64::from(s.max_traffic)),
-        max_extensions: 3,
+        steps: a.steps.clone(),
+        interval: a
+            .interval
+            .as_deref()
+            .map(|i| parse_duration("--interval", i))
+            .transpose()?,
+        max_hold: a
+            .max_hold
+            .as_deref()
+            .map(|i| parse_duration("--max-hold", i))
+            .transpose()?,
+        max_traffic: a.max_traffic,
+        thresholds: pairs("--threshold", &a.thresholds)?,
+        tolerances: pairs("--tolerance", &a.tolerances)?,
+        gates: a.gates.clone(),
+        alpha: a.alpha,
+        beta: a.beta,
+        min_conversations: a.min_conversations,
+        on_inconclusive: a.on_inconclusive.as_deref().and_then(OnInconclusive::parse),
+        failure_limit: a.failure_limit,
+        inconclusive_limit: a.inconclusive_limit,
+        error_limit: a.error_limit,
+        interactive: false,
     };
-    // Default steps are capped by max traffic; explicit ones are validated as given.
-    Ok(if explicit_steps { plan } else { plan.capped() })
+    plans::canary(&rt.profile.canary, &ask).map_err(CliError::refused)
 }
 
 fn rollback_plan(rt: &Runtime, a: &RollbackArgs) -> Result<rollback::RollbackPlan, CliError> {
@@ -495,7 +506,9 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
             versions(&rt, out, &a.bot).await
         }
         Command::Audit { command } => audit(global, command),
-        Command::Sim(_) | Command::Demo(_) => Err(CliError::config("not a headless command")),
+        Command::Sim(_) | Command::Demo(_) | Command::Bench { .. } => {
+            Err(CliError::config("not a headless command"))
+        }
     }
 }
 

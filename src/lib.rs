@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod domain;
 pub mod engine;
 pub mod headless;
 pub mod logging;
+pub mod plans;
 pub mod runtime;
 pub mod sanitize;
 pub mod sim;

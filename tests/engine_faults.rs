@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use engine_common::{Finished, Harness, Setup, World};
 use relcon::backend::{Auth, TokenStyle};
-use relcon::domain::{Stage, Thresholds};
-use relcon::engine::canary::{self, CanaryPlan};
+use relcon::domain::Stage;
+use relcon::engine::canary;
 use relcon::engine::deploy::{self, DeployPlan};
 use relcon::engine::environment::{self, DependencyLock, EnvPlan, RollbackPolicy, Snapshot};
 use relcon::engine::events::Outcome;
@@ -77,17 +77,7 @@ async fn deploy_once(h: &Harness, label: &str) -> Outcome {
 }
 
 async fn canary_once(h: &Harness, label: &str) -> Outcome {
-    let p = CanaryPlan {
-        bot: "bot_abc123".into(),
-        version: "2.1.0-canary".into(),
-        environment: None,
-        steps: vec![10.0, 50.0, 100.0],
-        interval: Duration::from_secs(60),
-        thresholds: Thresholds::default(),
-        min_conversations: 20,
-        max_traffic: 100.0,
-        max_extensions: 2,
-    };
+    let p = engine_common::canary_plan("bot_abc123", "2.1.0-canary", &[10.0, 50.0, 100.0]);
     let done = h.run(move |ctx| canary::run(ctx, p)).await;
     let outcome = definite(label, &done);
     let w = h.world().await;

@@ -13,8 +13,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use engine_common::{Finished, HOOK_PATH, Harness, Hook, Setup};
 use relcon::backend::{Auth, TokenStyle};
-use relcon::domain::{Stage, Thresholds};
-use relcon::engine::canary::{self, CanaryPlan};
+use relcon::domain::Stage;
+use relcon::engine::canary;
 use relcon::engine::deploy::{self, DeployPlan};
 use relcon::engine::environment::{self, EnvPlan, Snapshot};
 use relcon::engine::events::Outcome;
@@ -226,17 +226,7 @@ async fn a_wrong_client_secret_fails_every_workflow_without_showing_it() {
             h.run(move |ctx| {
                 canary::run(
                     ctx,
-                    CanaryPlan {
-                        bot: "bot_abc123".into(),
-                        version: "2.1.0-canary".into(),
-                        environment: None,
-                        steps: vec![10.0, 100.0],
-                        interval: Duration::from_secs(60),
-                        thresholds: Thresholds::default(),
-                        min_conversations: 20,
-                        max_traffic: 100.0,
-                        max_extensions: 1,
-                    },
+                    engine_common::canary_plan("bot_abc123", "2.1.0-canary", &[10.0, 100.0]),
                 )
             })
             .await,

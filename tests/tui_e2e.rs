@@ -90,9 +90,9 @@ fn demo_canary_on_the_regressing_version_rolls_back_on_screen() {
     t.keys(&["Tab"]);
     t.keys(&["c"]);
     t.wait_for("the canary plan form", 10, |s| s.contains("Canary plan"));
-    // One-minute holds, 30 conversations per step; submit, confirm.
+    // One-minute holds, 30 conversations per arm before judging; submit, confirm.
     t.keys(&[
-        "Tab", "C-u", "1m", "Tab", "Tab", "Tab", "Tab", "C-u", "30", "C-s",
+        "Tab", "C-u", "1m", "Tab", "Tab", "Tab", "Tab", "Tab", "C-u", "30", "C-s",
     ]);
     t.wait_for("the confirmation", 10, |s| {
         s.contains("Start canary of v3.5.0")
@@ -110,8 +110,13 @@ fn demo_canary_on_the_regressing_version_rolls_back_on_screen() {
         s.contains("✖ hold"),
         "the breached step is marked failed:\n{s}"
     );
+    // The Canary pane says which regressed metric failed, with both arms' figures.
     assert!(
-        s.contains("error_rate") && s.contains("above threshold 5.0%"),
+        ["error rate", "latency", "CSAT"]
+            .iter()
+            .any(|m| s.contains(&format!("✖ fail on {}", m.to_lowercase()))
+                || s.contains(&format!("✖ {m}")))
+            && s.contains("baseline"),
         "the reason names the breached metric:\n{s}"
     );
     // q quits at once once nothing runs, leaving a shell.

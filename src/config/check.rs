@@ -236,6 +236,59 @@ pub(crate) fn opt_frame_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u
     Ok(Some(n))
 }
 
+pub(crate) fn opt_alpha<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(v > 0.0 && v < 0.5) {
+        return Err(custom(format!(
+            "alpha {v} is out of range; use a false-alarm level above 0 and below 0.5, e.g. 0.01"
+        )));
+    }
+    Ok(Some(v))
+}
+
+pub(crate) fn opt_non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(custom(format!(
+            "{v} is out of range; use a number of 0 or more"
+        )));
+    }
+    Ok(Some(v))
+}
+
+pub(crate) fn opt_metrics<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<crate::engine::judge::Metric>>, D::Error> {
+    use crate::engine::judge::Metric;
+    let names = Vec::<String>::deserialize(d)?;
+    if names.is_empty() {
+        return Err(custom(
+            "gates is empty; remove the key to gate on every metric, or list some",
+        ));
+    }
+    names
+        .iter()
+        .map(|n| {
+            Metric::parse(n).ok_or_else(|| {
+                custom(format!(
+                    "unknown metric '{n}'; use {}",
+                    Metric::ALL.map(|m| m.key()).join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+pub(crate) fn opt_on_inconclusive<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::engine::judge::policy::OnInconclusive>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::engine::judge::policy::OnInconclusive::parse(&text)
+        .map(Some)
+        .ok_or_else(|| custom(format!("'{text}' is not one of pause, rollback, promote")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Profiles: the file's `[profiles.NAME]` with defaults filled in ([`Profile`]), then with
 //! the secrets taken from the environment ([`ResolvedProfile`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use super::error::ConfigError;
 use super::schema::{AuthKind, BlueGreen, RawProfile, RawWebhook};
 use crate::clock::Clock;
 use crate::domain::Thresholds;
+use crate::engine::judge::Metric;
+use crate::engine::judge::policy::{Budgets, OnInconclusive};
 
 /// Overrides the profile's `api_url`.
 pub const ENV_API_URL: &str = "COGNIGY_API_URL";
@@ -88,46 +91,90 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Canary plan and health thresholds.
+/// Canary plan, judgement and health thresholds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CanarySettings {
     /// Traffic percentages of the successive steps, increasing.
     pub steps: Vec<u8>,
-    /// How long each step holds before it is judged (server time).
+    /// Shortest hold of each step, and the length of each extension (server time).
     pub interval: Duration,
+    /// Longest hold of a step before `on_inconclusive` decides.
+    pub max_hold: Duration,
     /// Highest traffic percentage the canary may take.
     pub max_traffic: u8,
-    /// Highest acceptable error rate (0..=1).
+    /// Guardrail: highest acceptable error rate (0..=1).
     pub error_rate: f64,
-    /// Lowest acceptable satisfaction score (0..=5).
+    /// Guardrail: lowest acceptable satisfaction score (0..=5).
     pub satisfaction_score: f64,
-    /// Highest acceptable average latency.
+    /// Guardrail: highest acceptable average latency.
     pub max_latency_ms: u64,
-    /// Conversations needed in a window before it can be judged.
+    /// Observations each arm needs before a metric is judged at all.
     pub min_conversations: u32,
+    /// False-alarm level of the whole canary.
+    pub alpha: f64,
+    /// Risk, per metric, of passing it although it is worse than tolerated.
+    pub beta: f64,
+    /// The metrics the canary is gated on.
+    pub gates: Vec<Metric>,
+    /// Tolerated degradation per metric (defaults where absent).
+    pub tolerances: BTreeMap<Metric, f64>,
+    pub failure_limit: u32,
+    pub inconclusive_limit: u32,
+    pub error_limit: u32,
+    pub on_inconclusive: OnInconclusive,
 }
 
 impl Default for CanarySettings {
     fn default() -> Self {
+        let b = Budgets::default();
         CanarySettings {
             steps: vec![5, 10, 25, 50, 100],
-            interval: Duration::from_secs(60),
+            interval: b.interval,
+            max_hold: b.max_hold,
             max_traffic: 100,
             error_rate: 0.05,
             satisfaction_score: 3.5,
             max_latency_ms: 1_500,
-            min_conversations: 50,
+            min_conversations: 30,
+            alpha: 0.01,
+            beta: 0.05,
+            gates: Metric::ALL.to_vec(),
+            tolerances: BTreeMap::new(),
+            failure_limit: b.failure_limit,
+            inconclusive_limit: b.inconclusive_limit,
+            error_limit: b.error_limit,
+            on_inconclusive: b.on_inconclusive,
         }
     }
 }
 
 impl CanarySettings {
-    /// The rollback thresholds in the shape the API and the judge use.
+    /// The rollback thresholds in the shape the API and the guardrails use.
     pub fn thresholds(&self) -> Thresholds {
         Thresholds {
             error_rate: self.error_rate,
             satisfaction_score: self.satisfaction_score,
             max_latency_ms: self.max_latency_ms as f64,
+        }
+    }
+
+    /// The tolerance of a metric: the profile's, else the metric's default.
+    pub fn tolerance(&self, m: Metric) -> f64 {
+        self.tolerances
+            .get(&m)
+            .copied()
+            .unwrap_or_else(|| m.default_tolerance())
+    }
+
+    /// The step budgets.
+    pub fn budgets(&self) -> Budgets {
+        Budgets {
+            interval: self.interval,
+            max_hold: self.max_hold,
+            failure_limit: self.failure_limit,
+            inconclusive_limit: self.inconclusive_limit,
+            error_limit: self.error_limit,
+            on_inconclusive: self.on_inconclusive,
         }
     }
 }
@@ -354,6 +401,18 @@ impl Profile {
                 satisfaction_score: c.satisfaction_score.unwrap_or(cd.satisfaction_score),
                 max_latency_ms: c.max_latency_ms.unwrap_or(cd.max_latency_ms),
                 min_conversations: c.min_conversations.unwrap_or(cd.min_conversations),
+                alpha: c.alpha.unwrap_or(cd.alpha),
+                beta: c.beta.unwrap_or(cd.beta),
+                gates: c.gates.clone().unwrap_or(cd.gates),
+                tolerances: Metric::ALL
+                    .iter()
+                    .filter_map(|m| c.tolerance.get(*m).map(|t| (*m, t)))
+                    .collect(),
+                max_hold: c.max_hold.unwrap_or(cd.max_hold),
+                failure_limit: c.failure_limit.unwrap_or(cd.failure_limit),
+                inconclusive_limit: c.inconclusive_limit.unwrap_or(cd.inconclusive_limit),
+                error_limit: c.error_limit.unwrap_or(cd.error_limit),
+                on_inconclusive: c.on_inconclusive.unwrap_or(cd.on_inconclusive),
             },
             rollback: RollbackSettings {
                 max_active_sessions: b.max_active_sessions.unwrap_or(bd.max_active_sessions),

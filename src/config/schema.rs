@@ -14,6 +14,8 @@ use toml::Spanned;
 
 use super::check;
 use super::duration;
+use crate::engine::judge::Metric;
+use crate::engine::judge::policy::OnInconclusive;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -150,6 +152,58 @@ pub struct RawCanary {
     #[serde(default, deserialize_with = "check::opt_positive_ms")]
     pub max_latency_ms: Option<u64>,
     pub min_conversations: Option<u32>,
+    /// The false-alarm level of the whole canary.
+    #[serde(default, deserialize_with = "check::opt_alpha")]
+    pub alpha: Option<f64>,
+    /// The risk, per metric, of passing it although it is worse than tolerated.
+    #[serde(default, deserialize_with = "check::opt_alpha")]
+    pub beta: Option<f64>,
+    /// The metrics the canary is gated on.
+    #[serde(default, deserialize_with = "check::opt_metrics")]
+    pub gates: Option<Vec<Metric>>,
+    /// Degradation tolerated per metric.
+    #[serde(default)]
+    pub tolerance: RawTolerances,
+    #[serde(default, deserialize_with = "duration::deserialize_option")]
+    pub max_hold: Option<Duration>,
+    pub failure_limit: Option<u32>,
+    pub inconclusive_limit: Option<u32>,
+    #[serde(default, deserialize_with = "check::opt_attempts")]
+    pub error_limit: Option<u32>,
+    #[serde(default, deserialize_with = "check::opt_on_inconclusive")]
+    pub on_inconclusive: Option<OnInconclusive>,
+}
+
+/// `[profiles.NAME.canary.tolerance]`: degradation tolerated against the baseline, in each
+/// metric's units (fractions for rates).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTolerances {
+    #[serde(default, deserialize_with = "check::opt_fraction")]
+    pub error_rate: Option<f64>,
+    #[serde(default, deserialize_with = "check::opt_fraction")]
+    pub fallback_rate: Option<f64>,
+    #[serde(default, deserialize_with = "check::opt_fraction")]
+    pub handoff_rate: Option<f64>,
+    #[serde(default, deserialize_with = "check::opt_non_negative")]
+    pub latency_ms: Option<f64>,
+    #[serde(default, deserialize_with = "check::opt_score")]
+    pub satisfaction_score: Option<f64>,
+    #[serde(default, deserialize_with = "check::opt_fraction")]
+    pub intent_score: Option<f64>,
+}
+
+impl RawTolerances {
+    pub fn get(&self, m: Metric) -> Option<f64> {
+        match m {
+            Metric::ErrorRate => self.error_rate,
+            Metric::FallbackRate => self.fallback_rate,
+            Metric::HandoffRate => self.handoff_rate,
+            Metric::LatencyMs => self.latency_ms,
+            Metric::SatisfactionScore => self.satisfaction_score,
+            Metric::IntentScore => self.intent_score,
+        }
+    }
 }
 
 /// `[profiles.NAME.rollback]`.

@@ -1,19 +1,28 @@
 //! Canary with automatic rollback (seed 001): a validated plan of traffic steps capped by
-//! max traffic; per step hold, sample both arms, judge against the thresholds, and promote
-//! or roll back automatically. Operators can promote one step, promote fully, pause,
-//! resume and abort.
+//! max traffic. Each step is held and looked at every `look_every`: the judge compares the
+//! arms since the canary started (see [`crate::engine::judge`]) and the step policy decides
+//! — hold, advance, promote, roll back on a failure, extend or pause when the evidence is
+//! not in. Operators can promote one step, promote fully, pause, resume (which, after a
+//! pause for lack of evidence, extends the hold) and abort. Every decision is audited and
+//! kept in the run's analysis history.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::backend::{CanaryRequest, MetricType, MetricsQuery};
-use crate::domain::{Canary, MetricSummary, Stage, Thresholds, VersionStatus};
-use crate::engine::events::{CanarySample, EventKind, OpCommand, Outcome, Verdict, WorkflowKind};
-use crate::engine::judge::{Judgement, judge};
+use crate::backend::CanaryRequest;
+use crate::domain::{Canary, Stage, Thresholds, VersionStatus};
+use crate::engine::events::{
+    CanaryDecision, CanarySample, EventKind, OpCommand, Outcome, Verdict, WorkflowKind,
+};
+use crate::engine::judge::policy::{Action, Budgets, PauseWhy, Policy};
+use crate::engine::judge::{Analysis, Evidence, JudgeConfig, analyze, margin_for};
 use crate::engine::{Ctx, Engine, Report, Stop, Woken, details};
 
 const KIND: WorkflowKind = WorkflowKind::Canary;
+
+/// The bucket size the evidence is read at (server time).
+pub const BUCKET: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct CanaryPlan {
@@ -23,15 +32,16 @@ pub struct CanaryPlan {
     pub environment: Option<String>,
     /// Canary shares in percent, ascending; the last one is held before promotion.
     pub steps: Vec<f64>,
-    /// How long each step is held (server time).
-    pub interval: Duration,
-    pub thresholds: Thresholds,
-    /// Conversations the canary arm needs before a step can be judged.
-    pub min_conversations: u64,
     /// No step may exceed this share.
     pub max_traffic: f64,
-    /// How many times a step may be held again for lack of data before rolling back.
-    pub max_extensions: u32,
+    /// The server's rollback thresholds; the judge holds them as guardrails.
+    pub thresholds: Thresholds,
+    pub judge: JudgeConfig,
+    pub budgets: Budgets,
+    /// How often the evidence is read and judged (server time).
+    pub look_every: Duration,
+    /// Someone can answer a pause (the console). Headless runs end paused instead.
+    pub interactive: bool,
 }
 
 impl CanaryPlan {
@@ -82,13 +92,16 @@ impl CanaryPlan {
                 t.max_latency_ms
             ));
         }
-        if self.interval < Duration::from_secs(1) {
-            p.push("the step interval must be at least 1s".into());
+        if self.look_every < Duration::from_secs(1) {
+            p.push("looks must be at least 1s apart".into());
         }
+        p.extend(self.budgets.problems());
+        p.extend(self.judge.problems());
         p
     }
 
-    /// The steps with any above max traffic dropped (for plans built from defaults).
+    /// The steps with any above max traffic dropped, and max traffic as the last step (for
+    /// plans built from defaults).
     pub fn capped(mut self) -> CanaryPlan {
         let max = self.max_traffic;
         self.steps.retain(|s| *s <= max);
@@ -96,6 +109,11 @@ impl CanaryPlan {
             self.steps.push(max);
         }
         self
+    }
+
+    /// How often a step of `interval` is looked at: six times a hold, 5 to 30 seconds apart.
+    pub fn look_every_for(interval: Duration) -> Duration {
+        (interval / 6).clamp(Duration::from_secs(5), Duration::from_secs(30))
     }
 }
 
@@ -111,8 +129,23 @@ pub fn step_names(plan: &CanaryPlan) -> Vec<String> {
 /// How the run ended, before reporting.
 enum End {
     Promoted(String),
-    Breach(Judgement, usize),
-    NoData(usize),
+    /// A failure (or a spent budget with `on_inconclusive = rollback`): roll back with this
+    /// reason.
+    RollBack(String),
+    /// Stopped for a person who is not there (headless): the canary stays paused.
+    Paused(String),
+}
+
+/// What a canary run keeps: its state on the server, the evidence, the decisions.
+struct Run {
+    canary: Canary,
+    env: String,
+    version: String,
+    evidence: Evidence,
+    policy: Policy,
+    decisions: Vec<CanaryDecision>,
+    last: Option<Analysis>,
+    weight: f64,
 }
 
 pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
@@ -124,48 +157,59 @@ pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
         Some(plan.bot.clone()),
         &refs,
     );
-    let mut canary: Option<Canary> = None;
-    let result = run_inner(&mut ctx, &plan, &mut canary).await;
+    let mut run: Option<Run> = None;
+    let result = run_inner(&mut ctx, &plan, &mut run).await;
     let base = json!({"bot": plan.bot, "version": plan.version});
-    match (result, canary) {
-        (Ok(End::Promoted(summary)), Some(c)) => {
-            let d = details(
-                &ctx,
-                json!({"bot": plan.bot, "version": plan.version, "canaryId": c.id, "environment": c.environment_id, "previousVersion": c.stable_version}),
-            );
+    let Some(r) = run else {
+        let stop = match result {
+            Err(stop) => stop,
+            Ok(_) => Stop::Failed("the canary was never started".into()),
+        };
+        return ctx.finish_stopped(KIND, stop, details(&ctx, base)).await;
+    };
+    let c = r.canary.clone();
+    let history = json!(r.decisions);
+    let mut d = details(
+        &ctx,
+        json!({"bot": plan.bot, "version": plan.version, "canaryId": c.id, "environment": c.environment_id, "previousVersion": c.stable_version, "decisions": history, "judge": plan.judge, "budgets": plan.budgets}),
+    );
+    match result {
+        Ok(End::Promoted(summary)) => {
             ctx.notify(KIND, "canary.promoted", d.clone()).await;
             ctx.finish(KIND, Outcome::Succeeded, summary, d)
         }
-        (Ok(End::Breach(j, step)), Some(c)) => {
-            let reason = format!("step {step}: {}", j.reasons(Verdict::Fail));
-            roll_back(&mut ctx, &plan, &c, reason, Some(&j), Outcome::RolledBack).await
+        Ok(End::RollBack(reason)) => {
+            roll_back(&mut ctx, &plan, &r, reason, Outcome::RolledBack, d).await
         }
-        (Ok(End::NoData(step)), Some(c)) => {
-            let reason = format!(
-                "step {step}: fewer than {} canary conversations after {} holds; not promoting without data",
-                plan.min_conversations,
-                plan.max_extensions + 1
+        Ok(End::Paused(reason)) => {
+            let summary = format!(
+                "canary {} {} paused at {}% for a decision: {reason}; it keeps its traffic \
+                 until someone promotes, resumes or rolls it back (relcon console)",
+                plan.bot, c.version, r.weight
             );
-            roll_back(&mut ctx, &plan, &c, reason, None, Outcome::RolledBack).await
+            let s = summary.clone();
+            let _ = ctx
+                .audit(KIND, "paused", |e| {
+                    e.bot = Some(plan.bot.clone());
+                    e.environment = Some(r.env.clone());
+                    e.to_version = Some(r.version.clone());
+                    e.outcome = Some(Outcome::Paused.as_str().into());
+                    e.detail = Some(s);
+                })
+                .await;
+            d["weight"] = json!(r.weight);
+            ctx.finish(KIND, Outcome::Paused, summary, d)
         }
-        (Err(stop), Some(c)) if !matches!(stop, Stop::Audit(_)) => {
+        Err(stop) if !matches!(stop, Stop::Audit(_)) => {
             // An abort ends as cancelled once the canary is rolled back.
             let restored = if matches!(stop, Stop::Cancelled) {
                 Outcome::Cancelled
             } else {
                 Outcome::RolledBack
             };
-            roll_back(&mut ctx, &plan, &c, stop.to_string(), None, restored).await
+            roll_back(&mut ctx, &plan, &r, stop.to_string(), restored, d).await
         }
-        (Err(stop), _) => ctx.finish_stopped(KIND, stop, details(&ctx, base)).await,
-        (Ok(_), None) => {
-            ctx.finish_stopped(
-                KIND,
-                Stop::Failed("the canary was never started".into()),
-                details(&ctx, base),
-            )
-            .await
-        }
+        Err(stop) => ctx.finish_stopped(KIND, stop, d).await,
     }
 }
 
@@ -227,30 +271,7 @@ async fn validate(engine: &Engine, plan: &CanaryPlan) -> Result<(String, String)
     Ok((env.environment_id.clone(), v.id.clone()))
 }
 
-async fn sample(
-    engine: &Engine,
-    plan: &CanaryPlan,
-    env: &str,
-    window: Duration,
-) -> Result<(MetricSummary, MetricSummary), Stop> {
-    let b = engine.backend.as_ref();
-    let q = |metric_type| MetricsQuery {
-        bot: plan.bot.clone(),
-        environment: Some(env.to_string()),
-        version: None,
-        metric_type,
-        window,
-    };
-    let canary = b.metrics_summary(&q(MetricType::Canary)).await?;
-    let baseline = b.metrics_summary(&q(MetricType::Baseline)).await?;
-    Ok((baseline, canary))
-}
-
-async fn run_inner(
-    ctx: &mut Ctx,
-    plan: &CanaryPlan,
-    started: &mut Option<Canary>,
-) -> Result<End, Stop> {
+async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, slot: &mut Option<Run>) -> Result<End, Stop> {
     let engine = ctx.engine.clone();
     let (env, version) = ctx
         .step("validate", async {
@@ -265,7 +286,7 @@ async fn run_inner(
         e.environment = Some(env.clone());
         e.to_version = Some(version.clone());
         e.detail = Some(format!("canary at {first}%"));
-        e.metrics = Some(json!({"steps": plan.steps, "intervalSeconds": plan.interval.as_secs(), "thresholds": plan.thresholds, "minConversations": plan.min_conversations}));
+        e.metrics = Some(json!({"steps": plan.steps, "thresholds": plan.thresholds, "judge": plan.judge, "budgets": plan.budgets}));
     })
     .await?;
     let request = CanaryRequest {
@@ -288,7 +309,6 @@ async fn run_inner(
             Ok((c, Some(d)))
         })
         .await?;
-    *started = Some(canary.clone());
     ctx.emit(EventKind::Linked {
         server_id: canary.id.clone(),
     });
@@ -308,71 +328,51 @@ async fn run_inner(
             })
         }));
     }
+    let run = slot.insert(Run {
+        canary,
+        env,
+        version,
+        evidence: Evidence::default(),
+        policy: Policy::new(plan.budgets, plan.steps.len()),
+        decisions: Vec::new(),
+        last: None,
+        weight: first,
+    });
     let total = plan.steps.len();
     let mut i = 0;
     while i < total {
         let weight = plan.steps[i];
-        let step_no = i + 1;
         let name = format!("hold {weight}%");
         if i > 0 {
             // Raising traffic is a decision on the previous step's verdict, already audited.
-            backend.set_canary_weight(&canary.id, weight).await?;
+            backend.set_canary_weight(&run.canary.id, weight).await?;
         }
+        run.weight = weight;
         ctx.emit(EventKind::StepStarted { step: name.clone() });
-        match hold(ctx, plan, &canary, &env, step_no, weight).await {
-            Ok(HoldEnd::Pass(j)) => {
+        match hold(ctx, plan, run, i).await {
+            Ok(Next::Step(detail)) => {
                 ctx.emit(EventKind::StepFinished {
                     step: name,
-                    detail: Some(j.reasons(Verdict::Pass)),
+                    detail: Some(detail),
                 });
-                audit_decision(ctx, plan, &env, &version, step_no, weight, "advance", &j).await?;
+                run.policy.next_step();
                 i += 1;
             }
-            Ok(HoldEnd::Skip) => {
+            Ok(Next::PromoteNow(detail)) => {
                 ctx.emit(EventKind::StepFinished {
                     step: name,
-                    detail: Some("promoted early by the operator".into()),
+                    detail: Some(detail),
                 });
-                ctx.audit(KIND, "decision", |e| {
-                    e.bot = Some(plan.bot.clone());
-                    e.to_version = Some(version.clone());
-                    e.detail = Some(format!(
-                        "operator promoted step {step_no} ({weight}%) without waiting"
-                    ));
-                })
-                .await?;
-                i += 1;
-            }
-            Ok(HoldEnd::Full) => {
-                ctx.emit(EventKind::StepFinished {
-                    step: name,
-                    detail: Some("operator promoted fully".into()),
-                });
-                ctx.audit(KIND, "decision", |e| {
-                    e.bot = Some(plan.bot.clone());
-                    e.to_version = Some(version.clone());
-                    e.detail = Some(format!(
-                        "operator promoted fully at step {step_no} ({weight}%)"
-                    ));
-                })
-                .await?;
                 break;
             }
-            Ok(HoldEnd::Fail(j)) => {
+            Ok(Next::End(End::RollBack(reason))) => {
                 ctx.emit(EventKind::StepFailed {
                     step: name,
-                    reason: j.reasons(Verdict::Fail),
+                    reason: reason.clone(),
                 });
-                audit_decision(ctx, plan, &env, &version, step_no, weight, "roll back", &j).await?;
-                return Ok(End::Breach(j, step_no));
+                return Ok(End::RollBack(reason));
             }
-            Ok(HoldEnd::NoData) => {
-                ctx.emit(EventKind::StepFailed {
-                    step: name,
-                    reason: "not enough conversations to judge".into(),
-                });
-                return Ok(End::NoData(step_no));
-            }
+            Ok(Next::End(end)) => return Ok(end),
             Err(e) => {
                 ctx.emit(EventKind::StepFailed {
                     step: name,
@@ -382,21 +382,24 @@ async fn run_inner(
             }
         }
     }
+    let id = run.canary.id.clone();
+    let (env, version) = (run.env.clone(), run.version.clone());
     let c = ctx
         .step("promote", async {
-            let c = backend.promote_canary(&canary.id).await?;
+            let c = backend.promote_canary(&id).await?;
             Ok((c, Some(format!("{version} now live in {env}"))))
         })
         .await?;
+    let steps_done = run.policy.step() + 1;
     let summary = format!(
-        "{} {} promoted in {} after {} step(s) (was {})",
-        plan.bot, version, env, total, c.stable_version
+        "{} {} promoted in {} at step {steps_done} of {total} (was {})",
+        plan.bot, run.version, run.env, c.stable_version
     );
     ctx.audit(KIND, "completed", |e| {
         e.bot = Some(plan.bot.clone());
-        e.environment = Some(env.clone());
+        e.environment = Some(run.env.clone());
         e.from_version = Some(c.stable_version.clone());
-        e.to_version = Some(version.clone());
+        e.to_version = Some(run.version.clone());
         e.outcome = Some(Outcome::Succeeded.as_str().into());
         e.detail = Some(summary.clone());
     })
@@ -404,111 +407,265 @@ async fn run_inner(
     Ok(End::Promoted(summary))
 }
 
-enum HoldEnd {
-    Pass(Judgement),
-    Fail(Judgement),
-    NoData,
-    Skip,
-    Full,
+/// How a step ended.
+enum Next {
+    /// Go on to the next step (or to promotion after the last).
+    Step(String),
+    /// Promote now, skipping the remaining steps.
+    PromoteNow(String),
+    End(End),
 }
 
-/// Hold one step: sample a few times (for the charts and early breach detection), then
-/// judge at the end of the interval. Lack of data extends the hold.
-async fn hold(
-    ctx: &mut Ctx,
-    plan: &CanaryPlan,
-    canary: &Canary,
-    env: &str,
-    step: usize,
-    weight: f64,
-) -> Result<HoldEnd, Stop> {
-    let engine = ctx.engine.clone();
-    let samples = 4u32;
-    let slice = plan.interval / samples;
-    let mut extensions = 0;
-    let clock = ctx.clock();
-    let step_started = tokio::time::Instant::now();
+/// Hold one step: look at the evidence every `look_every` and let the policy decide.
+async fn hold(ctx: &mut Ctx, plan: &CanaryPlan, run: &mut Run, index: usize) -> Result<Next, Stop> {
+    let step = index + 1;
+    let weight = plan.steps[index];
+    let mut held = Duration::ZERO;
     loop {
-        let mut last = None;
-        for _ in 0..samples {
-            match ctx
-                .wait(&format!("canary step {step} decision"), slice)
-                .await?
-            {
-                Woken::Elapsed => {}
-                Woken::Command(OpCommand::PromoteStep) => return Ok(HoldEnd::Skip),
-                Woken::Command(OpCommand::PromoteFull) => return Ok(HoldEnd::Full),
-                Woken::Command(_) => {}
+        match ctx
+            .wait(&format!("canary step {step} look"), plan.look_every)
+            .await?
+        {
+            Woken::Elapsed => held += plan.look_every,
+            Woken::Command(OpCommand::PromoteStep) => {
+                decide(
+                    ctx,
+                    plan,
+                    run,
+                    step,
+                    "advance (operator)",
+                    "the operator promoted the step without waiting",
+                )
+                .await?;
+                return Ok(if run.policy.is_last_step() {
+                    Next::PromoteNow("promoted by the operator".into())
+                } else {
+                    Next::Step("promoted early by the operator".into())
+                });
             }
-            // Judge everything since this step began (extensions included), at least a minute.
-            let window = clock
-                .to_server(step_started.elapsed())
-                .max(Duration::from_secs(60));
-            let (baseline, canary_m) = sample(&engine, plan, env, window).await?;
-            let j = judge(
-                &plan.thresholds,
-                &baseline,
-                &canary_m,
-                plan.min_conversations,
-            );
-            let actual = engine
-                .backend
-                .get_canary(&canary.id)
-                .await
-                .ok()
-                .map(|c| c.canary_weight);
-            ctx.emit(EventKind::Canary(CanarySample {
-                step,
-                steps_total: plan.steps.len(),
-                weight_set: weight,
-                weight_actual: actual,
-                baseline: baseline.clone(),
-                canary: canary_m.clone(),
-                verdicts: j.verdicts.clone(),
-            }));
-            if j.overall == Verdict::Fail {
-                // A breach with enough data does not wait for the end of the step.
-                return Ok(HoldEnd::Fail(j));
+            Woken::Command(OpCommand::PromoteFull) => {
+                decide(
+                    ctx,
+                    plan,
+                    run,
+                    step,
+                    "promote (operator)",
+                    "the operator promoted the canary fully",
+                )
+                .await?;
+                return Ok(Next::PromoteNow("operator promoted fully".into()));
             }
-            last = Some(j);
+            Woken::Command(_) => {}
         }
-        match last {
-            Some(j) if j.overall == Verdict::Pass => return Ok(HoldEnd::Pass(j)),
-            _ if extensions >= plan.max_extensions => return Ok(HoldEnd::NoData),
-            _ => {
-                extensions += 1;
+        let action = look(ctx, plan, run, step, weight, held).await;
+        match action {
+            Action::Hold => {}
+            Action::Extend { extension } => {
+                let why = run.last.as_ref().map(|a| a.summary()).unwrap_or_default();
+                let detail =
+                    format!("step {step} held at {weight}% again (extension {extension}): {why}");
+                ctx.detail(detail.clone());
+                decide(ctx, plan, run, step, "extend", &why).await?;
+            }
+            Action::Advance | Action::AdvanceInconclusive => {
+                let inconclusive = action == Action::AdvanceInconclusive;
+                let why = verdict_line(run);
+                let word = if inconclusive {
+                    "advance (budget spent, on_inconclusive = promote)"
+                } else {
+                    "advance"
+                };
+                decide(ctx, plan, run, step, word, &why).await?;
+                return Ok(Next::Step(why));
+            }
+            Action::Promote => {
+                let why = verdict_line(run);
+                decide(ctx, plan, run, step, "promote", &why).await?;
+                return Ok(Next::Step(why));
+            }
+            Action::RollBack => {
+                let why = verdict_line(run);
+                decide(ctx, plan, run, step, "roll back", &why).await?;
+                return Ok(Next::End(End::RollBack(format!(
+                    "step {step} ({weight}%): {why}"
+                ))));
+            }
+            Action::Pause(why) => {
+                let reason = match why {
+                    PauseWhy::Inconclusive => format!(
+                        "inconclusive after {} at {weight}%: {}",
+                        clock_text(held),
+                        verdict_line(run)
+                    ),
+                    PauseWhy::ReadErrors => format!(
+                        "the canary's metrics could not be read {} times in a row (an API error, not a metric failure)",
+                        plan.budgets.error_limit
+                    ),
+                };
+                decide(ctx, plan, run, step, "pause", &reason).await?;
+                if !plan.interactive {
+                    let _ = ctx.backend().pause_canary(&run.canary.id).await;
+                    return Ok(Next::End(End::Paused(reason)));
+                }
                 ctx.detail(format!(
-                    "step {step}: not enough canary conversations yet; holding {weight}% again ({extensions}/{})",
-                    plan.max_extensions
+                    "paused: {reason} — promote, resume to extend, or abort to roll back"
                 ));
+                match ctx.await_person().await? {
+                    OpCommand::PromoteStep => {
+                        decide(
+                            ctx,
+                            plan,
+                            run,
+                            step,
+                            "advance (operator)",
+                            "the operator promoted the paused step",
+                        )
+                        .await?;
+                        return Ok(if run.policy.is_last_step() {
+                            Next::PromoteNow("promoted by the operator".into())
+                        } else {
+                            Next::Step("promoted by the operator".into())
+                        });
+                    }
+                    OpCommand::PromoteFull => {
+                        decide(
+                            ctx,
+                            plan,
+                            run,
+                            step,
+                            "promote (operator)",
+                            "the operator promoted the paused canary fully",
+                        )
+                        .await?;
+                        return Ok(Next::PromoteNow("operator promoted fully".into()));
+                    }
+                    _ => {
+                        run.policy.extend(held);
+                        decide(
+                            ctx,
+                            plan,
+                            run,
+                            step,
+                            "extend (operator)",
+                            "the operator resumed the hold with a fresh budget",
+                        )
+                        .await?;
+                    }
+                }
             }
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn audit_decision(
-    ctx: &Ctx,
+/// Read what is new, judge, tell the faces, and ask the policy.
+async fn look(
+    ctx: &mut Ctx,
     plan: &CanaryPlan,
-    env: &str,
-    version: &str,
+    run: &mut Run,
     step: usize,
     weight: f64,
-    decision: &str,
-    j: &Judgement,
+    held: Duration,
+) -> Action {
+    let since = run.evidence.next_since();
+    let read = ctx
+        .backend()
+        .canary_metrics(&run.canary.id, since.as_deref(), BUCKET)
+        .await;
+    match read {
+        Err(e) => {
+            let action = run.policy.read_failed();
+            ctx.detail(format!(
+                "canary metrics not read ({} of {} in a row; an API error is not a metric failure): {e}",
+                run.policy.read_errors().max(1),
+                plan.budgets.error_limit
+            ));
+            action
+        }
+        Ok(m) => {
+            run.evidence.add_read(&m);
+            // The exposure the next step leads to (all of it after the last).
+            let next = plan.steps.get(step).copied().unwrap_or(100.0);
+            let a = analyze(&plan.judge, &mut run.evidence, margin_for(next));
+            let actual = m.canary.iter().rev().find_map(|p| p.weight);
+            let (canary, baseline) = run.evidence.summaries();
+            let (window_start, window_end) = run.evidence.window();
+            let (step_canary, step_baseline) = run.evidence.at_weight(weight);
+            ctx.emit(EventKind::Canary(Box::new(CanarySample {
+                step,
+                steps_total: plan.steps.len(),
+                weight_set: weight,
+                weight_actual: actual,
+                baseline,
+                canary,
+                step_canary,
+                step_baseline,
+                window_start,
+                window_end,
+                verdict: a.verdict,
+                verdicts: a.metrics.clone(),
+                held_seconds: held.as_secs_f64(),
+                min_hold_seconds: run.policy.next_judgement().as_secs_f64(),
+                max_hold_seconds: run.policy.hold_limit().as_secs_f64(),
+            })));
+            let action = run.policy.look(held, a.verdict);
+            run.last = Some(a);
+            action
+        }
+    }
+}
+
+/// The last look's verdict in one line.
+fn verdict_line(run: &Run) -> String {
+    run.last
+        .as_ref()
+        .map(|a| a.summary())
+        .unwrap_or_else(|| "no metrics read yet".into())
+}
+
+fn clock_text(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// Record a decision: in the history, as an event, and in the audit trail (fsynced).
+async fn decide(
+    ctx: &Ctx,
+    plan: &CanaryPlan,
+    run: &mut Run,
+    step: usize,
+    action: &str,
+    reason: &str,
 ) -> Result<(), Stop> {
+    let a = run.last.as_ref();
+    let d = CanaryDecision {
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        step,
+        weight: run.weight,
+        verdict: a.map(|a| a.verdict).unwrap_or(Verdict::Inconclusive),
+        action: action.to_string(),
+        reason: reason.to_string(),
+        n_canary: a.map(|a| a.n_canary).unwrap_or_default(),
+        n_baseline: a.map(|a| a.n_baseline).unwrap_or_default(),
+        metrics: a.map(|a| a.metrics.clone()).unwrap_or_default(),
+    };
+    ctx.emit(EventKind::CanaryDecision(Box::new(d.clone())));
     let metrics: Value = json!({
-        "step": step,
-        "weight": weight,
-        "verdict": format!("{:?}", j.overall).to_lowercase(),
-        "verdicts": j.verdicts,
-        "thresholds": plan.thresholds,
+        "step": d.step,
+        "weight": d.weight,
+        "verdict": d.verdict,
+        "action": d.action,
+        "canaryConversations": d.n_canary,
+        "baselineConversations": d.n_baseline,
+        "verdicts": d.metrics,
+        "alpha": plan.judge.alpha,
     });
+    let detail = format!("step {step} at {}%: {action}: {reason}", run.weight);
+    run.decisions.push(d);
     ctx.audit(KIND, "decision", |e| {
         e.bot = Some(plan.bot.clone());
-        e.environment = Some(env.to_string());
-        e.to_version = Some(version.to_string());
-        e.detail = Some(format!("step {step} at {weight}%: {decision}"));
+        e.environment = Some(run.env.clone());
+        e.to_version = Some(run.version.clone());
+        e.detail = Some(detail);
         e.metrics = Some(metrics);
     })
     .await
@@ -518,12 +675,13 @@ async fn audit_decision(
 async fn roll_back(
     ctx: &mut Ctx,
     plan: &CanaryPlan,
-    c: &Canary,
+    run: &Run,
     reason: String,
-    j: Option<&Judgement>,
     restored: Outcome,
+    mut d: Value,
 ) -> Report {
     let backend = ctx.engine.backend.clone();
+    let c = &run.canary;
     let r = ctx
         .step("roll back", async {
             backend.rollback_canary(&c.id, &reason).await?;
@@ -549,11 +707,12 @@ async fn roll_back(
             ),
         ),
     };
-    let metrics = j.map(|j| json!({"verdicts": j.verdicts, "thresholds": plan.thresholds}));
-    let d = details(
-        ctx,
-        json!({"bot": plan.bot, "version": c.version, "canaryId": c.id, "environment": c.environment_id, "stableVersion": c.stable_version, "reason": reason}),
-    );
+    let metrics = run
+        .last
+        .as_ref()
+        .map(|a| json!({"verdicts": a.metrics, "thresholds": plan.thresholds}));
+    d["reason"] = json!(reason);
+    d["stableVersion"] = json!(c.stable_version);
     ctx.conclude_restore(KIND, "canary.rolled_back", outcome, summary, d, |e| {
         e.bot = Some(plan.bot.clone());
         e.environment = Some(c.environment_id.clone());
@@ -574,11 +733,12 @@ mod tests {
             version: "v".into(),
             environment: None,
             steps,
-            interval: Duration::from_secs(60),
-            thresholds: Thresholds::default(),
-            min_conversations: 50,
             max_traffic: max,
-            max_extensions: 2,
+            thresholds: Thresholds::default(),
+            judge: JudgeConfig::standard(0.01, &Thresholds::default()),
+            budgets: Budgets::default(),
+            look_every: Duration::from_secs(10),
+            interactive: false,
         }
     }
 
@@ -595,5 +755,24 @@ mod tests {
         let capped = plan(vec![5.0, 10.0, 25.0, 50.0, 100.0], 30.0).capped();
         assert_eq!(capped.steps, vec![5.0, 10.0, 25.0, 30.0]);
         assert!(capped.problems().is_empty());
+        let mut short = plan(vec![5.0], 100.0);
+        short.budgets.max_hold = Duration::from_secs(10);
+        assert!(short.problems().iter().any(|p| p.contains("longest hold")));
+    }
+
+    #[test]
+    fn looks_are_six_a_step_within_bounds() {
+        assert_eq!(
+            CanaryPlan::look_every_for(Duration::from_secs(60)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            CanaryPlan::look_every_for(Duration::from_secs(10)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            CanaryPlan::look_every_for(Duration::from_secs(900)),
+            Duration::from_secs(30)
+        );
     }
 }

@@ -384,6 +384,28 @@ impl Ctx {
         }
     }
 
+    /// Stop for a person: mark the run paused (and tell the server through the pause hook),
+    /// then wait for the next command other than a repeated pause. Abort ends with
+    /// `Stop::Cancelled`; resume, promote and the rest are returned.
+    pub async fn await_person(&mut self) -> Result<OpCommand, Stop> {
+        self.emit(EventKind::Paused);
+        self.run_pause_hook(true).await;
+        let cmd = loop {
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(Stop::Cancelled),
+                cmd = self.commands.recv() => match cmd {
+                    Some(OpCommand::Abort) | None => return Err(Stop::Cancelled),
+                    Some(OpCommand::Pause) => {}
+                    Some(other) => break other,
+                }
+            }
+        };
+        self.paused = false;
+        self.run_pause_hook(false).await;
+        self.emit(EventKind::Resumed);
+        Ok(cmd)
+    }
+
     /// True once a pause was requested and not yet resumed.
     pub fn paused(&self) -> bool {
         self.paused

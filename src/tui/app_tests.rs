@@ -662,7 +662,7 @@ fn the_history_selection_follows_the_newest_decision_until_moved() {
             Action::Update(Update::Progress(ProgressEvent {
                 op: 7,
                 at: at(secs),
-                kind: EventKind::CanaryDecision(last.clone()),
+                kind: EventKind::CanaryDecision(Box::new(last.clone())),
             })),
         );
     };
@@ -851,7 +851,7 @@ fn decisions_are_sanitised_and_reach_the_timeline() {
         Action::Update(Update::Progress(ProgressEvent {
             op: 7,
             at: at(30),
-            kind: EventKind::CanaryDecision(d),
+            kind: EventKind::CanaryDecision(Box::new(d)),
         })),
     );
     let got = app.runs[0].decisions.last().unwrap();
@@ -870,7 +870,7 @@ fn decisions_are_sanitised_and_reach_the_timeline() {
         Action::Update(Update::Progress(ProgressEvent {
             op: 7,
             at: at(31),
-            kind: EventKind::Canary(sample),
+            kind: EventKind::Canary(Box::new(sample)),
         })),
     );
     assert_eq!(app.local_timeline.len(), n);

@@ -176,7 +176,7 @@ impl App {
                 {
                     return;
                 }
-                self.series = Some(sorted_series(series));
+                self.series = Some(sorted_series(*series));
             }
             Update::Timeline { req, mut entries } => {
                 if !self.tracks.timeline.accept(req) {
@@ -300,7 +300,7 @@ impl App {
                 // A look every few seconds: the pane shows the latest; the timeline gets
                 // the decisions.
                 clean_sample(&mut sample);
-                run.sample = Some(sample);
+                run.sample = Some(*sample);
             }
             EventKind::Linked { server_id } => {
                 let id = clean(&server_id);
@@ -333,7 +333,7 @@ impl App {
                     ),
                 ];
                 entry = Some((text, figures));
-                run.decisions.push(d);
+                run.decisions.push(*d);
                 decided = true;
             }
             EventKind::Resumed => {

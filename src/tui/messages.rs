@@ -34,10 +34,13 @@ pub struct CanaryRequest {
     pub env: String,
     /// Canary traffic shares in percent, ascending, the last one usually 100.
     pub steps: Vec<f64>,
-    /// How long each step holds before it is judged (server time).
+    /// Shortest hold of each step (server time).
     pub interval: Duration,
+    /// Longest hold of a step before the canary pauses for a decision.
+    pub max_hold: Duration,
+    /// Guardrails on the canary's own values.
     pub thresholds: Thresholds,
-    /// Conversations per arm needed before a step can be judged.
+    /// Observations per arm needed before a metric is judged.
     pub min_conversations: u64,
 }
 
@@ -142,7 +145,7 @@ pub enum Update {
     Series {
         req: RequestId,
         bot: String,
-        series: MetricsSeries,
+        series: Box<MetricsSeries>,
     },
     /// A running workflow's progress (pushed, no request id).
     Progress(ProgressEvent),

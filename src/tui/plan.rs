@@ -12,18 +12,22 @@ use super::widgets::form::{FormField, FormState};
 
 const STEPS: usize = 0;
 const INTERVAL: usize = 1;
-const ERRORS: usize = 2;
-const LATENCY: usize = 3;
-const SATISFACTION: usize = 4;
-const MIN_CONV: usize = 5;
+const MAX_HOLD: usize = 2;
+const ERRORS: usize = 3;
+const LATENCY: usize = 4;
+const SATISFACTION: usize = 5;
+const MIN_CONV: usize = 6;
 
 /// What the plan form starts with (the profile's `[canary]` settings).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CanaryDefaults {
     pub steps: Vec<f64>,
     pub interval: Duration,
+    pub max_hold: Duration,
     pub thresholds: Thresholds,
     pub min_conversations: u64,
+    /// How the canary is judged, in one line for the form's introduction.
+    pub judge: String,
 }
 
 impl Default for CanaryDefaults {
@@ -31,8 +35,10 @@ impl Default for CanaryDefaults {
         CanaryDefaults {
             steps: vec![5.0, 25.0, 50.0, 100.0],
             interval: Duration::from_secs(300),
+            max_hold: Duration::from_secs(1800),
             thresholds: Thresholds::default(),
             min_conversations: 100,
+            judge: String::new(),
         }
     }
 }
@@ -48,8 +54,11 @@ fn duration_text(d: Duration) -> String {
     }
 }
 
-pub fn canary_form(intro: Vec<(Tone, String)>, d: &CanaryDefaults) -> FormState {
+pub fn canary_form(mut intro: Vec<(Tone, String)>, d: &CanaryDefaults) -> FormState {
     let t = &d.thresholds;
+    if !d.judge.is_empty() {
+        intro.push((Tone::Muted, d.judge.clone()));
+    }
     let steps = d
         .steps
         .iter()
@@ -68,27 +77,32 @@ pub fn canary_form(intro: Vec<(Tone, String)>, d: &CanaryDefaults) -> FormState 
             FormField::new(
                 "Interval",
                 &duration_text(d.interval),
-                "how long each step holds before it is judged (90s, 5m, 1h)",
+                "shortest hold of each step, and each extension (90s, 5m, 1h)",
+            ),
+            FormField::new(
+                "Longest hold",
+                &duration_text(d.max_hold),
+                "a step still inconclusive after this pauses for you",
             ),
             FormField::new(
                 "Max error rate",
                 &format!("{}%", t.error_rate * 100.0),
-                "roll back above this (5% or 0.05)",
+                "guardrail: roll back when credibly above (5% or 0.05)",
             ),
             FormField::new(
                 "Max latency (ms)",
                 &format!("{}", t.max_latency_ms),
-                "roll back when average latency is above this",
+                "guardrail on the canary's mean latency",
             ),
             FormField::new(
                 "Min satisfaction",
                 &format!("{}", t.satisfaction_score),
-                "roll back below this (0–5)",
+                "guardrail on the canary's CSAT (0–5)",
             ),
             FormField::new(
                 "Min conversations",
                 &d.min_conversations.to_string(),
-                "per arm, before a step can be judged",
+                "per arm, before a metric is judged",
             ),
         ],
         focus: 0,
@@ -140,6 +154,14 @@ pub fn parse_canary(form: &mut FormState, target: &CanaryTarget) -> Option<Canar
     if interval.is_none() {
         form.set_error(INTERVAL, "a duration such as 90s, 5m or 1h");
     }
+    let max_hold = parse_window(form.value(MAX_HOLD))
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs);
+    match (max_hold, interval) {
+        (None, _) => form.set_error(MAX_HOLD, "a duration such as 30m or 2h"),
+        (Some(h), Some(i)) if h < i => form.set_error(MAX_HOLD, "at least the interval"),
+        _ => {}
+    }
     let error_rate = parse_rate(form.value(ERRORS));
     if error_rate.is_none() {
         form.set_error(ERRORS, "a rate between 0% and 100%");
@@ -177,6 +199,7 @@ pub fn parse_canary(form: &mut FormState, target: &CanaryTarget) -> Option<Canar
         env: target.env.clone(),
         steps: steps?,
         interval: interval?,
+        max_hold: max_hold?,
         thresholds: Thresholds {
             error_rate: error_rate?,
             satisfaction_score: satisfaction?,
@@ -238,12 +261,17 @@ mod defaults_tests {
                 max_latency_ms: 800.0,
             },
             min_conversations: 40,
+            max_hold: Duration::from_secs(1200),
+            judge: String::new(),
         };
         let form = canary_form(Vec::new(), &d);
         let values: Vec<String> = (0..form.fields.len())
             .map(|i| form.value(i).to_string())
             .collect();
-        assert_eq!(values, vec!["5,10,25", "90s", "2%", "800", "4", "40"]);
+        assert_eq!(
+            values,
+            vec!["5,10,25", "90s", "20m", "2%", "800", "4", "40"]
+        );
         assert_eq!(duration_text(Duration::from_secs(120)), "2m");
         assert_eq!(duration_text(Duration::from_secs(7200)), "2h");
     }

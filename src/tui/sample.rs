@@ -438,7 +438,7 @@ pub fn answer(effects: &[Effect]) -> Vec<Update> {
             Effect::LoadSeries { bot, req, .. } => out.push(Update::Series {
                 req: *req,
                 bot: bot.clone(),
-                series: series(bot),
+                series: Box::new(series(bot)),
             }),
             _ => {}
         }
@@ -564,7 +564,7 @@ pub fn canary_rolled_back(app: &mut App) {
         Action::Update(Update::Series {
             req,
             bot: "bot-care".into(),
-            series: series_until("bot-care", s, end),
+            series: Box::new(series_until("bot-care", s, end)),
         }),
     );
 }
@@ -585,7 +585,7 @@ pub fn canary_paused(app: &mut App) {
         Action::Update(Update::Series {
             req,
             bot: "bot-care".into(),
-            series: series_until("bot-care", s, end),
+            series: Box::new(series_until("bot-care", s, end)),
         }),
     );
 }

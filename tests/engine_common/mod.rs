@@ -439,3 +439,18 @@ impl World {
             .and_then(|v| v["liveVersion"].as_str().map(str::to_string))
     }
 }
+
+/// A canary plan built the way the console and the CLI build one (the default profile), with
+/// these steps and a 60 s interval.
+#[allow(dead_code)]
+pub fn canary_plan(bot: &str, version: &str, steps: &[f64]) -> relcon::engine::canary::CanaryPlan {
+    let ask = relcon::plans::CanaryAsk {
+        bot: bot.into(),
+        version: version.into(),
+        steps: Some(steps.to_vec()),
+        interval: Some(Duration::from_secs(60)),
+        ..relcon::plans::CanaryAsk::default()
+    };
+    relcon::plans::canary(&relcon::config::CanarySettings::default(), &ask)
+        .unwrap_or_else(|e| panic!("{e}"))
+}

@@ -24,6 +24,7 @@ fn outcome_tone(o: Outcome) -> (&'static str, Tone) {
         Outcome::Succeeded => ("✔", Tone::Good),
         Outcome::RolledBack => ("↺", Tone::Warn),
         Outcome::Cancelled => ("⊘", Tone::Muted),
+        Outcome::Paused => ("॥", Tone::Warn),
         Outcome::Refused | Outcome::Failed | Outcome::TimedOut => ("✖", Tone::Bad),
     }
 }

@@ -261,7 +261,7 @@ impl Sim {
             n_baseline: a.map(|a| a.n_baseline).unwrap_or_default(),
             metrics: a.map(|a| a.metrics.clone()).unwrap_or_default(),
         };
-        self.emit(at, EventKind::CanaryDecision(d));
+        self.emit(at, EventKind::CanaryDecision(Box::new(d)));
     }
 
     /// Buckets of both arms up to `until` (seconds from now) at the current weight.
@@ -327,7 +327,7 @@ impl Sim {
         self.evidence.add_read(&read);
         // The exposure the next step leads to (all of it after the last).
         let next = self.plan.steps.get(self.step).copied().unwrap_or(100.0);
-        let a = analyze(&self.plan.judge, &self.evidence, margin_for(next));
+        let a = analyze(&self.plan.judge, &mut self.evidence, margin_for(next));
         let (canary, baseline) = self.evidence.summaries();
         let (window_start, window_end) = self.evidence.window();
         let (step_canary, step_baseline) = self.evidence.at_weight(self.weight);
@@ -348,7 +348,7 @@ impl Sim {
             min_hold_seconds: self.policy.next_judgement().as_secs_f64(),
             max_hold_seconds: self.policy.hold_limit().as_secs_f64(),
         };
-        self.emit(at, EventKind::Canary(sample));
+        self.emit(at, EventKind::Canary(Box::new(sample)));
         let action = self.policy.look(held, a.verdict);
         self.last = Some(a);
         action

@@ -125,8 +125,8 @@ pub fn last_look(events: &[(i64, EventKind)]) -> (CanarySample, Vec<CanaryDecisi
     let mut decisions = Vec::new();
     for (_, e) in events {
         match e {
-            EventKind::Canary(s) => sample = Some(s.clone()),
-            EventKind::CanaryDecision(d) => decisions.push(d.clone()),
+            EventKind::Canary(s) => sample = Some((**s).clone()),
+            EventKind::CanaryDecision(d) => decisions.push((**d).clone()),
             _ => {}
         }
     }
