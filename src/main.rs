@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use relcon::cli::{Cli, Command, DemoArgs, SimArgs};
+use relcon::cli::{BenchCommand, Cli, Command, DemoArgs, SimArgs};
 use relcon::headless::{self, exit};
 use relcon::sim::{self, SimConfig, faults::Faults};
 
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Sim(args)) => report(run_sim(args).await),
             Some(Command::Demo(args)) => report(run_demo(args).await),
+            Some(Command::Bench { command }) => report(run_bench(command)),
             Some(cmd) => headless::run(&cli.global, cmd).await,
             None => report(relcon::console::run_profile(&cli.global).await),
         }
@@ -133,4 +134,37 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let result = relcon::console::run_demo(&handle.url(), args.speed).await;
     handle.stop().await;
     result
+}
+
+fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Canary {
+            seeds,
+            regression_seeds,
+            first_seed,
+            out,
+        } => {
+            let opts = relcon::bench::Options {
+                healthy_seeds: seeds,
+                regression_seeds,
+                first_seed,
+                ..relcon::bench::Options::default()
+            };
+            let started = std::time::Instant::now();
+            let results = relcon::bench::run_all(&opts).map_err(anyhow::Error::msg)?;
+            let mut text = relcon::bench::report(&results, &opts);
+            text.push_str(&format!(
+                "\n{} runs in {:.1} s on {} threads.\n",
+                results.len(),
+                started.elapsed().as_secs_f64(),
+                opts.threads
+            ));
+            say!("{text}");
+            if let Some(path) = out {
+                std::fs::write(&path, &text)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            }
+            Ok(())
+        }
+    }
 }
