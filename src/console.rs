@@ -69,11 +69,11 @@ async fn run_console(
         thresholds: c.thresholds(),
         min_conversations: u64::from(c.min_conversations),
         judge: format!(
-            "judged against the baseline at α = {} on {}",
+            "judged against the baseline, false-alarm level α = {}\ngates: {}",
             c.alpha,
             c.gates
                 .iter()
-                .map(|m| m.key())
+                .map(|m| m.label())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

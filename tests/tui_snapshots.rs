@@ -70,18 +70,18 @@ fn to_canary_pane(app: &mut App) {
 /// Everything the Canary pane must show whole at every size: the header's figures and each
 /// metric's numbers in its own units (the judge's formatting), never cut.
 fn canary_needles(sample: &CanarySample) -> Vec<String> {
-    let clock = |t: &Option<String>| {
+    let at = |t: &Option<String>| {
         t.as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.format("%H:%M:%S").to_string())
-            .unwrap_or_default()
+            .expect("the sample says which window it covers")
     };
+    // The window is said as a length of server time (a simulator's runs faster than ours).
+    let window = (at(&sample.window_end) - at(&sample.window_start)).num_seconds();
     let mut out = vec![
         "care-bot v8 vs v7 in prod-blue".to_string(),
         format!(
-            "since {} (canary start) to {}:",
-            clock(&sample.window_start),
-            clock(&sample.window_end)
+            "since the canary started ({} of server time):",
+            relcon::tui::format::duration(window)
         ),
         format!("canary {}", count(sample.canary.conversation_count)),
         format!("baseline {}", count(sample.baseline.conversation_count)),
@@ -136,7 +136,7 @@ fn canary_in_progress() {
             "· running".to_string(),
             format!("step {}/{}", sample.step, sample.steps_total),
             format!("held {}", held(sample.held_seconds)),
-            format!("judged at {}", held(sample.min_hold_seconds)),
+            format!("shortest hold {}", held(sample.min_hold_seconds)),
             format!("pauses at {}", held(sample.max_hold_seconds)),
         ]);
         for needle in needles {

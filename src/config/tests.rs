@@ -138,6 +138,62 @@ fn bad_duration_names_the_value_and_line() {
 }
 
 #[test]
+fn canary_judgement_settings_parse_and_bad_ones_name_their_line() {
+    let text = "[profiles.x.canary]\nalpha = 0.05\nbeta = 0.1\ngates = [\"error_rate\", \"latency\"]\n\
+                max_hold = \"45m\"\non_inconclusive = \"rollback\"\nerror_limit = 5\n\
+                [profiles.x.canary.tolerance]\nerror_rate = 0.02\nlatency_ms = 250\n";
+    let p = parse(text)
+        .and_then(|c| c.profile(None))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c = &p.canary;
+    assert_eq!((c.alpha, c.beta), (0.05, 0.1));
+    assert_eq!(
+        c.gates,
+        vec![
+            crate::engine::judge::Metric::ErrorRate,
+            crate::engine::judge::Metric::LatencyMs
+        ]
+    );
+    assert_eq!(c.max_hold, Duration::from_secs(45 * 60));
+    assert_eq!(
+        c.on_inconclusive,
+        crate::engine::judge::policy::OnInconclusive::Rollback
+    );
+    assert_eq!(c.error_limit, 5);
+    assert_eq!(c.tolerance(crate::engine::judge::Metric::ErrorRate), 0.02);
+    assert_eq!(c.tolerance(crate::engine::judge::Metric::LatencyMs), 250.0);
+    // Unset tolerances keep the metric's default.
+    assert_eq!(
+        c.tolerance(crate::engine::judge::Metric::FallbackRate),
+        0.03
+    );
+    for (text, key, message) in [
+        (
+            "[profiles.x.canary]\nalpha = 0.7\n",
+            "profiles.x.canary.alpha",
+            "above 0 and below 0.5",
+        ),
+        (
+            "[profiles.x.canary]\ngates = [\"error_rate\", \"bogus\"]\n",
+            "profiles.x.canary.gates",
+            "unknown metric 'bogus'",
+        ),
+        (
+            "[profiles.x.canary]\non_inconclusive = \"wait\"\n",
+            "profiles.x.canary.on_inconclusive",
+            "not one of pause, rollback, promote",
+        ),
+        (
+            "[profiles.x.canary.tolerance]\nerrors = 0.01\n",
+            "profiles.x.canary.tolerance.errors",
+            "expected one of error_rate",
+        ),
+    ] {
+        assert_invalid(&parse_err(text), 2, key, message);
+    }
+}
+
+#[test]
 fn durations_parse() {
     let text =
         "[profiles.x.canary]\ninterval = \"1m30s\"\n[profiles.x.rollback]\nwait_drain = \"2h\"\n";
@@ -769,6 +825,18 @@ fn example_config_documents_every_key() {
         "satisfaction_score",
         "max_latency_ms",
         "min_conversations",
+        "max_hold",
+        "on_inconclusive",
+        "alpha",
+        "beta",
+        "gates",
+        "failure_limit",
+        "inconclusive_limit",
+        "error_limit",
+        "fallback_rate",
+        "handoff_rate",
+        "latency_ms",
+        "intent_score",
         "max_active_sessions",
         "wait_drain",
         "fallback_version",

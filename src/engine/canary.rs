@@ -604,7 +604,7 @@ async fn look(
                 verdict: a.verdict,
                 verdicts: a.metrics.clone(),
                 held_seconds: held.as_secs_f64(),
-                min_hold_seconds: run.policy.next_judgement().as_secs_f64(),
+                min_hold_seconds: plan.budgets.interval.as_secs_f64(),
                 max_hold_seconds: run.policy.hold_limit().as_secs_f64(),
             })));
             let action = run.policy.look(held, a.verdict);

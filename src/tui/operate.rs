@@ -301,15 +301,20 @@ impl App {
                     (
                         Tone::Normal,
                         format!(
-                            "each step holds {}s, then is judged on at least {} conversations per arm",
-                            req.interval.as_secs(),
-                            req.min_conversations
+                            "each step holds {} to {}, advancing once every metric passes",
+                            format::duration(req.interval.as_secs() as i64),
+                            format::duration(req.max_hold.as_secs() as i64)
                         ),
                     ),
                     (
                         Tone::Normal,
+                        "rolls back when a metric is credibly worse than the baseline by more than its tolerance"
+                            .to_string(),
+                    ),
+                    (
+                        Tone::Normal,
                         format!(
-                            "rolls back if errors > {}, latency > {}ms or satisfaction < {:.2}",
+                            "or past a guardrail (errors {}, latency {}ms, satisfaction {:.2}); never for lack of data",
                             format::rate(req.thresholds.error_rate),
                             req.thresholds.max_latency_ms,
                             req.thresholds.satisfaction_score

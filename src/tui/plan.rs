@@ -56,8 +56,8 @@ fn duration_text(d: Duration) -> String {
 
 pub fn canary_form(mut intro: Vec<(Tone, String)>, d: &CanaryDefaults) -> FormState {
     let t = &d.thresholds;
-    if !d.judge.is_empty() {
-        intro.push((Tone::Muted, d.judge.clone()));
+    for line in d.judge.lines() {
+        intro.push((Tone::Muted, line.to_string()));
     }
     let steps = d
         .steps

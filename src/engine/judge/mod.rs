@@ -162,10 +162,11 @@ pub struct Evidence {
     window_end: Option<String>,
     /// (bucket start, canary conversations, canary rated) of recent buckets.
     recent: VecDeque<(i64, u64, u64)>,
-    /// Per metric, the tightest worse-side bound the comparison's promotion interval has
-    /// reached: the intersection of a confidence sequence over time is itself valid, so a
-    /// pass once shown stands (a later regression is still caught by the failure test).
-    shown: BTreeMap<Metric, f64>,
+    /// Per metric, the comparison's verdict at the last look whose step had a baseline arm:
+    /// a step served to the canary alone (100%) adds nothing to the comparison, so it keeps
+    /// the verdict it was given rather than wavering as late buckets of the step before
+    /// arrive.
+    carried: BTreeMap<Metric, Verdict>,
 }
 
 fn weight_key(w: Option<f64>) -> i64 {
@@ -305,6 +306,13 @@ impl Evidence {
             b.canary.get(&metric).copied().unwrap_or_default(),
             b.baseline.get(&metric).copied().unwrap_or_default(),
         ))
+    }
+
+    /// The current step has a baseline arm (it is not served to the canary alone).
+    fn current_has_baseline(&self) -> bool {
+        self.current
+            .and_then(|k| self.blocks.get(&k))
+            .is_none_or(|b| b.baseline_conversations > 0)
     }
 
     /// The current step's canary weight, in percent.
@@ -664,21 +672,29 @@ fn judge_metric(
         };
         Some(Test::new(mc, alpha, beta, phi, limit, pass_at))
     });
-    // The comparison's promotion interval, intersected with what it has shown before.
-    let comparison = comparison.map(|mut t| {
-        let bound = if up { t.pass.1 } else { t.pass.0 };
-        let best = ev.shown.entry(m).or_insert(bound);
-        *best = if up { best.min(bound) } else { best.max(bound) };
-        if up {
-            t.pass.1 = *best;
-        } else {
-            t.pass.0 = *best;
+    // In a step without a baseline arm the comparison stands as it was.
+    let carried = if ev.current_has_baseline() {
+        if let Some(t) = &comparison {
+            ev.carried.insert(m, t.verdict(up));
         }
-        t
-    });
+        None
+    } else {
+        ev.carried.get(&m).copied()
+    };
     let mut verdicts = Vec::new();
     let mut needs = Vec::new();
-    for t in comparison.iter().chain(guard.iter()) {
+    if let (Some(t), Some(kept)) = (&comparison, carried) {
+        if kept == Verdict::Inconclusive {
+            needs.push(t.need(up, c.n, whole.min(alpha), beta, phi));
+        }
+        verdicts.push(kept);
+    }
+    let live = if carried.is_some() {
+        None
+    } else {
+        comparison.as_ref()
+    };
+    for t in live.into_iter().chain(guard.iter()) {
         let verdict = t.verdict(up);
         if verdict == Verdict::Inconclusive {
             needs.push(t.need(up, c.n, whole.min(alpha), beta, phi));
@@ -707,6 +723,17 @@ fn judge_metric(
             v.p_value = Some(t.coef.p_value(phi, 0.0));
         }
         (_, Some(t)) => {
+            // The arms' figures over the buckets the comparison rests on (a step served to
+            // the canary alone is the guardrail's, not the comparison's).
+            let (mut cc, mut bb) = (Moments::default(), Moments::default());
+            for (x, y) in &cells {
+                cc.add(x);
+                bb.add(y);
+            }
+            v.n_canary = cc.n as u64;
+            v.n_baseline = bb.n as u64;
+            v.canary = cc.mean();
+            v.baseline = bb.mean();
             v.difference = Some(t.coef.estimate);
             v.interval = bounded(t.fail);
             v.pass_interval = bounded(t.pass);

@@ -316,7 +316,7 @@ enum Timing {
     Line(Box<dyn Fn(usize) -> Line<'static>>),
 }
 
-/// `held 1:40 · judged at 2:00 · pauses at 30:00`, or how the run ended.
+/// `held 1:40 · shortest hold 1:00 · pauses at 30:00`, or how the run ended.
 fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
     let theme = &app.theme;
     if let Some((outcome, summary)) = &run.outcome {
@@ -364,8 +364,9 @@ fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
     if paused_for_decision(run) {
         pieces.push(Piece::new("its longest hold is over", theme.warn));
     } else {
-        pieces
-            .push(Piece::new("judged at ", theme.muted).and(held(s.min_hold_seconds), theme.text));
+        pieces.push(
+            Piece::new("shortest hold ", theme.muted).and(held(s.min_hold_seconds), theme.text),
+        );
         pieces
             .push(Piece::new("pauses at ", theme.muted).and(held(s.max_hold_seconds), theme.text));
     }
@@ -384,10 +385,17 @@ fn counts(app: &App, view: &CanaryView) -> Vec<Piece> {
     };
     match sample(view) {
         Some(s) => {
-            let time = |t: &Option<String>| t.as_deref().map(decision::time_of);
-            let window = match (time(&s.window_start), time(&s.window_end)) {
-                (Some(a), Some(b)) => format!("since {a} (canary start) to {b}:"),
-                (Some(a), None) => format!("since {a} (canary start):"),
+            // The window is in server time, which a simulator runs faster than the wall
+            // clock: say how long it is rather than when.
+            let secs = |t: &Option<String>| {
+                t.as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            };
+            let window = match (secs(&s.window_start), secs(&s.window_end)) {
+                (Some(a), Some(b)) => format!(
+                    "since the canary started ({} of server time):",
+                    format::duration((b - a).num_seconds().max(0))
+                ),
                 _ => "since the canary started:".to_string(),
             };
             vec![

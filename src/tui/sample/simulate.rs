@@ -345,7 +345,7 @@ impl Sim {
             verdict: a.verdict,
             verdicts: a.metrics.clone(),
             held_seconds: held.as_secs_f64(),
-            min_hold_seconds: self.policy.next_judgement().as_secs_f64(),
+            min_hold_seconds: self.plan.budgets.interval.as_secs_f64(),
             max_hold_seconds: self.policy.hold_limit().as_secs_f64(),
         };
         self.emit(at, EventKind::Canary(Box::new(sample)));

@@ -119,7 +119,12 @@ pub fn figures(v: &MetricVerdict) -> Figures {
         canary: value(v.canary),
         baseline: value(v.baseline),
         difference,
-        tolerance: delta(v.tolerance),
+        // While a step leads to less than all traffic, a pass needs only the wider margin.
+        tolerance: if (v.margin - v.tolerance).abs() > 1e-12 && v.margin != 0.0 {
+            format!("{} (this step {})", delta(v.tolerance), delta(v.margin))
+        } else {
+            delta(v.tolerance)
+        },
         guardrail,
     }
 }
