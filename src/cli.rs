@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,10 +14,7 @@ automatic rollback, rollback to a chosen version, flow and environment deploys.\
 Without a subcommand it opens the console on the configured profile. `relcon demo` opens it \
 on a built-in simulator; `relcon sim` runs the simulator alone.\n\n\
 Secrets come only from the environment: COGNIGY_API_KEY, or COGNIGY_CLIENT_ID and \
-COGNIGY_CLIENT_SECRET; COGNIGY_API_URL overrides the profile's server.",
-    after_help = "Exit codes: 0 success, 1 failure, 2 rolled back, 3 refused by validation (nothing \
-changed), 4 auth or config error, 5 timed out, 6 cancelled, 7 paused for a decision (a canary whose \
-evidence did not settle; it keeps its traffic)."
+COGNIGY_CLIENT_SECRET; COGNIGY_API_URL overrides the profile's server."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -52,6 +49,15 @@ pub struct Global {
     /// Print the default keymap and theme settings and exit.
     #[arg(long)]
     pub print_default_config: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -94,6 +100,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print a shell completion script: `relcon completions bash > ~/.local/share/bash-completion/completions/relcon`.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff): `relcon man > relcon.1; man ./relcon.1`.
+    Man,
     /// Benchmarks the project keeps (results in docs/).
     Bench {
         #[command(subcommand)]
@@ -308,4 +321,63 @@ pub enum AuditCommand {
         #[arg(long)]
         last: Option<usize>,
     },
+}
+
+/// The command line with the exit-code table at the end of every `--help`.
+pub fn command() -> clap::Command {
+    fn with_codes(cmd: clap::Command, text: &str) -> clap::Command {
+        cmd.after_help(text.to_string())
+            .mut_subcommands(|sub| with_codes(sub, text))
+    }
+    with_codes(Cli::command(), &crate::exit::table())
+}
+
+/// Parse the process's arguments. `Err(code)` after printing: 0 for `--help` and
+/// `--version`, [`crate::exit::USAGE`] for a command line that does not parse.
+pub fn parse() -> Result<Cli, u8> {
+    parse_from(std::env::args_os())
+}
+
+/// [`parse`] over given arguments (the first is the program name).
+pub fn parse_from<I, T>(args: I) -> Result<Cli, u8>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let result = command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    match result {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    crate::exit::OK
+                }
+                _ => crate::exit::USAGE,
+            };
+            let _ = e.print();
+            Err(code)
+        }
+    }
+}
+
+/// Write the completion script for `shell`.
+pub fn completions(shell: Shell, out: &mut dyn std::io::Write) {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        Shell::Bash => S::Bash,
+        Shell::Zsh => S::Zsh,
+        Shell::Fish => S::Fish,
+        Shell::Elvish => S::Elvish,
+        Shell::Powershell => S::PowerShell,
+    };
+    clap_complete::generate(shell, &mut command(), "relcon", out);
+}
+
+/// Write the man page (roff), the exit codes included.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(command()).render(out)
 }

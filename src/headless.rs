@@ -35,17 +35,7 @@ macro_rules! out {
     }};
 }
 
-/// Documented exit codes.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const ROLLED_BACK: u8 = 2;
-    pub const REFUSED: u8 = 3;
-    pub const CONFIG: u8 = 4;
-    pub const TIMED_OUT: u8 = 5;
-    pub const CANCELLED: u8 = 6;
-    pub const PAUSED: u8 = 7;
-}
+pub use crate::exit;
 
 pub fn exit_code(o: Outcome) -> u8 {
     match o {
@@ -100,10 +90,14 @@ pub fn resolve_profile(global: &Global) -> Result<ResolvedProfile, CliError> {
             let Some(url) = api_url.clone() else {
                 return Err(CliError::config(config::no_config_help()));
             };
-            let auth = if env_var(config::ENV_API_KEY).is_some() {
-                "api_key"
-            } else {
+            // The documented default is an API key; client credentials only when they are
+            // what the environment holds.
+            let auth = if env_var(config::ENV_API_KEY).is_none()
+                && env_var(config::ENV_CLIENT_ID).is_some()
+            {
                 "client_credentials_form"
+            } else {
+                "api_key"
             };
             let text = format!("[profiles.environment]\napi_url = {url:?}\nauth = {auth:?}\n");
             LoadedConfig::parse("<environment>", &text)
@@ -315,10 +309,10 @@ where
 }
 
 fn print_report(output: Output, r: &Report) -> u8 {
-    let code = if r.details.get("errorKind").and_then(|v| v.as_str()) == Some("auth") {
-        exit::CONFIG
-    } else {
-        exit_code(r.outcome)
+    let code = match r.details.get("errorKind").and_then(|v| v.as_str()) {
+        Some("auth") => exit::CONFIG,
+        Some("not_found") => exit::NOT_FOUND,
+        _ => exit_code(r.outcome),
     };
     match output {
         Output::Json => {
@@ -506,9 +500,11 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
             versions(&rt, out, &a.bot).await
         }
         Command::Audit { command } => audit(global, command),
-        Command::Sim(_) | Command::Demo(_) | Command::Bench { .. } => {
-            Err(CliError::config("not a headless command"))
-        }
+        Command::Sim(_)
+        | Command::Demo(_)
+        | Command::Bench { .. }
+        | Command::Completions { .. }
+        | Command::Man => Err(CliError::config("not a headless command")),
     }
 }
 
@@ -518,6 +514,7 @@ fn backend_error(e: crate::backend::BackendError) -> CliError {
         | crate::backend::BackendError::Forbidden { .. }
         | crate::backend::BackendError::Config { .. } => exit::CONFIG,
         crate::backend::BackendError::Timeout { .. } => exit::TIMED_OUT,
+        crate::backend::BackendError::NotFound { .. } => exit::NOT_FOUND,
         _ => exit::FAILED,
     };
     CliError {
@@ -531,10 +528,26 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
         Some(b) => vec![rt.backend.get_bot(b).await.map_err(backend_error)?],
         None => rt.backend.list_bots().await.map_err(backend_error)?,
     };
+    // Running canaries, for the split between the arms.
+    let canaries = rt
+        .backend
+        .list_canaries(bot, true)
+        .await
+        .map_err(backend_error)?;
     if out == Output::Json {
+        let items: Vec<serde_json::Value> = bots
+            .iter()
+            .map(|b| {
+                let mut v = serde_json::to_value(b).unwrap_or_default();
+                let mine: Vec<&crate::domain::Canary> =
+                    canaries.iter().filter(|c| c.bot_id == b.id).collect();
+                v["canaries"] = json!(mine);
+                v
+            })
+            .collect();
         out!(
             "{}",
-            serde_json::to_string_pretty(&bots).unwrap_or_default()
+            serde_json::to_string_pretty(&items).unwrap_or_default()
         );
         return Ok(exit::OK);
     }
@@ -547,7 +560,7 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
                 _ => "▲",
             },
             b.id,
-            b.name,
+            clean(&b.name),
             b.health.as_str(),
             b.active_sessions,
             b.error_rate
@@ -555,8 +568,24 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
                 .unwrap_or_default()
         );
         for e in &b.environments {
+            let canary = canaries
+                .iter()
+                .find(|c| c.bot_id == b.id && c.environment_id == e.environment_id);
+            let split = canary
+                .map(|c| {
+                    format!(
+                        "  canary {} {} at {:.1}% · {} at {:.1}% ({})",
+                        c.id,
+                        c.version,
+                        c.canary_weight,
+                        c.stable_version,
+                        100.0 - c.canary_weight,
+                        c.state.as_str().replace('_', " ")
+                    )
+                })
+                .unwrap_or_default();
             out!(
-                "    {:<16} {:<10} {:>5.1}%  live {}",
+                "    {:<16} {:<10} {:>5.1}%  live {}{split}",
                 e.environment_id,
                 e.stage.as_str(),
                 e.traffic_weight,

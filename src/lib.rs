@@ -12,6 +12,7 @@ pub mod config;
 pub mod console;
 pub mod domain;
 pub mod engine;
+pub mod exit;
 pub mod headless;
 pub mod logging;
 pub mod plans;

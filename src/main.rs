@@ -5,14 +5,16 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-
-use relcon::cli::{BenchCommand, Cli, Command, DemoArgs, SimArgs};
-use relcon::headless::{self, exit};
+use relcon::cli::{BenchCommand, Command, DemoArgs, SimArgs};
+use relcon::exit;
+use relcon::headless;
 use relcon::sim::{self, SimConfig, faults::Faults};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match relcon::cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return ExitCode::from(code),
+    };
     if cli.global.print_default_config {
         print!("{}", relcon::config::DEFAULT_CONFIG);
         return ExitCode::SUCCESS;
@@ -31,11 +33,33 @@ fn main() -> ExitCode {
             Some(Command::Sim(args)) => report(run_sim(args).await),
             Some(Command::Demo(args)) => report(run_demo(args).await),
             Some(Command::Bench { command }) => report(run_bench(command)),
+            Some(Command::Completions { shell }) => {
+                let mut text = Vec::new();
+                relcon::cli::completions(shell, &mut text);
+                print_bytes(&text)
+            }
+            Some(Command::Man) => {
+                let mut text = Vec::new();
+                match relcon::cli::man_page(&mut text) {
+                    Ok(()) => print_bytes(&text),
+                    Err(e) => report(Err(e.into())),
+                }
+            }
             Some(cmd) => headless::run(&cli.global, cmd).await,
             None => report(relcon::console::run_profile(&cli.global).await),
         }
     });
     ExitCode::from(code)
+}
+
+/// Write to stdout; a reader that stops early (`| head`) is not an error.
+fn print_bytes(bytes: &[u8]) -> u8 {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(bytes) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => report(Err(e.into())),
+    }
 }
 
 fn report(r: anyhow::Result<()>) -> u8 {

@@ -236,7 +236,7 @@ async fn validate(engine: &Engine, plan: &CanaryPlan) -> Result<(String, String)
             .environments
             .iter()
             .find(|x| &x.environment_id == e)
-            .ok_or_else(|| Stop::Refused(format!("{} is not deployed to {e}", bot.id)))?,
+            .ok_or_else(|| Stop::NotFound(format!("{} is not deployed to {e}", bot.id)))?,
         None => bot
             .environments
             .iter()
@@ -248,7 +248,7 @@ async fn validate(engine: &Engine, plan: &CanaryPlan) -> Result<(String, String)
     let v = versions
         .iter()
         .find(|v| v.id == plan.version || v.label == plan.version)
-        .ok_or_else(|| Stop::Refused(format!("{} has no version {}", plan.bot, plan.version)))?;
+        .ok_or_else(|| Stop::NotFound(format!("{} has no version {}", plan.bot, plan.version)))?;
     if v.status != VersionStatus::Published {
         return Err(Stop::Refused(format!(
             "version {} is {}; only PUBLISHED versions can be canaried",

@@ -49,6 +49,8 @@ pub struct Report {
 pub enum Stop {
     /// Validation refused; nothing was changed.
     Refused(String),
+    /// The bot, version, environment or operation named does not exist; nothing changed.
+    NotFound(String),
     /// The server or the network failed.
     Backend(BackendError),
     /// The operator aborted.
@@ -64,7 +66,7 @@ pub enum Stop {
 impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Stop::Refused(s) => write!(f, "{s}"),
+            Stop::Refused(s) | Stop::NotFound(s) => write!(f, "{s}"),
             Stop::Backend(e) => write!(f, "{e}"),
             Stop::Cancelled => write!(f, "cancelled by the operator"),
             Stop::TimedOut(s) => write!(f, "timed out: {s}"),
@@ -93,10 +95,19 @@ impl Stop {
         )
     }
 
+    /// Something named does not exist (a bot, version, environment, operation).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            Stop::NotFound(_) | Stop::Backend(BackendError::NotFound { .. })
+        )
+    }
+
     /// The outcome a workflow reports when it stops this way without restoring anything.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Stop::Refused(_) => Outcome::Refused,
+            Stop::Refused(_) | Stop::NotFound(_) => Outcome::Refused,
+            Stop::Backend(BackendError::NotFound { .. }) => Outcome::Refused,
             Stop::Cancelled => Outcome::Cancelled,
             Stop::TimedOut(_) => Outcome::TimedOut,
             Stop::Backend(BackendError::Timeout { .. }) => Outcome::TimedOut,
@@ -478,6 +489,8 @@ impl Ctx {
         let outcome = stop.outcome();
         if stop.is_auth() {
             details["errorKind"] = json!("auth");
+        } else if stop.is_not_found() {
+            details["errorKind"] = json!("not_found");
         }
         let summary = stop.to_string();
         if !matches!(stop, Stop::Audit(_)) {
