@@ -246,3 +246,26 @@ async fn ctrl_c_cancels_and_restores_with_exit_6() {
     assert_eq!(code, exit::CANCELLED);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_snapshot_deploys_to_the_demo_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(&[]).await;
+    let url = s.url();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/examples/snapshot.toml");
+    let o = run(relcon(
+        dir.path(),
+        Some(&url),
+        &[
+            "env",
+            "deploy",
+            "env_prod_us_01",
+            "--snapshot",
+            example,
+            "--yes",
+        ],
+    ))
+    .await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    s.stop().await;
+}
