@@ -280,6 +280,7 @@ fn drive_relcon(sim: &mut Sim, plan: &crate::engine::canary::CanaryPlan) -> (End
         let read = sim.read(evidence.next_t().map(|x| x as f64), t);
         evidence.add_read(&read);
         let next = plan.steps.get(i + 1).copied().unwrap_or(100.0);
+        evidence.set_step_weight(plan.steps[i]);
         let a = analyze(&plan.judge, &mut evidence, margin_for(next));
         match policy.look(held, a.verdict) {
             Action::Hold | Action::Extend { .. } => {}

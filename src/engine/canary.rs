@@ -585,6 +585,7 @@ async fn look(
             run.evidence.add_read(&m);
             // The exposure the next step leads to (all of it after the last).
             let next = plan.steps.get(step).copied().unwrap_or(100.0);
+            run.evidence.set_step_weight(weight);
             let a = analyze(&plan.judge, &mut run.evidence, margin_for(next));
             let actual = m.canary.iter().rev().find_map(|p| p.weight);
             let (canary, baseline) = run.evidence.summaries();

@@ -167,6 +167,9 @@ pub struct Evidence {
     /// the verdict it was given rather than wavering as late buckets of the step before
     /// arrive.
     carried: BTreeMap<Metric, Verdict>,
+    /// The weight the canary is set to now, when the caller says so: a step set to 100%
+    /// has no baseline arm whatever its straddling buckets hold.
+    set_weight: Option<f64>,
 }
 
 fn weight_key(w: Option<f64>) -> i64 {
@@ -308,8 +311,19 @@ impl Evidence {
         ))
     }
 
+    /// Say which weight the canary is set to now (before each look). A step set to 100%
+    /// keeps the comparison as it stood when the canary left its last step with a
+    /// baseline arm: the buckets that straddle the switch carry a few baseline
+    /// conversations, and they must not re-open a comparison no later data can settle.
+    pub fn set_step_weight(&mut self, weight: f64) {
+        self.set_weight = Some(weight);
+    }
+
     /// The current step has a baseline arm (it is not served to the canary alone).
     fn current_has_baseline(&self) -> bool {
+        if let Some(w) = self.set_weight {
+            return w < 100.0 - 1e-9;
+        }
         self.current
             .and_then(|k| self.blocks.get(&k))
             .is_none_or(|b| b.baseline_conversations > 0)
@@ -684,10 +698,18 @@ fn judge_metric(
     let mut verdicts = Vec::new();
     let mut needs = Vec::new();
     if let (Some(t), Some(kept)) = (&comparison, carried) {
-        if kept == Verdict::Inconclusive {
-            needs.push(t.need(up, c.n, whole.min(alpha), beta, phi));
+        // Late evidence of harm still counts; anything short of it leaves the verdict
+        // the canary advanced on.
+        if t.verdict(up) == Verdict::Fail {
+            verdicts.push(Verdict::Fail);
+        } else {
+            // An open comparison carried into a step without a baseline can gain no more
+            // data: no estimate of how much more is needed.
+            if kept == Verdict::Inconclusive {
+                needs.push(None);
+            }
+            verdicts.push(kept);
         }
-        verdicts.push(kept);
     }
     let live = if carried.is_some() {
         None

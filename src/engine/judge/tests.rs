@@ -313,3 +313,88 @@ fn false_alarms_stay_within_alpha_however_often_one_looks() {
         "{alarms} false alarms in {paths} paths ({rate:.4} > {alpha} + 3·{se:.4})"
     );
 }
+
+/// Feed one bucket that straddles a switch: `canary` and `baseline` conversations, both
+/// labelled with the new weight.
+fn straddle(
+    ev: &mut Evidence,
+    rng: &mut ChaCha8Rng,
+    minute: i64,
+    nc: u64,
+    nb: u64,
+    w: f64,
+    c: Truth,
+) {
+    let cb = bucket(rng, minute * 60, nc, w, c);
+    let bb = bucket(rng, minute * 60, nb, w, HEALTHY);
+    ev.add_bucket(&cb, &bb, 60);
+}
+
+#[test]
+fn a_step_at_full_weight_keeps_the_verdict_it_advanced_on() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut ev = Evidence::default();
+    ev.set_step_weight(50.0);
+    // Held at 50% until the comparison first passes: a pass with little to spare.
+    let mut minute = 0;
+    while analyze(&cfg(), &mut ev, margin_for(100.0)).verdict != Verdict::Pass {
+        feed(&mut ev, &mut rng, minute, 1, 200, 50.0, HEALTHY);
+        minute += 1;
+        assert!(minute < 600, "never passed");
+    }
+    // The switch to 100%: one bucket still holds baseline conversations, and its canary
+    // half looks worse by chance.
+    ev.set_step_weight(100.0);
+    let noisy = Truth {
+        fallback: 0.14,
+        handoff: 0.10,
+        ..HEALTHY
+    };
+    straddle(&mut ev, &mut rng, minute, 1500, 1500, 100.0, noisy);
+    for m in minute + 1..minute + 30 {
+        straddle(&mut ev, &mut rng, m, 4000, 0, 100.0, HEALTHY);
+        let a = analyze(&cfg(), &mut ev, 1.0);
+        assert_eq!(a.verdict, Verdict::Pass, "minute {m}: {}", a.summary());
+    }
+}
+
+#[test]
+fn late_evidence_of_harm_still_fails_a_step_at_full_weight() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let mut ev = Evidence::default();
+    ev.set_step_weight(50.0);
+    feed(&mut ev, &mut rng, 0, 30, 4000, 50.0, HEALTHY);
+    assert_eq!(analyze(&cfg(), &mut ev, 1.0).verdict, Verdict::Pass);
+    ev.set_step_weight(100.0);
+    let broken = Truth {
+        error: 0.40,
+        ..HEALTHY
+    };
+    // The straddling bucket shows the canary failing beside its baseline.
+    straddle(&mut ev, &mut rng, 30, 2000, 2000, 100.0, broken);
+    let a = analyze(&cfg(), &mut ev, 1.0);
+    assert_eq!(a.verdict, Verdict::Fail, "{}", a.summary());
+}
+
+#[test]
+fn an_open_comparison_carried_to_full_weight_promises_no_eta() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut ev = Evidence::default();
+    ev.set_step_weight(50.0);
+    feed(&mut ev, &mut rng, 0, 3, 400, 50.0, HEALTHY);
+    assert_eq!(analyze(&cfg(), &mut ev, 1.0).verdict, Verdict::Inconclusive);
+    // Advanced anyway (an operator's promote): canary traffic alone can't settle it.
+    ev.set_step_weight(100.0);
+    feed(&mut ev, &mut rng, 2, 10, 4000, 100.0, HEALTHY);
+    let a = analyze(&cfg(), &mut ev, 1.0);
+    assert_eq!(a.verdict, Verdict::Inconclusive, "{}", a.summary());
+    assert!(
+        a.need.is_none(),
+        "{:?} {:?}",
+        a.need,
+        a.metrics
+            .iter()
+            .map(|m| (&m.metric, m.verdict, &m.reason))
+            .collect::<Vec<_>>()
+    );
+}
