@@ -215,7 +215,7 @@ const HASH_MEMBER_PREFIX: &str = ",\"hash\":\"";
 /// Serialise a record without its hash and close it with the hash. Returns (line, hash);
 /// the line has no trailing newline.
 fn seal(unsealed: &Unsealed<'_>) -> Result<(String, String), AuditError> {
-    let body = serde_json::to_string(unsealed)?;
+    let body = crate::sanitize::json_string(unsealed)?;
     let hash = sha256_hex(body.as_bytes());
     let open = body.strip_suffix('}').ok_or_else(|| {
         AuditError::Writer("an audit record did not serialise to a JSON object".to_string())
@@ -299,7 +299,65 @@ pub struct AuditLog {
 
 struct Inner {
     path: PathBuf,
+    /// Where the chain's head is kept apart from the log (see [`Anchor`]).
+    anchor: Option<PathBuf>,
     state: Mutex<Tail>,
+}
+
+/// The chain's head — the last record's `seq` and `hash` — kept where truncating the log
+/// cannot reach it (the state directory, beside the journal), so `verify` can tell a log
+/// that lost its tail from one that never had it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub log: PathBuf,
+    pub seq: u64,
+    pub hash: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The default place of `log`'s anchor: `<state dir>/audit-heads/<sha256 of its path>.json`.
+pub fn default_anchor_path(log: &Path) -> Option<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "relcon")?;
+    let state = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir());
+    let canonical = log
+        .parent()
+        .and_then(|d| {
+            std::fs::canonicalize(if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            })
+            .ok()
+        })
+        .map(|d| d.join(log.file_name().unwrap_or_default()))
+        .unwrap_or_else(|| log.to_path_buf());
+    let key = sha256_hex(canonical.to_string_lossy().as_bytes());
+    Some(
+        state
+            .join("audit-heads")
+            .join(format!("{}.json", &key[..32])),
+    )
+}
+
+/// Read an anchor; `None` when there is none (or it cannot be read).
+pub fn read_anchor(path: &Path) -> Option<Anchor> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_anchor(path: &Path, anchor: &Anchor) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(serde_json::to_string(anchor).unwrap_or_default().as_bytes())?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    sync_parent_dir(path);
+    Ok(())
 }
 
 /// What the writer knows about the end of the file.
@@ -343,6 +401,15 @@ impl AuditLog {
     /// hash to chain to. Fails with [`AuditError::DamagedTail`], naming the line, if the last
     /// line is torn or does not match its hash.
     pub fn open(path: impl AsRef<Path>) -> Result<AuditLog, AuditError> {
+        let anchor = default_anchor_path(path.as_ref());
+        AuditLog::open_anchored(path, anchor)
+    }
+
+    /// [`AuditLog::open`] keeping the chain's head at `anchor` (none: not kept).
+    pub fn open_anchored(
+        path: impl AsRef<Path>,
+        anchor: Option<PathBuf>,
+    ) -> Result<AuditLog, AuditError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err("create the directory of", &path))?;
@@ -365,6 +432,7 @@ impl AuditLog {
         Ok(AuditLog {
             inner: Arc::new(Inner {
                 path,
+                anchor,
                 state: Mutex::new(Tail {
                     file,
                     len,
@@ -378,6 +446,18 @@ impl AuditLog {
     /// The file this log writes to.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Where the chain's head is kept, if anywhere.
+    pub fn anchor_path(&self) -> Option<&Path> {
+        self.inner.anchor.as_deref()
+    }
+
+    /// The chain's head as this process last saw it: the last record's `seq` and `hash`
+    /// (`None` for an empty log).
+    pub fn head(&self) -> Option<(u64, String)> {
+        let tail = self.inner.state.lock().ok()?;
+        (tail.next_seq > 1).then(|| (tail.next_seq - 1, tail.last_hash.clone()))
     }
 
     /// Append a record and make it durable (`sync_data`) before returning it. The file I/O
@@ -474,6 +554,21 @@ impl AuditLog {
         };
         tail.len = len + line.len() as u64;
         tail.next_seq += 1;
+        if let Some(anchor) = &self.inner.anchor {
+            // The record is durable already; an anchor that cannot be written only weakens
+            // the truncation check, so it is reported in the log file's place, not fatal.
+            if let Err(e) = write_anchor(
+                anchor,
+                &Anchor {
+                    log: path.to_path_buf(),
+                    seq: record.seq,
+                    hash: record.hash.clone(),
+                    at: record.at,
+                },
+            ) {
+                tracing::warn!("cannot keep the audit head at {}: {e}", anchor.display());
+            }
+        }
         Ok(record)
     }
 }
@@ -585,6 +680,8 @@ pub enum ProblemKind {
     Reordered,
     /// `prev_hash` does not match the previous record's hash, or `seq` is duplicated.
     ChainBroken,
+    /// The log ends before the head kept apart from it: its last records are gone.
+    Truncated,
 }
 
 impl fmt::Display for ProblemKind {
@@ -595,6 +692,7 @@ impl fmt::Display for ProblemKind {
             ProblemKind::Deleted => "deleted",
             ProblemKind::Reordered => "reordered",
             ProblemKind::ChainBroken => "chain broken",
+            ProblemKind::Truncated => "truncated",
         })
     }
 }
@@ -628,6 +726,9 @@ pub struct VerifyReport {
     pub head: Option<String>,
     /// Problems in line order.
     pub problems: Vec<Problem>,
+    /// The head kept apart from the log, when there is one.
+    #[serde(default)]
+    pub anchor: Option<Anchor>,
 }
 
 impl VerifyReport {
@@ -639,10 +740,18 @@ impl VerifyReport {
 
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kept = match &self.anchor {
+            Some(a) => format!(" (the head kept apart from it: seq {})", a.seq),
+            None => String::new(),
+        };
         if self.is_ok() {
             return match &self.head {
-                Some(head) => write!(f, "audit log OK: {} records, head {head}", self.records),
-                None => write!(f, "audit log OK: {} records (empty)", self.records),
+                Some(head) => write!(
+                    f,
+                    "audit log OK: {} records, head {head}{kept}",
+                    self.records
+                ),
+                None => write!(f, "audit log OK: {} records (empty){kept}", self.records),
             };
         }
         let n = self.problems.len();
@@ -690,8 +799,70 @@ fn read_file(path: &Path) -> Result<Vec<u8>, AuditError> {
 /// Fails only if the file cannot be read; damage is reported in the [`VerifyReport`].
 pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
     let path = path.as_ref();
+    verify_anchored(path, default_anchor_path(path).as_deref())
+}
+
+/// [`verify`] against the head kept at `anchor` (if any): a log that ends before it has lost
+/// its tail, and the report says which records.
+pub fn verify_anchored(path: &Path, anchor: Option<&Path>) -> Result<VerifyReport, AuditError> {
     let bytes = read_file(path)?;
-    Ok(verify_bytes(&bytes))
+    let mut report = verify_bytes(&bytes);
+    let Some(anchor) = anchor.and_then(read_anchor) else {
+        return Ok(report);
+    };
+    let lines = split_lines(&bytes).0.len();
+    let last = read_records_from(&bytes)
+        .last()
+        .map(|r| (r.seq, r.hash.clone()));
+    match &last {
+        Some((seq, _)) if *seq < anchor.seq => report.problems.push(Problem {
+            line: lines + 1,
+            seq: Some(seq + 1),
+            kind: ProblemKind::Truncated,
+            detail: format!(
+                "the log ends at seq {seq} but its head was seq {} (hash {}…, written {}): {} record{} missing at the end",
+                anchor.seq,
+                &anchor.hash[..anchor.hash.len().min(12)],
+                anchor.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                anchor.seq - seq,
+                if anchor.seq - seq == 1 { " is" } else { "s are" }
+            ),
+        }),
+        None => report.problems.push(Problem {
+            line: 1,
+            seq: Some(1),
+            kind: ProblemKind::Truncated,
+            detail: format!(
+                "the log is empty but its head was seq {} (hash {}…): every record is missing",
+                anchor.seq,
+                &anchor.hash[..anchor.hash.len().min(12)]
+            ),
+        }),
+        Some((seq, hash)) if *seq == anchor.seq && *hash != anchor.hash => {
+            report.problems.push(Problem {
+                line: lines,
+                seq: Some(*seq),
+                kind: ProblemKind::Truncated,
+                detail: format!(
+                    "the last record is not the head kept apart from the log (hash {}…): the tail was replaced",
+                    &anchor.hash[..anchor.hash.len().min(12)]
+                ),
+            })
+        }
+        _ => {}
+    }
+    report.anchor = Some(anchor);
+    Ok(report)
+}
+
+/// Every line that parses as a record, in file order (damage ignored).
+fn read_records_from(bytes: &[u8]) -> Vec<AuditRecord> {
+    split_lines(bytes)
+        .0
+        .iter()
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .filter_map(|l| serde_json::from_str::<AuditRecord>(l).ok())
+        .collect()
 }
 
 fn verify_bytes(bytes: &[u8]) -> VerifyReport {
@@ -761,6 +932,7 @@ fn verify_bytes(bytes: &[u8]) -> VerifyReport {
         records,
         head,
         problems,
+        anchor: None,
     }
 }
 
@@ -1017,6 +1189,11 @@ fn compact_number(n: &serde_json::Number) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A log whose head is kept beside it, not in the user's state directory.
+    fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        AuditLog::open_anchored(path, Some(path.with_extension("head")))
+    }
     use serde_json::json;
 
     fn entry(i: usize) -> AuditEntry {
@@ -1036,7 +1213,7 @@ mod tests {
     fn log_with(n: usize) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/dir/audit.jsonl");
-        let log = AuditLog::open(&path).unwrap();
+        let log = open(&path).unwrap();
         for i in 0..n {
             log.append_blocking(entry(i)).unwrap();
         }
@@ -1069,7 +1246,7 @@ mod tests {
         assert_eq!(records[0].prev_hash, GENESIS_HASH);
         assert_eq!(records[1].prev_hash, records[0].hash);
 
-        let log = AuditLog::open(&path).unwrap();
+        let log = open(&path).unwrap();
         let third = log.append_blocking(entry(2)).unwrap();
         assert_eq!(third.seq, 3);
         assert_eq!(third.prev_hash, records[1].hash);
@@ -1101,8 +1278,8 @@ mod tests {
     #[test]
     fn two_handles_on_one_file_share_the_chain() {
         let (_dir, path) = log_with(1);
-        let a = AuditLog::open(&path).unwrap();
-        let b = AuditLog::open(&path).unwrap();
+        let a = open(&path).unwrap();
+        let b = open(&path).unwrap();
         a.append_blocking(entry(1)).unwrap();
         let r = b.append_blocking(entry(2)).unwrap();
         a.append_blocking(entry(3)).unwrap();
@@ -1318,7 +1495,7 @@ mod tests {
         );
         assert_eq!(report.records, 2);
 
-        let err = AuditLog::open(&path).unwrap_err();
+        let err = open(&path).unwrap_err();
         let msg = err.to_string();
         assert!(
             matches!(err, AuditError::DamagedTail { line: 3, .. }),
@@ -1334,7 +1511,7 @@ mod tests {
         let mut all = lines(&path);
         all[1] = all[1].replacen("alice", "mallory", 1);
         write_lines(&path, &all);
-        let err = AuditLog::open(&path).unwrap_err();
+        let err = open(&path).unwrap_err();
         assert!(
             matches!(err, AuditError::DamagedTail { line: 2, .. }),
             "{err}"
@@ -1345,15 +1522,12 @@ mod tests {
     fn long_lines_are_read_back_from_the_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let log = AuditLog::open(&path).unwrap();
+        let log = open(&path).unwrap();
         let mut e = entry(0);
         e.detail = Some("x".repeat(30_000));
         log.append_blocking(e.clone()).unwrap();
         log.append_blocking(e).unwrap();
-        let r = AuditLog::open(&path)
-            .unwrap()
-            .append_blocking(entry(1))
-            .unwrap();
+        let r = open(&path).unwrap().append_blocking(entry(1)).unwrap();
         assert_eq!(r.seq, 3);
         assert!(verify(&path).unwrap().is_ok());
     }
@@ -1371,7 +1545,7 @@ mod tests {
         const EACH: usize = 25;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let log = AuditLog::open(&path).unwrap();
+        let log = open(&path).unwrap();
         let mut handles = Vec::new();
         for t in 0..TASKS {
             let log = log.clone();
@@ -1413,7 +1587,7 @@ mod tests {
         );
 
         let (_dir, path) = log_with(0);
-        let log = AuditLog::open(&path).unwrap();
+        let log = open(&path).unwrap();
         let mut e = entry(0);
         e.metrics = Some(json!({"token": "hunter2", "samples": 10}));
         let r = log.append_blocking(e).unwrap();
@@ -1427,7 +1601,7 @@ mod tests {
     #[test]
     fn filter_and_human_format() {
         let (_dir, path) = log_with(2);
-        let log = AuditLog::open(&path).unwrap();
+        let log = open(&path).unwrap();
         let mut other = AuditEntry::new("bob", "Canary", "decision");
         other.bot = Some("sales-bot".into());
         other.detail = Some("judge says \u{1b}[31mrollback".into());
@@ -1466,5 +1640,58 @@ mod tests {
         let first = format_human(&records[0]);
         assert!(first.contains("v0 → v1"), "{first}");
         assert!(first.contains("outcome=success"), "{first}");
+    }
+}
+
+#[cfg(test)]
+mod anchor_tests {
+    use super::*;
+
+    fn log_with(n: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let anchor = dir.path().join("state/head.json");
+        let log = AuditLog::open_anchored(&path, Some(anchor.clone())).unwrap();
+        for i in 0..n {
+            let mut e = AuditEntry::new("tester", "deploy", "step");
+            e.detail = Some(format!("record {i}"));
+            log.append_blocking(e).unwrap();
+        }
+        assert_eq!(log.head().map(|h| h.0), Some(n as u64));
+        (dir, path, anchor)
+    }
+
+    #[test]
+    fn a_log_that_lost_its_last_record_is_reported_with_what_is_missing() {
+        let (_dir, path, anchor) = log_with(5);
+        let ok = verify_anchored(&path, Some(&anchor)).unwrap();
+        assert!(ok.is_ok(), "{ok}");
+        assert_eq!(ok.anchor.as_ref().map(|a| a.seq), Some(5));
+        // Drop the last line: the file alone still verifies, the anchor does not agree.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let kept: Vec<&str> = text.lines().take(4).collect();
+        std::fs::write(&path, format!("{}\n", kept.join("\n"))).unwrap();
+        assert!(verify_anchored(&path, None).unwrap().is_ok());
+        let r = verify_anchored(&path, Some(&anchor)).unwrap();
+        assert_eq!(r.problems.len(), 1, "{r}");
+        assert_eq!(r.problems[0].kind, ProblemKind::Truncated);
+        let text = r.to_string();
+        assert!(
+            text.contains("ends at seq 4 but its head was seq 5")
+                && text.contains("1 record is missing"),
+            "{text}"
+        );
+        // Emptied altogether.
+        std::fs::write(&path, "").unwrap();
+        let r = verify_anchored(&path, Some(&anchor)).unwrap();
+        assert!(r.to_string().contains("every record is missing"), "{r}");
+    }
+
+    #[test]
+    fn webhook_deliveries_and_appends_agree_on_the_head() {
+        let (_dir, path, anchor) = log_with(3);
+        let a = read_anchor(&anchor).unwrap();
+        let last = read_records(&path).unwrap().pop().unwrap();
+        assert_eq!((a.seq, a.hash), (last.seq, last.hash));
     }
 }

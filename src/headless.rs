@@ -323,7 +323,7 @@ fn print_report(output: Output, r: &Report) -> u8 {
                 "summary": r.summary,
                 "details": r.details,
             });
-            out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            out!("{}", crate::sanitize::json_pretty(&v).unwrap_or_default());
         }
         Output::Human => {
             let mark = match r.outcome {
@@ -418,7 +418,7 @@ pub async fn run(global: &Global, command: Command) -> u8 {
             if global.output == Output::Json {
                 out!(
                     "{}",
-                    serde_json::to_string_pretty(&json!({"outcome": if e.code == exit::CONFIG { "config_error" } else { "refused" }, "exitCode": e.code, "summary": e.message}))
+                    crate::sanitize::json_pretty(&json!({"outcome": if e.code == exit::CONFIG { "config_error" } else { "refused" }, "exitCode": e.code, "summary": e.message}))
                         .unwrap_or_default()
                 );
             } else {
@@ -547,7 +547,7 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
             .collect();
         out!(
             "{}",
-            serde_json::to_string_pretty(&items).unwrap_or_default()
+            crate::sanitize::json_pretty(&items).unwrap_or_default()
         );
         return Ok(exit::OK);
     }
@@ -614,7 +614,7 @@ async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> 
     if out == Output::Json {
         out!(
             "{}",
-            serde_json::to_string_pretty(
+            crate::sanitize::json_pretty(
                 &json!({"bot": bot, "live": live, "lastKnownGood": good, "versions": vs})
             )
             .unwrap_or_default()
@@ -681,7 +681,7 @@ fn audit(global: &Global, command: AuditCommand) -> Result<u8, CliError> {
             if global.output == Output::Json {
                 out!(
                     "{}",
-                    serde_json::to_string_pretty(&json!({"file": path, "ok": report.is_ok(), "records": report.records, "head": report.head, "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>()})).unwrap_or_default()
+                    crate::sanitize::json_pretty(&json!({"file": path, "ok": report.is_ok(), "records": report.records, "head": report.head, "anchor": report.anchor, "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>()})).unwrap_or_default()
                 );
             } else {
                 out!("{}: {report}", path.display());
@@ -718,7 +718,7 @@ fn audit(global: &Global, command: AuditCommand) -> Result<u8, CliError> {
             if global.output == Output::Json {
                 out!(
                     "{}",
-                    serde_json::to_string_pretty(&shown).unwrap_or_default()
+                    crate::sanitize::json_pretty(&shown).unwrap_or_default()
                 );
             } else {
                 for r in shown {

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod engine;
 pub mod exit;
 pub mod headless;
+pub mod journal;
 pub mod logging;
 pub mod plans;
 pub mod runtime;

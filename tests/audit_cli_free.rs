@@ -70,7 +70,7 @@ async fn a_deploy_is_announced_signed_and_audited() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit/audit.jsonl");
-    let log = AuditLog::open(&path).unwrap();
+    let log = AuditLog::open_anchored(&path, Some(path.with_extension("head"))).unwrap();
 
     for event in ["started", "completed"] {
         let mut entry = AuditEntry::new("ci-bot", "deploy", event);
@@ -93,7 +93,7 @@ async fn a_deploy_is_announced_signed_and_audited() {
         *accepted.lock().unwrap(),
         vec!["deploy.started", "deploy.completed"]
     );
-    let report = audit::verify(&path).unwrap();
+    let report = audit::verify_anchored(&path, Some(&path.with_extension("head"))).unwrap();
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.records, 4);
 

@@ -8,7 +8,7 @@ use relcon::audit::{AuditEntry, AuditLog};
 
 fn audit_file(dir: &std::path::Path, records: usize) -> std::path::PathBuf {
     let path = dir.join("audit.jsonl");
-    let log = AuditLog::open(&path).expect("open");
+    let log = AuditLog::open_anchored(&path, Some(path.with_extension("head"))).expect("open");
     for i in 0..records {
         let mut e = AuditEntry::new("tester", "canary", "decision");
         e.bot = Some(if i % 2 == 0 { "bot-a" } else { "bot-b" }.into());

@@ -169,7 +169,8 @@ impl Engine {
         let ctx = Ctx {
             engine: self.clone(),
             op: id,
-            op_key: format!("relcon-{}-{id}", Utc::now().format("%Y%m%dT%H%M%S")),
+            // Unique across processes and machines (UUIDv7: time-ordered, random tail).
+            op_key: format!("op-{}", uuid::Uuid::now_v7()),
             events,
             commands: rx,
             cancel: cancel.clone(),
@@ -319,6 +320,12 @@ impl Ctx {
         let Some(sender) = self.engine.webhooks.clone() else {
             return;
         };
+        // Each delivery carries the audit chain's head, so a receiver holds a copy of it that
+        // truncating the local log cannot reach.
+        let mut data = data;
+        if let (Some((seq, hash)), Some(obj)) = (self.engine.audit.head(), data.as_object_mut()) {
+            obj.insert("auditHead".into(), json!({"seq": seq, "hash": hash}));
+        }
         let records = sender.deliver(event_type, data).await;
         for r in records {
             if !r.delivered {

@@ -188,7 +188,9 @@ impl Harness {
         });
         let dir = tempfile::tempdir().unwrap();
         let audit_path = dir.path().join("audit/audit.jsonl");
-        let log = AuditLog::open(&audit_path).unwrap();
+        // The chain's head is kept in the test's own directory, not the user's state dir.
+        let log =
+            AuditLog::open_anchored(&audit_path, Some(dir.path().join("audit-head.json"))).unwrap();
         let engine = Engine::new(
             Arc::new(api),
             log,
