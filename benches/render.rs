@@ -1,11 +1,17 @@
 //! How long one frame of the busiest screen takes: the canary in progress (three charts,
 //! verdicts, step lists, timeline) drawn at 160×45 on a `TestBackend`.
 
+// The sample is written against the crate's own paths; these bring them into scope here.
+use relcon::{config, domain, engine, plans, tui};
+
+#[path = "../tests/tui_support/sample/mod.rs"]
+mod sample;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use relcon::tui::sample::{self, at, key, loaded, step_app};
 use relcon::tui::{Action, draw};
+use sample::{at, key, loaded, step_app};
 
 fn canary_screen(c: &mut Criterion) {
     let mut app = loaded(sample::config(), 160, 45);

@@ -3,6 +3,12 @@
 //! sends. Colours are asserted where they
 //! carry meaning (a production profile's red status bar, a failed step in red).
 
+// The sample is written against the crate's own paths; these bring them into scope here.
+use relcon::{config, domain, engine, plans, tui};
+
+#[path = "tui_support/sample/mod.rs"]
+mod sample;
+
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -10,8 +16,8 @@ use ratatui::style::{Color, Modifier};
 use relcon::engine::events::CanarySample;
 use relcon::engine::judge::Metric;
 use relcon::tui::layout::PaneId;
-use relcon::tui::sample::{self, at, code, key, loaded, step_app, type_text};
 use relcon::tui::{Action, App, AppConfig, draw};
+use sample::{at, code, key, loaded, step_app, type_text};
 
 fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();

@@ -21,11 +21,15 @@ mod operate;
 pub mod panes;
 pub mod plan;
 mod query;
-pub mod sample;
 pub mod state;
 pub mod theme;
 pub mod ui;
 pub mod widgets;
+
+/// The sample world of the console's tests (test support, never in the product).
+#[cfg(test)]
+#[path = "../../tests/tui_support/sample/mod.rs"]
+pub(crate) mod sample;
 
 use std::collections::BTreeMap;
 use std::io::stdout;

@@ -2,6 +2,14 @@
 //! its metrics, a failed deployment — and a fake runtime that answers the console's loads
 //! from it. Used by the console's tests, snapshots and render benchmark, and handy for
 //! README screenshots. Deterministic: the same calls give the same screens.
+//!
+//! Test support, never part of the product: the console's unit tests include it with
+//! `#[path]`, and so do the integration tests and the render benchmark, whose crate roots
+//! bring `relcon`'s modules into scope (`use relcon::{config, domain, ...}`) so the same
+//! `crate::` paths resolve in both.
+
+// Each test crate uses a different part of it.
+#![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -9,12 +17,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::domain::*;
 use crate::engine::events::*;
 
-use super::app::{Action, App, AppConfig};
-use super::messages::{Effect, TimelineEntry, Update};
+use crate::tui::{Action, App, AppConfig, Effect, TimelineEntry, Update};
 
-#[cfg(test)]
-mod simulate;
-mod story;
+pub mod simulate;
+pub mod story;
+
+#[allow(unused_imports)]
+pub use story::{Frozen, Story, stories};
 
 /// The sample's "now": 2025-03-14 10:30:00 UTC.
 pub fn t0() -> DateTime<Utc> {
@@ -403,27 +412,61 @@ pub fn timeline() -> Vec<TimelineEntry> {
     ]
 }
 
+/// What the fake runtime answers with: the sample world, which a test may change (a
+/// canary rolled back on the server, new metrics) before the console next fetches.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub bots: Vec<BotSummary>,
+    pub operations: Vec<Operation>,
+    pub canaries: Vec<Canary>,
+    pub timeline: Vec<TimelineEntry>,
+    /// The metrics every bot reports; `None`: the sample canary's up to the sample's now.
+    pub series: Option<MetricsSeries>,
+}
+
+impl World {
+    pub fn sample() -> World {
+        World {
+            bots: bots(),
+            operations: operations(),
+            canaries: canaries(),
+            timeline: timeline(),
+            series: None,
+        }
+    }
+}
+
+thread_local! {
+    static WORLD: std::cell::RefCell<World> = std::cell::RefCell::new(World::sample());
+}
+
+/// Change the world the fake runtime answers from (this test's thread only).
+pub fn change_world(f: impl FnOnce(&mut World)) {
+    WORLD.with(|w| f(&mut w.borrow_mut()));
+}
+
 /// A fake runtime: answers loads from the world above.
 pub fn answer(effects: &[Effect]) -> Vec<Update> {
+    let world = WORLD.with(|w| w.borrow().clone());
     let mut out = Vec::new();
     for e in effects {
         match e {
             Effect::Refresh { req, .. } => {
                 out.push(Update::Bots {
                     req: *req,
-                    bots: bots(),
+                    bots: world.bots.clone(),
                 });
                 out.push(Update::Operations {
                     req: *req,
-                    operations: operations(),
+                    operations: world.operations.clone(),
                 });
                 out.push(Update::Canaries {
                     req: *req,
-                    canaries: canaries(),
+                    canaries: world.canaries.clone(),
                 });
                 out.push(Update::Timeline {
                     req: *req,
-                    entries: timeline(),
+                    entries: world.timeline.clone(),
                 });
                 out.push(Update::Connection {
                     ok: true,
@@ -438,7 +481,7 @@ pub fn answer(effects: &[Effect]) -> Vec<Update> {
             Effect::LoadSeries { bot, req, .. } => out.push(Update::Series {
                 req: *req,
                 bot: bot.clone(),
-                series: Box::new(series(bot)),
+                series: Box::new(world.series.clone().unwrap_or_else(|| series(bot))),
             }),
             _ => {}
         }
@@ -496,6 +539,7 @@ pub fn config() -> AppConfig {
 
 /// A console at `w`×`h` that has loaded the world.
 pub fn loaded(config: AppConfig, w: u16, h: u16) -> App {
+    change_world(|world| *world = World::sample());
     let mut app = App::new(config);
     step_app(
         &mut app,
@@ -545,27 +589,30 @@ pub fn canary_end() -> (CanarySample, Vec<CanaryDecision>) {
 pub fn canary_rolled_back(app: &mut App) {
     canary_run(app);
     let s = story::story();
-    for (secs, kind) in &s.events[s.until_now..] {
-        step_app(app, ev(7, *secs, kind.clone()));
-    }
     let end = s.ended + 9;
-    step_app(app, Action::Tick(at(end)));
+    // What the server says once it is over, fetched when the run's end refreshes the console.
     let mut canaries = canaries();
     for c in &mut canaries {
         c.state = CanaryState::RolledBack;
         c.canary_weight = 0.0;
         c.updated_at = ts(s.ended);
     }
-    let req = app.req();
-    step_app(app, Action::Update(Update::Canaries { req, canaries }));
-    let req = app.req();
+    let series = series_until("bot-care", s, end);
+    change_world(|w| {
+        w.canaries = canaries;
+        w.series = Some(series);
+    });
+    for (secs, kind) in &s.events[s.until_now..] {
+        step_app(app, ev(7, *secs, kind.clone()));
+    }
+    step_app(app, Action::Tick(at(end)));
+}
+
+/// Ask the console to fetch everything again now (its refresh key).
+pub fn refresh(app: &mut App) {
     step_app(
         app,
-        Action::Update(Update::Series {
-            req,
-            bot: "bot-care".into(),
-            series: Box::new(series_until("bot-care", s, end)),
-        }),
+        Action::Key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)),
     );
 }
 
@@ -574,20 +621,15 @@ pub fn canary_rolled_back(app: &mut App) {
 pub fn canary_paused(app: &mut App) {
     canary_run(app);
     let s = story::paused_story();
+    let end = s.ended + 9;
+    let series = series_until("bot-care", s, end);
+    change_world(|w| w.series = Some(series));
     for (secs, kind) in &s.events[s.until_now..] {
         step_app(app, ev(7, *secs, kind.clone()));
     }
-    let end = s.ended + 9;
+    // Fetched now, its "Refreshing…" toast gone by the tick.
+    refresh(app);
     step_app(app, Action::Tick(at(end)));
-    let req = app.req();
-    step_app(
-        app,
-        Action::Update(Update::Series {
-            req,
-            bot: "bot-care".into(),
-            series: Box::new(series_until("bot-care", s, end)),
-        }),
-    );
 }
 
 /// billing-bot's deploy of v22 that failed validation.

@@ -69,8 +69,8 @@ pub fn stories() -> &'static Stories {
         let frozen: Frozen = match serde_json::from_str(include_str!("canary.json")) {
             Ok(f) => f,
             Err(e) => panic!(
-                "src/tui/sample/canary.json no longer reads ({e}); regenerate it: \
-                 cargo test --lib regenerate_the_sample_canary -- --ignored"
+                "tests/tui_support/sample/canary.json no longer reads ({e}); regenerate it: \
+                 cargo test --test tui_sample regenerate_the_sample_canary -- --ignored"
             ),
         };
         Stories {

@@ -7,7 +7,7 @@
 //!
 //! The result is frozen so that tuning the judge does not rewrite the console's snapshots.
 //! When the judge's output should show in them, regenerate it:
-//! `cargo test --lib regenerate_the_sample_canary -- --ignored`.
+//! `cargo test --test tui_sample regenerate_the_sample_canary -- --ignored`.
 
 use std::time::Duration;
 
@@ -17,7 +17,6 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::CanarySettings;
 use crate::domain::{CanaryMetrics, MetricPoint};
 use crate::engine::canary::{CanaryPlan, step_names};
-use crate::engine::events::ProgressEvent;
 use crate::engine::events::{CanaryDecision, CanarySample, EventKind, Outcome, Verdict};
 use crate::engine::judge::policy::{Action, PauseWhy, Policy};
 use crate::engine::judge::{Analysis, Evidence, analyze, margin_for};
@@ -127,7 +126,7 @@ pub fn generate() -> Frozen {
 }
 
 /// JSON with one event or point a line, so a regenerated file diffs readably.
-fn frozen_text(f: &Frozen) -> String {
+pub fn frozen_text(f: &Frozen) -> String {
     fn list<T: serde::Serialize>(items: &[T]) -> String {
         let lines: Vec<String> = items
             .iter()
@@ -651,46 +650,5 @@ fn merge(minute: i64, group: &[&MetricPoint]) -> MetricPoint {
         t: minute * 60,
         at: group.first().map(|p| p.at.clone()).unwrap_or_default(),
         ..merge_points(group)
-    }
-}
-
-/// Regenerate `canary.json` from the judge as it is now.
-#[test]
-#[ignore = "writes src/tui/sample/canary.json; run when the judge's output should show"]
-fn regenerate_the_sample_canary() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tui/sample/canary.json");
-    let frozen = generate();
-    let text = frozen_text(&frozen);
-    let back: Frozen = serde_json::from_str(&text).expect("the text reads back");
-    assert_eq!(back, frozen);
-    std::fs::write(path, text).expect("canary.json is writable");
-}
-
-/// The frozen stories are what the simulation meant: the rollback ends rolled back by the
-/// judge, the pause ends paused, and both agree up to the sample's now.
-#[test]
-fn the_frozen_stories_end_as_they_should() {
-    let s = super::story::stories();
-    let last = |st: &Story| {
-        st.events
-            .iter()
-            .rev()
-            .find_map(|(_, e)| match e {
-                EventKind::CanaryDecision(d) => Some(d.action.clone()),
-                _ => None,
-            })
-            .unwrap_or_default()
-    };
-    assert_eq!(last(&s.rolled_back), "roll back");
-    assert_eq!(last(&s.paused), "pause");
-    assert!(s.rolled_back.until_now < s.rolled_back.events.len());
-    assert!(s.paused.ended > s.rolled_back.ended);
-    // Every event is one the console can take.
-    for (t, kind) in &s.paused.events {
-        let _ = ProgressEvent {
-            op: 7,
-            at: super::at(*t),
-            kind: kind.clone(),
-        };
     }
 }
