@@ -603,6 +603,8 @@ pub(crate) struct ProblemText {
     pub conflicts_with: Option<String>,
     pub errors: Vec<FieldError>,
     pub retry_after: Option<Duration>,
+    /// A lease conflict's holder, host, age and expiry, sanitised.
+    pub lease: Option<crate::domain::LeaseConflict>,
 }
 
 pub(crate) fn read_problem(
@@ -688,12 +690,24 @@ pub(crate) fn read_problem(
         .and_then(Value::as_f64)
         .filter(|x| x.is_finite() && *x >= 0.0)
         .map(Duration::from_secs_f64);
+    let lease = obj
+        .and_then(|o| o.get("lease"))
+        .cloned()
+        .and_then(|v| serde_json::from_value::<crate::domain::LeaseConflict>(v).ok())
+        .map(|l| crate::domain::LeaseConflict {
+            holder: s(&l.holder),
+            host: s(&l.host),
+            acquired_at: s(&l.acquired_at),
+            expires_at: s(&l.expires_at),
+            ..l
+        });
     ProblemText {
         detail,
         missing_scope: field("missingScope"),
         conflicts_with: field("conflictsWith"),
         errors,
         retry_after,
+        lease,
     }
 }
 
@@ -717,9 +731,20 @@ pub(crate) fn error_from_response(
             what: what.to_string(),
             detail: p.detail,
         },
-        409 => BackendError::Conflict {
-            detail: p.detail,
-            conflicts_with: p.conflicts_with,
+        409 => match p.lease {
+            // Someone else drives the operation: say who, where, since when, until when.
+            Some(l) => BackendError::Conflict {
+                detail: format!(
+                    "the operation is driven by {} on {}: lease held for {}s, expires in {}s \
+                     (at {}) unless renewed",
+                    l.holder, l.host, l.age_seconds, l.expires_in_seconds, l.expires_at
+                ),
+                conflicts_with: Some(format!("{}@{}", l.holder, l.host)),
+            },
+            None => BackendError::Conflict {
+                detail: p.detail,
+                conflicts_with: p.conflicts_with,
+            },
         },
         400 | 422 => BackendError::Invalid {
             detail: p.detail,

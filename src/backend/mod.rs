@@ -20,9 +20,10 @@ pub use http::{HttpSettings, IDEMPOTENCY_KEY, RetryPolicy};
 pub use release_api::ReleaseApi;
 
 use crate::domain::{
-    BotRouting, BotSummary, Canary, CanaryMetrics, DeploymentStatus, EnvHealth, EnvJob,
-    Environment, FlowRef, MetricSummary, MetricsSeries, Operation, RollbackJob, Session,
-    TestResult, Thresholds, Version, WebhookRegistration,
+    BotDetail, BotRouting, BotSummary, Canary, CanaryMetrics, CommandState, ControlCommand,
+    DeploymentStatus, EnvHealth, EnvJob, Environment, FlowRef, Lease, MetricSummary, MetricsSeries,
+    Operation, OperationCommand, OperationDetail, OperationEvent, OperationEventKind, RollbackJob,
+    Session, TestResult, Thresholds, Version, WebhookRegistration,
 };
 
 /// The future every backend call returns.
@@ -129,6 +130,36 @@ pub struct RoutingRequest {
     /// e.g. `blue_green`.
     pub strategy: String,
     pub failover_enabled: bool,
+    /// How long sessions may finish in an environment whose share falls to 0; `None`: until
+    /// they end on their own (the server's session timeout bounds it), zero: cut off at once.
+    pub drain: Option<Duration>,
+    /// The deployment this switch completes, so its status reports the drain.
+    pub deployment_id: Option<String>,
+}
+
+/// Which active sessions to count (`GET /api/v1/sessions?status=active`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionQuery {
+    pub bot: String,
+    pub environment: Option<String>,
+    pub version: Option<String>,
+    /// Only sessions that can still be active this long from now (server time): those a
+    /// drain of this length could have to cut off.
+    pub expires_after: Option<Duration>,
+}
+
+/// Taking or renewing an operation's lease (`PUT /api/v1/operations/{id}/lease`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseRequest {
+    /// Who drives the operation (the operator).
+    pub holder: String,
+    /// Where relcon runs.
+    pub host: String,
+    /// The driving run's key: the same key renews, another one conflicts while the lease is
+    /// live.
+    pub operation_key: String,
+    /// Server time until the lease expires unless renewed.
+    pub ttl: Duration,
 }
 
 /// A canary start (`POST /api/v1/bots/{botId}/deploy`).
@@ -243,6 +274,11 @@ pub trait ReleaseBackend: Send + Sync {
         step: Duration,
     ) -> BoxFut<'a, CanaryMetrics>;
     fn active_sessions<'a>(&'a self, bot: &'a str) -> BoxFut<'a, Vec<Session>>;
+    /// The bot with its own test conversation and its active sessions per (environment,
+    /// version) (`GET /api/v1/bots/{id}`).
+    fn get_bot_detail<'a>(&'a self, bot: &'a str) -> BoxFut<'a, BotDetail>;
+    /// How many active sessions match, without listing them.
+    fn count_sessions<'a>(&'a self, query: &'a SessionQuery) -> BoxFut<'a, u64>;
     fn nlu_model<'a>(&'a self, model: &'a str) -> BoxFut<'a, NluModel>;
     /// The versions of one flow of a bot, as the server lists them.
     fn flow_versions<'a>(&'a self, bot: &'a str, flow: &'a str) -> BoxFut<'a, Vec<String>>;
@@ -278,8 +314,16 @@ pub trait ReleaseBackend: Send + Sync {
     fn rollback_canary<'a>(&'a self, canary: &'a str, reason: &'a str) -> BoxFut<'a, Canary>;
 
     // --- rollback (/api/v1) -------------------------------------------------------------
-    /// Start a rollback job; its job id.
+    /// Start a rollback job; its job id. Sessions on the previous version drain as the
+    /// server decides (until they end on their own).
     fn create_rollback_job<'a>(&'a self, request: &'a RollbackRequest) -> BoxFut<'a, String>;
+    /// Start a rollback job whose previous version's sessions may finish for `drain` after
+    /// the switch (`drainSeconds`; zero cuts them off at once); the job id.
+    fn create_rollback_job_drained<'a>(
+        &'a self,
+        request: &'a RollbackRequest,
+        drain: Option<Duration>,
+    ) -> BoxFut<'a, String>;
     fn rollback_job_status<'a>(&'a self, job: &'a str) -> BoxFut<'a, Polled<RollbackJob>>;
     fn send_test_message<'a>(&'a self, bot: &'a str, message: &'a str) -> BoxFut<'a, TestResult>;
 
@@ -305,6 +349,56 @@ pub trait ReleaseBackend: Send + Sync {
     fn create_env_deployment<'a>(&'a self, body: &'a Value) -> BoxFut<'a, String>;
     fn env_job<'a>(&'a self, job: &'a str) -> BoxFut<'a, Polled<EnvJob>>;
     fn rollback_env_job<'a>(&'a self, job: &'a str, reason: &'a str) -> BoxFut<'a, Value>;
+
+    // --- operation control (relcon extension) --------------------------------------------
+    /// One operation with its lease, pending commands and last event.
+    fn get_operation<'a>(&'a self, operation: &'a str) -> BoxFut<'a, OperationDetail>;
+    /// Operations with their control state, newest first.
+    fn list_operation_details<'a>(
+        &'a self,
+        bot: Option<&'a str>,
+        active_only: bool,
+    ) -> BoxFut<'a, Vec<OperationDetail>>;
+    /// Take or renew the operation's lease. Someone else's live lease is a
+    /// [`BackendError::Conflict`] naming its holder, host, age and expiry.
+    fn acquire_lease<'a>(
+        &'a self,
+        operation: &'a str,
+        request: &'a LeaseRequest,
+    ) -> BoxFut<'a, Lease>;
+    /// Give the lease up; `false` when there was none.
+    fn release_lease<'a>(&'a self, operation: &'a str, operation_key: &'a str) -> BoxFut<'a, bool>;
+    /// Ask the operation's driver to do something.
+    fn post_command<'a>(
+        &'a self,
+        operation: &'a str,
+        command: ControlCommand,
+        operator: &'a str,
+        reason: Option<&'a str>,
+    ) -> BoxFut<'a, OperationCommand>;
+    /// Commands not acknowledged yet, oldest first.
+    fn pending_commands<'a>(&'a self, operation: &'a str) -> BoxFut<'a, Vec<OperationCommand>>;
+    /// The driver's answer to a command (`Applied` or `Refused`).
+    fn ack_command<'a>(
+        &'a self,
+        operation: &'a str,
+        command: &'a str,
+        state: CommandState,
+        detail: &'a str,
+    ) -> BoxFut<'a, OperationCommand>;
+    /// Report what the driver is doing.
+    fn post_event<'a>(
+        &'a self,
+        operation: &'a str,
+        kind: OperationEventKind,
+        message: &'a str,
+    ) -> BoxFut<'a, OperationEvent>;
+    /// The operation's events after sequence number `after` (all kept ones without it).
+    fn operation_events<'a>(
+        &'a self,
+        operation: &'a str,
+        after: Option<u64>,
+    ) -> BoxFut<'a, Vec<OperationEvent>>;
 
     // --- misc ---------------------------------------------------------------------------
     fn register_webhook<'a>(

@@ -15,13 +15,14 @@ use super::error::BackendError;
 use super::http::{ApiRequest, HttpClient, HttpSettings, Reply, percent_encode};
 use super::{
     BoxFut, CanaryRequest, DeploymentAccepted, DeploymentRequest, EnvValidation, FlowImport,
-    FlowStatus, MetricsQuery, NamedRef, NluModel, Polled, ReleaseBackend, RollbackRequest,
-    RoutingRequest, TraceResult, format_window,
+    FlowStatus, LeaseRequest, MetricsQuery, NamedRef, NluModel, Polled, ReleaseBackend,
+    RollbackRequest, RoutingRequest, SessionQuery, TraceResult, format_window,
 };
 use crate::domain::{
-    BotRouting, BotSummary, Canary, CanaryMetrics, DeploymentStatus, EnvHealth, EnvJob,
-    Environment, MetricSummary, MetricsSeries, Operation, RollbackJob, Session, TestResult,
-    Version, WebhookRegistration,
+    BotDetail, BotRouting, BotSummary, Canary, CanaryMetrics, CommandState, ControlCommand,
+    DeploymentStatus, EnvHealth, EnvJob, Environment, Lease, MetricSummary, MetricsSeries,
+    Operation, OperationCommand, OperationDetail, OperationEvent, OperationEventKind, RollbackJob,
+    Session, TestResult, Version, WebhookRegistration,
 };
 use crate::sanitize::clean;
 
@@ -437,6 +438,34 @@ impl ReleaseBackend for ReleaseApi {
         })
     }
 
+    fn get_bot_detail<'a>(&'a self, bot: &'a str) -> BoxFut<'a, BotDetail> {
+        Box::pin(self.get(ApiRequest::get(format!("/api/v1/bots/{}", seg(bot)))))
+    }
+
+    fn count_sessions<'a>(&'a self, query: &'a SessionQuery) -> BoxFut<'a, u64> {
+        Box::pin(async move {
+            let mut req = ApiRequest::get("/api/v1/sessions")
+                .query("status", "active")
+                .query("botId", query.bot.as_str())
+                .query_opt("environmentId", query.environment.as_deref())
+                .query_opt("versionId", query.version.as_deref())
+                .query("limit", "0");
+            if let Some(d) = query.expires_after {
+                req = req.query("expiresAfterSeconds", d.as_secs().to_string());
+            }
+            let what = req.what();
+            let reply = self.call(req).await?;
+            match reply.body.get("total").and_then(Value::as_u64) {
+                Some(n) => Ok(n),
+                // A server without `total`: count what it listed.
+                None => match take_list(&what, reply.body, "data")? {
+                    Value::Array(items) => Ok(items.len() as u64),
+                    _ => Ok(0),
+                },
+            }
+        })
+    }
+
     fn nlu_model<'a>(&'a self, model: &'a str) -> BoxFut<'a, NluModel> {
         Box::pin(async move {
             let req = ApiRequest::get(format!("/v1/nlu/models/{}", seg(model)));
@@ -602,8 +631,16 @@ impl ReleaseBackend for ReleaseApi {
                 "strategy": request.strategy,
                 "failoverEnabled": request.failover_enabled,
             });
-            if let (Some(bot), Value::Object(m)) = (&request.bot_id, &mut body) {
-                m.insert("botId".into(), json!(bot));
+            if let Value::Object(m) = &mut body {
+                if let Some(bot) = &request.bot_id {
+                    m.insert("botId".into(), json!(bot));
+                }
+                if let Some(d) = request.drain {
+                    m.insert("drainSeconds".into(), json!(d.as_secs_f64()));
+                }
+                if let Some(dep) = &request.deployment_id {
+                    m.insert("deploymentId".into(), json!(dep));
+                }
             }
             let req = ApiRequest::new(Method::PUT, "/v1/environments/routing").json(body);
             let what = req.what();
@@ -745,15 +782,27 @@ impl ReleaseBackend for ReleaseApi {
     // --- rollback ---------------------------------------------------------------------
 
     fn create_rollback_job<'a>(&'a self, request: &'a RollbackRequest) -> BoxFut<'a, String> {
+        self.create_rollback_job_drained(request, None)
+    }
+
+    fn create_rollback_job_drained<'a>(
+        &'a self,
+        request: &'a RollbackRequest,
+        drain: Option<Duration>,
+    ) -> BoxFut<'a, String> {
         Box::pin(async move {
-            let req = ApiRequest::new(Method::POST, "/api/v1/deployments").json(json!({
+            let mut body = json!({
                 "botId": request.bot_id,
                 "targetVersionId": request.target_version_id,
                 "environment": request.environment,
                 "action": "ROLLBACK",
                 "validateDependencies": request.validate_dependencies,
                 "force": request.force,
-            }));
+            });
+            if let (Some(d), Value::Object(m)) = (drain, &mut body) {
+                m.insert("drainSeconds".into(), json!(d.as_secs_f64()));
+            }
+            let req = ApiRequest::new(Method::POST, "/api/v1/deployments").json(body);
             let what = req.what();
             let reply = self.call(req).await?;
             string_field(&what, &unwrap_data(reply.body), "jobId")
@@ -907,6 +956,129 @@ impl ReleaseBackend for ReleaseApi {
             .json(json!({ "reason": reason }));
             Ok(clean_value(self.call(req).await?.body))
         })
+    }
+
+    // --- operation control ------------------------------------------------------------
+
+    fn get_operation<'a>(&'a self, operation: &'a str) -> BoxFut<'a, OperationDetail> {
+        Box::pin(self.get(ApiRequest::get(format!(
+            "/api/v1/operations/{}",
+            seg(operation)
+        ))))
+    }
+
+    fn list_operation_details<'a>(
+        &'a self,
+        bot: Option<&'a str>,
+        active_only: bool,
+    ) -> BoxFut<'a, Vec<OperationDetail>> {
+        let mut req = ApiRequest::get("/api/v1/operations").query_opt("botId", bot);
+        if active_only {
+            req = req.query("active", "true");
+        }
+        Box::pin(self.items(req))
+    }
+
+    fn acquire_lease<'a>(
+        &'a self,
+        operation: &'a str,
+        request: &'a LeaseRequest,
+    ) -> BoxFut<'a, Lease> {
+        let req = ApiRequest::new(
+            Method::PUT,
+            format!("/api/v1/operations/{}/lease", seg(operation)),
+        )
+        .json(json!({
+            "holder": request.holder,
+            "host": request.host,
+            "operationKey": request.operation_key,
+            "ttlSeconds": request.ttl.as_secs_f64().max(1.0),
+        }));
+        Box::pin(self.get(req))
+    }
+
+    fn release_lease<'a>(&'a self, operation: &'a str, operation_key: &'a str) -> BoxFut<'a, bool> {
+        Box::pin(async move {
+            let req = ApiRequest::new(
+                Method::DELETE,
+                format!("/api/v1/operations/{}/lease", seg(operation)),
+            )
+            .json(json!({ "operationKey": operation_key }));
+            let reply = self.call(req).await?;
+            Ok(reply
+                .body
+                .get("released")
+                .and_then(Value::as_bool)
+                .unwrap_or(true))
+        })
+    }
+
+    fn post_command<'a>(
+        &'a self,
+        operation: &'a str,
+        command: ControlCommand,
+        operator: &'a str,
+        reason: Option<&'a str>,
+    ) -> BoxFut<'a, OperationCommand> {
+        let mut body = json!({ "command": command.as_str(), "operator": operator });
+        if let (Some(r), Value::Object(m)) = (reason, &mut body) {
+            m.insert("reason".into(), json!(r));
+        }
+        let req = ApiRequest::new(
+            Method::POST,
+            format!("/api/v1/operations/{}/commands", seg(operation)),
+        )
+        .json(body);
+        Box::pin(self.get(req))
+    }
+
+    fn pending_commands<'a>(&'a self, operation: &'a str) -> BoxFut<'a, Vec<OperationCommand>> {
+        let req = ApiRequest::get(format!("/api/v1/operations/{}/commands", seg(operation)))
+            .query("state", "pending");
+        Box::pin(self.items(req))
+    }
+
+    fn ack_command<'a>(
+        &'a self,
+        operation: &'a str,
+        command: &'a str,
+        state: CommandState,
+        detail: &'a str,
+    ) -> BoxFut<'a, OperationCommand> {
+        let req = ApiRequest::new(
+            Method::POST,
+            format!(
+                "/api/v1/operations/{}/commands/{}/ack",
+                seg(operation),
+                seg(command)
+            ),
+        )
+        .json(json!({ "state": state.as_str(), "detail": detail }));
+        Box::pin(self.get(req))
+    }
+
+    fn post_event<'a>(
+        &'a self,
+        operation: &'a str,
+        kind: OperationEventKind,
+        message: &'a str,
+    ) -> BoxFut<'a, OperationEvent> {
+        let req = ApiRequest::new(
+            Method::POST,
+            format!("/api/v1/operations/{}/events", seg(operation)),
+        )
+        .json(json!({ "kind": kind.as_str(), "message": message }));
+        Box::pin(self.get(req))
+    }
+
+    fn operation_events<'a>(
+        &'a self,
+        operation: &'a str,
+        after: Option<u64>,
+    ) -> BoxFut<'a, Vec<OperationEvent>> {
+        let req = ApiRequest::get(format!("/api/v1/operations/{}/events", seg(operation)))
+            .query_opt("after", after.map(|a| a.to_string()).as_deref());
+        Box::pin(self.items(req))
     }
 
     // --- misc -------------------------------------------------------------------------

@@ -180,17 +180,30 @@ impl CanarySettings {
 }
 
 /// Rollback safety checks.
+///
+/// A rollback is conversation-aware: at the switch, new conversations go to the target at
+/// once while sessions already live finish on the version they started on (they drain) for
+/// at most `wait_drain`; the sessions still there at that deadline are cut off. The defaults
+/// (a 10-minute drain, nobody cut off) let a rollback succeed on any bot whose sessions end
+/// within 10 minutes (the demo world's do) without cutting a conversation off.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollbackSettings {
-    /// Refuse (or wait, see `wait_drain`) while more sessions than this are active.
+    /// The most sessions a rollback may cut off: those that could still be open when the
+    /// drain deadline passes (every active one when `wait_drain` is zero). Above it the
+    /// rollback is refused and nothing changes. Default 0: never cut a conversation off.
     pub max_active_sessions: u32,
-    /// How long to wait for sessions to drain before refusing; zero refuses at once.
+    /// How long sessions on the replaced version may finish after the switch. Default 10
+    /// minutes; zero switches them over at once (so every active session counts against
+    /// `max_active_sessions`).
     pub wait_drain: Duration,
     /// Version to fall back to when the rollback itself fails.
     pub fallback_version: Option<String>,
-    /// Synthetic conversation sent after the rollback...
+    /// Synthetic conversation sent after the rollback; empty (the default): the bot's own
+    /// test conversation. Set it to override the bot's message.
     pub test_message: String,
-    /// ...must match this intent...
+    /// ...must match this intent; empty (the default): the bot's own expected intent. With
+    /// neither a message nor an intent (the profile's or the bot's), the check is skipped
+    /// and the report says so.
     pub expected_intent: String,
     /// ...with at least this confidence (0..=1).
     pub min_confidence: f64,
@@ -202,10 +215,10 @@ impl Default for RollbackSettings {
     fn default() -> Self {
         RollbackSettings {
             max_active_sessions: 0,
-            wait_drain: Duration::ZERO,
+            wait_drain: Duration::from_secs(600),
             fallback_version: None,
-            test_message: "I need help with my order".to_owned(),
-            expected_intent: "order_support".to_owned(),
+            test_message: String::new(),
+            expected_intent: String::new(),
             min_confidence: 0.85,
             environment: "PRODUCTION".to_owned(),
         }

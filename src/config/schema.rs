@@ -210,13 +210,17 @@ impl RawTolerances {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRollback {
+    /// The most sessions a rollback may cut off at its drain deadline (default 0).
     pub max_active_sessions: Option<u32>,
+    /// How long the replaced version's sessions may finish after the switch (default 10m).
     #[serde(default, deserialize_with = "duration::deserialize_option")]
     pub wait_drain: Option<Duration>,
     #[serde(default, deserialize_with = "check::opt_text")]
     pub fallback_version: Option<String>,
+    /// Overrides the bot's own test message (default: the bot's).
     #[serde(default, deserialize_with = "check::opt_text")]
     pub test_message: Option<String>,
+    /// Overrides the bot's own expected intent (default: the bot's).
     #[serde(default, deserialize_with = "check::opt_text")]
     pub expected_intent: Option<String>,
     #[serde(default, deserialize_with = "check::opt_fraction")]

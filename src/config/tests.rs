@@ -521,7 +521,8 @@ fn defaults_fill_an_empty_profile() {
     assert_eq!(p.canary, CanarySettings::default());
     assert_eq!(p.canary.steps, [5, 10, 25, 50, 100]);
     assert_eq!(p.rollback, RollbackSettings::default());
-    assert_eq!(p.rollback.expected_intent, "order_support");
+    assert_eq!(p.rollback.expected_intent, "", "the bot's own unless set");
+    assert_eq!(p.rollback.wait_drain, Duration::from_secs(600));
     assert!(p.blue_green.is_none() && p.region_sync.is_empty() && p.webhooks.is_empty());
     if let Some(data) = data_dir() {
         assert_eq!(p.audit_log, data.join("audit").join("min.jsonl"));

@@ -2,8 +2,13 @@
 //! the console reason about. Serde only, no I/O. The simulator serialises these same types,
 //! so the client and the server cannot drift apart.
 
+mod control;
 mod metrics;
 
+pub use control::{
+    CommandState, ControlCommand, Lease, LeaseConflict, OperationCommand, OperationDetail,
+    OperationEvent, OperationEventKind, PreviousHolder,
+};
 pub use metrics::{CanaryMetrics, MetricPoint, MetricSummary, MetricsSeries, Thresholds};
 
 use serde::{Deserialize, Serialize};
@@ -123,6 +128,111 @@ pub struct BotSummary {
     pub health: Health,
     #[serde(default)]
     pub error_rate: Option<f64>,
+}
+
+/// The conversation a bot is verified with after a rollback: a message and the intent its
+/// live version must recognise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestConversation {
+    pub message: String,
+    pub expected_intent: String,
+}
+
+/// Active sessions of one version in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionSessions {
+    pub environment_id: String,
+    pub version_id: String,
+    pub active_sessions: u64,
+    /// The sessions are finishing on a version that no longer takes new conversations there.
+    #[serde(default)]
+    pub draining: bool,
+}
+
+/// `GET /api/v1/bots/{id}`: the summary plus what a rollback needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotDetail {
+    #[serde(flatten)]
+    pub summary: BotSummary,
+    /// The bot's own test conversation, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_conversation: Option<TestConversation>,
+    /// Active sessions per (environment, version); `summary.active_sessions` is their sum.
+    #[serde(default)]
+    pub sessions: Vec<VersionSessions>,
+    /// A session ends at the latest this long (server seconds) after it started; unknown
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout_seconds: Option<u64>,
+}
+
+impl BotDetail {
+    /// Active sessions of `version` in `environment`.
+    pub fn sessions_on(&self, environment: &str, version: &str) -> u64 {
+        self.sessions
+            .iter()
+            .filter(|s| s.environment_id == environment && s.version_id == version)
+            .map(|s| s.active_sessions)
+            .sum()
+    }
+}
+
+/// Where a cut-over's drain stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainState {
+    /// Sessions are still finishing on the old version (or colour).
+    Draining,
+    /// Every session ended on its own; the old version was unmounted.
+    Drained,
+    /// The deadline passed: the sessions still there were cut off.
+    CutOff,
+    /// Traffic came back to the colour before it drained (routing drains only).
+    Superseded,
+}
+
+impl DrainState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DrainState::Draining => "draining",
+            DrainState::Drained => "drained",
+            DrainState::CutOff => "cut_off",
+            DrainState::Superseded => "superseded",
+        }
+    }
+}
+
+/// A conversation-aware cut-over: new conversations go to the new version (or colour) at
+/// `started_at`; sessions already live finish where they started until none is left or
+/// `drain_until` passes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drain {
+    pub state: DrainState,
+    pub environment_id: String,
+    /// The version being drained; absent when a routing switch drains a whole colour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Sessions still on the old version (colour) now.
+    pub active_sessions: u64,
+    /// Sessions it had at the switch.
+    #[serde(default)]
+    pub sessions_at_start: u64,
+    pub started_at: String,
+    /// The deadline; absent: no deadline (sessions end on their own, by the session timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_until: Option<String>,
+    /// The latest the drain can end: the deadline or the session timeout, whichever is first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// Sessions cut off at the deadline.
+    #[serde(default)]
+    pub cut_off_sessions: u64,
 }
 
 /// One version of a bot.
@@ -271,6 +381,10 @@ pub struct Session {
     pub started_at: String,
     pub channel: String,
     pub status: String,
+    /// The latest the session can end (the platform's session timeout after its start, or an
+    /// earlier cut-off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// Deployment states of the `/v1` family.
@@ -327,6 +441,10 @@ pub struct DeploymentStatus {
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// The old version's sessions finishing in the target environment after the deployment
+    /// (or the routing switch that went with it) moved new conversations away from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<Drain>,
 }
 
 /// Job states of the `/api/v1` rollback family.
@@ -335,6 +453,9 @@ pub struct DeploymentStatus {
 pub enum JobState {
     Queued,
     Running,
+    /// The target takes every new conversation; sessions on the previous version finish
+    /// there until none is left or the drain deadline passes.
+    Draining,
     Completed,
     Failed,
 }
@@ -343,10 +464,15 @@ impl JobState {
     pub fn is_terminal(self) -> bool {
         matches!(self, JobState::Completed | JobState::Failed)
     }
+    /// The target is live for new conversations (draining or done).
+    pub fn is_switched(self) -> bool {
+        matches!(self, JobState::Draining | JobState::Completed)
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Queued => "QUEUED",
             JobState::Running => "RUNNING",
+            JobState::Draining => "DRAINING",
             JobState::Completed => "COMPLETED",
             JobState::Failed => "FAILED",
         }
@@ -364,6 +490,12 @@ pub struct RollbackJob {
     pub error_message: Option<String>,
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// The environment the rollback switched (once it has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_id: Option<String>,
+    /// The previous version's sessions finishing after the switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<Drain>,
 }
 
 /// Job states of the `/api/v2` environment family.
@@ -430,6 +562,12 @@ pub struct RouteWeight {
     pub traffic_weight: f64,
     #[serde(default)]
     pub live_version: Option<String>,
+    /// Sessions active in the environment now (any version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_sessions: Option<u64>,
+    /// The sessions finishing here since a switch took new conversations away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<Drain>,
 }
 
 /// A webhook registration as the server reports it (never with its secret).
@@ -485,6 +623,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// A lease conflict (`409` on `PUT /api/v1/operations/{id}/lease`): who holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseConflict>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

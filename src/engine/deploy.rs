@@ -1,15 +1,25 @@
 //! Versioned blue-green deploy (seed 000): validate the NLU model, flow references and
 //! webhook reachability; deploy to the idle colour; poll; switch routing; sync regions;
-//! audit. A failed deployment (or a failed switch) is rolled back and recorded.
+//! report the old colour's drain; audit. A failed deployment (or a failed switch) is rolled
+//! back and recorded.
+//!
+//! The switch is conversation-aware: new conversations go to the new colour at once, while
+//! sessions already live on the old colour finish there (the server never cuts them off for
+//! a deploy; its session timeout bounds how long they last). By default the deploy reports
+//! the old colour's sessions and succeeds without waiting for them ([`DeployOptions`] can
+//! make it wait, showing the count fall).
 
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::backend::{DeploymentRequest, RoutingRequest};
-use crate::domain::{BotSummary, DeploymentState, DeploymentStatus, Stage, Version, VersionStatus};
+use crate::domain::{
+    BotSummary, DeploymentState, DeploymentStatus, DrainState, RouteWeight, Stage, Version,
+    VersionStatus,
+};
 use crate::engine::events::{Outcome, WorkflowKind};
-use crate::engine::{Ctx, Engine, Report, Stop, details, poll_until};
+use crate::engine::{Ctx, Engine, Report, Stop, Woken, details, poll_until};
 
 const KIND: WorkflowKind = WorkflowKind::Deploy;
 pub const STEPS: &[&str] = &[
@@ -18,7 +28,20 @@ pub const STEPS: &[&str] = &[
     "wait for deployment",
     "switch traffic",
     "sync regions",
+    "drain old colour",
 ];
+
+/// How often the old colour's sessions are read while waiting for them (server time).
+const DRAIN_READ: Duration = Duration::from_secs(15);
+
+/// Choices beyond the plan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeployOptions {
+    /// Wait up to this long (server time) for the sessions left on the old colour to finish
+    /// before reporting, showing their number fall. Zero (the default): report how many are
+    /// finishing there and end; the deploy's success never depends on them.
+    pub wait_drain: Duration,
+}
 
 #[derive(Debug, Clone)]
 pub struct DeployPlan {
@@ -100,7 +123,12 @@ pub fn preview(bot: &BotSummary, target: Option<&str>) -> Result<SwitchPreview, 
     })
 }
 
-pub async fn run(mut ctx: Ctx, plan: DeployPlan) -> Report {
+pub async fn run(ctx: Ctx, plan: DeployPlan) -> Report {
+    run_with(ctx, plan, DeployOptions::default()).await
+}
+
+/// [`run`] with [`DeployOptions`].
+pub async fn run_with(mut ctx: Ctx, plan: DeployPlan, options: DeployOptions) -> Report {
     ctx.started(
         KIND,
         format!("deploy {} {}", plan.bot, plan.version),
@@ -108,7 +136,7 @@ pub async fn run(mut ctx: Ctx, plan: DeployPlan) -> Report {
         STEPS,
     );
     let mut deployment: Option<String> = None;
-    match run_inner(&mut ctx, &plan, &mut deployment).await {
+    match run_inner(&mut ctx, &plan, &options, &mut deployment).await {
         Ok(report) => report,
         Err(stop) => {
             // Anything that stops after the deployment exists is rolled back.
@@ -203,6 +231,7 @@ async fn validate(engine: &Engine, plan: &DeployPlan) -> Result<(Version, Switch
 async fn run_inner(
     ctx: &mut Ctx,
     plan: &DeployPlan,
+    options: &DeployOptions,
     deployment: &mut Option<String>,
 ) -> Result<Report, Stop> {
     let engine = ctx.engine.clone();
@@ -329,6 +358,9 @@ async fn run_inner(
         weights: preview.weights_after.clone(),
         strategy: "blue_green".into(),
         failover_enabled: true,
+        // The old colour's sessions finish there: a deploy never cuts them off.
+        drain: None,
+        deployment_id: Some(id.clone()),
     };
     ctx.step("switch traffic", async {
         backend.set_routing(&routing).await?;
@@ -366,13 +398,18 @@ async fn run_inner(
         })
         .await;
     sync_result?;
+    let drain = watch_drain(ctx, plan, &preview.other, options.wait_drain).await?;
     let summary = format!(
-        "{} {} live in {} with 100% of traffic (was {} in {})",
+        "{} {} live in {} with 100% of traffic (was {} in {}){}",
         plan.bot,
         version.id,
         preview.target,
         preview.other_live.as_deref().unwrap_or("nothing"),
-        preview.other
+        preview.other,
+        drain
+            .as_deref()
+            .map(|d| format!("; {d}"))
+            .unwrap_or_default()
     );
     ctx.audit(KIND, "completed", |e| {
         e.bot = Some(plan.bot.clone());
@@ -394,6 +431,106 @@ async fn run_inner(
         json!({"bot": plan.bot, "version": version.id, "deploymentId": id, "environment": preview.target, "previousVersion": preview.other_live, "syncJobs": synced}),
     );
     Ok(ctx.finish(KIND, Outcome::Succeeded, summary, details))
+}
+
+/// One line for the old colour's sessions.
+fn drain_text(env: &str, r: &RouteWeight) -> (String, bool) {
+    let on = r
+        .live_version
+        .as_deref()
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    match &r.drain {
+        Some(d) if d.state == DrainState::Draining => {
+            let by = d
+                .ends_by
+                .as_deref()
+                .map(|t| format!(", all gone by {t}"))
+                .unwrap_or_default();
+            (
+                format!(
+                    "{} of {} sessions still finishing on {env}{on}{by}",
+                    d.active_sessions, d.sessions_at_start
+                ),
+                false,
+            )
+        }
+        Some(d) if d.state == DrainState::Superseded => (
+            format!("{env} takes traffic again; its sessions carry on"),
+            true,
+        ),
+        Some(d) => (
+            format!(
+                "{env}{on} drained: its {} sessions finished there",
+                d.sessions_at_start
+            ),
+            true,
+        ),
+        None => match r.active_sessions {
+            Some(n) if n > 0 => (format!("{n} sessions still on {env}{on}"), false),
+            _ => (format!("no sessions on {env}{on}"), true),
+        },
+    }
+}
+
+/// Report the sessions finishing on the old colour; with `wait`, follow them until they are
+/// gone or `wait` has passed. Never fails the deploy: nothing is cut off either way.
+async fn watch_drain(
+    ctx: &mut Ctx,
+    plan: &DeployPlan,
+    env: &str,
+    wait: Duration,
+) -> Result<Option<String>, Stop> {
+    let step = "drain old colour";
+    ctx.emit(crate::engine::events::EventKind::StepStarted { step: step.into() });
+    let backend = ctx.engine.backend.clone();
+    let clock = ctx.clock();
+    let started = tokio::time::Instant::now();
+    let mut last: Option<String> = None;
+    loop {
+        let read = backend
+            .get_routing(&plan.bot)
+            .await
+            .map(|r| r.environments.into_iter().find(|e| e.environment_id == env));
+        let (line, done) = match read {
+            Ok(Some(r)) => drain_text(env, &r),
+            Ok(None) => (format!("{env} is not in the bot's routing"), true),
+            Err(e) => {
+                let line = format!("the sessions on {env} could not be read: {e}");
+                ctx.emit(crate::engine::events::EventKind::StepFinished {
+                    step: step.into(),
+                    detail: Some(line),
+                });
+                return Ok(None);
+            }
+        };
+        if last.as_deref() != Some(line.as_str()) {
+            ctx.detail(line.clone());
+            last = Some(line.clone());
+        }
+        let waited = clock.to_server(started.elapsed());
+        if done || waited >= wait {
+            let detail = if done || wait.is_zero() {
+                line.clone()
+            } else {
+                format!(
+                    "{line} after waiting {}s; nothing was cut off",
+                    wait.as_secs()
+                )
+            };
+            ctx.emit(crate::engine::events::EventKind::StepFinished {
+                step: step.into(),
+                detail: Some(detail),
+            });
+            return Ok(Some(line));
+        }
+        let left = wait.saturating_sub(waited).min(DRAIN_READ);
+        if let Woken::Command(c) = ctx.wait("the old colour to drain", left).await? {
+            ctx.detail(format!(
+                "{c:?} does not apply while the old colour drains; ignored"
+            ));
+        }
+    }
 }
 
 /// Roll a deployment back after `cause` and report it.

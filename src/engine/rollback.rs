@@ -1,16 +1,21 @@
-//! Rollback to a chosen version (seed 004): validate the target (PUBLISHED, same
-//! environment), check active sessions (optionally waiting for them to drain), trigger the
-//! rollback job, poll, fall back to a fallback version if it fails, verify with a synthetic
-//! test message, webhook and audit.
+//! Rollback to a chosen version (seed 004), conversation-aware: validate the target
+//! (PUBLISHED, same environment); check how many sessions the cut-over could cut off; trigger
+//! the rollback job with a drain, so new conversations go to the target at once while
+//! sessions already live finish on the version they started on; poll until the switch, fall
+//! back to a fallback version if the job fails; verify with the bot's own test conversation
+//! (or the profile's); follow the drain until the old version is unmounted; webhook and
+//! audit.
 
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::backend::RollbackRequest;
-use crate::domain::{BotSummary, JobState, RollbackJob, Stage, Version, VersionStatus};
-use crate::engine::events::{Outcome, WorkflowKind};
-use crate::engine::{Ctx, Engine, Report, Stop, Woken, details, poll_until};
+use crate::backend::{RollbackRequest, SessionQuery};
+use crate::domain::{
+    BotDetail, BotSummary, Drain, DrainState, JobState, RollbackJob, Stage, Version, VersionStatus,
+};
+use crate::engine::events::{EventKind, Outcome, WorkflowKind};
+use crate::engine::{Ctx, Engine, Report, Stop, details, poll_until};
 
 const KIND: WorkflowKind = WorkflowKind::Rollback;
 pub const STEPS: &[&str] = &[
@@ -19,6 +24,7 @@ pub const STEPS: &[&str] = &[
     "trigger rollback",
     "wait for job",
     "verify",
+    "drain sessions",
 ];
 
 #[derive(Debug, Clone)]
@@ -27,11 +33,17 @@ pub struct RollbackPlan {
     /// Default: the last known-good version (see [`last_known_good`]).
     pub target: Option<String>,
     pub environment: Stage,
+    /// The most sessions the rollback may cut off: those that could still be open on the
+    /// replaced version when the drain deadline passes (every active one without a drain).
+    /// More, and the rollback is refused before anything changes.
     pub max_active_sessions: u32,
-    /// How long to wait for sessions to drain below the threshold (zero: do not wait).
+    /// How long sessions on the replaced version may finish after the switch; the ones
+    /// still there then are cut off. Zero: the switch cuts every session over at once.
     pub wait_drain: Duration,
     pub fallback: Option<String>,
+    /// The verification's message; empty: the bot's own test conversation.
     pub test_message: String,
+    /// The intent it must get; empty: the bot's own expected intent.
     pub expected_intent: String,
     pub min_confidence: f64,
     pub timeout: Duration,
@@ -78,11 +90,24 @@ pub fn eligible<'a>(versions: &'a [Version], live: Option<&str>, stage: Stage) -
 struct Target {
     version: Version,
     live: Option<String>,
+    /// The environment the rollback switches: the bot's busiest of the stage.
+    env: Option<String>,
+    bot: BotDetail,
+}
+
+/// The environment of `stage` that carries the most traffic (the one a rollback switches).
+fn busiest_env(bot: &BotSummary, stage: Stage) -> Option<String> {
+    bot.environments
+        .iter()
+        .filter(|e| e.stage == stage)
+        .max_by(|a, b| a.traffic_weight.total_cmp(&b.traffic_weight))
+        .map(|e| e.environment_id.clone())
 }
 
 async fn validate(engine: &Engine, plan: &RollbackPlan) -> Result<Target, Stop> {
     let b = engine.backend.as_ref();
-    let bot = b.get_bot(&plan.bot).await?;
+    let detail = b.get_bot_detail(&plan.bot).await?;
+    let bot = &detail.summary;
     if let Some(op) = &bot.active_operation {
         return Err(Stop::Refused(format!(
             "{} already has a {} in progress ({}); wait for it or abort it first",
@@ -92,7 +117,7 @@ async fn validate(engine: &Engine, plan: &RollbackPlan) -> Result<Target, Stop> 
         )));
     }
     let versions = b.list_versions(&plan.bot).await?;
-    let live = live_version(&bot, plan.environment);
+    let live = live_version(bot, plan.environment);
     let version = match &plan.target {
         Some(t) => versions
             .iter()
@@ -127,7 +152,13 @@ async fn validate(engine: &Engine, plan: &RollbackPlan) -> Result<Target, Stop> 
     if live.as_deref() == Some(version.id.as_str()) {
         return Err(Stop::Refused(format!("{} is already live", version.id)));
     }
-    Ok(Target { version, live })
+    let env = busiest_env(bot, plan.environment);
+    Ok(Target {
+        version,
+        live,
+        env,
+        bot: detail,
+    })
 }
 
 pub async fn run(mut ctx: Ctx, plan: RollbackPlan) -> Report {
@@ -150,42 +181,113 @@ pub async fn run(mut ctx: Ctx, plan: RollbackPlan) -> Report {
     }
 }
 
-async fn check_sessions(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<usize, Stop> {
-    let backend = ctx.engine.backend.clone();
-    let clock = ctx.clock();
-    let started = tokio::time::Instant::now();
-    loop {
-        let n = backend.active_sessions(&plan.bot).await?.len();
-        if n <= plan.max_active_sessions as usize {
-            return Ok(n);
-        }
-        let waited = clock.to_server(started.elapsed());
-        if waited >= plan.wait_drain {
-            let hint = if plan.wait_drain.is_zero() {
-                " (wait for them with --wait-drain, or raise --max-active-sessions)".to_string()
-            } else {
-                format!(
-                    " after waiting {}s for them to drain",
-                    plan.wait_drain.as_secs()
-                )
-            };
-            return Err(Stop::Refused(format!(
-                "{n} active sessions exceed the threshold of {}{hint}",
-                plan.max_active_sessions
-            )));
-        }
-        ctx.detail(format!(
-            "{n} active sessions, threshold {}; waiting for them to drain",
-            plan.max_active_sessions
-        ));
-        let left = plan.wait_drain.saturating_sub(waited);
-        if let Woken::Command(c) = ctx
-            .wait("sessions to drain", left.min(Duration::from_secs(15)))
-            .await?
-        {
-            ctx.detail(format!("{c:?} does not apply while draining; ignored"));
-        }
+/// `90s`, `10m`, `1h30m`.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m:02}m"),
     }
+}
+
+/// Sessions before the switch: how many are on the replaced version, and how many of them
+/// the cut-over could cut off.
+#[derive(Debug, Clone, Copy)]
+struct SessionCheck {
+    active: u64,
+    /// Sessions that can still be open when the drain deadline passes (all of them without
+    /// a drain): at most this many will be cut off.
+    at_risk: u64,
+}
+
+async fn check_sessions(
+    engine: &Engine,
+    plan: &RollbackPlan,
+    target: &Target,
+) -> Result<(SessionCheck, String), Stop> {
+    let (Some(env), Some(live)) = (&target.env, &target.live) else {
+        return Ok((
+            SessionCheck {
+                active: 0,
+                at_risk: 0,
+            },
+            "nothing live to drain".into(),
+        ));
+    };
+    let backend = engine.backend.clone();
+    let mut q = SessionQuery {
+        bot: plan.bot.clone(),
+        environment: Some(env.clone()),
+        version: Some(live.clone()),
+        expires_after: None,
+    };
+    let active = backend.count_sessions(&q).await?;
+    let at_risk = if plan.wait_drain.is_zero() || active == 0 {
+        active
+    } else {
+        q.expires_after = Some(plan.wait_drain);
+        backend.count_sessions(&q).await?
+    };
+    let check = SessionCheck { active, at_risk };
+    let limit = u64::from(plan.max_active_sessions);
+    let timeout = target
+        .bot
+        .session_timeout_seconds
+        .map(|s| human(Duration::from_secs(s)));
+    if at_risk > limit {
+        let ends = timeout
+            .as_deref()
+            .map(|t| format!(" (sessions end at most {t} after they start)"))
+            .unwrap_or_default();
+        let longer = timeout
+            .as_deref()
+            .map(|t| format!("--wait-drain {t}"))
+            .unwrap_or_else(|| "a longer --wait-drain".into());
+        let reason = if plan.wait_drain.is_zero() {
+            format!(
+                "{active} active sessions on {live} in {env} would be cut off at once, above the threshold of {limit}; let them finish with {longer}{ends}, or raise --max-active-sessions"
+            )
+        } else {
+            format!(
+                "up to {at_risk} of the {active} sessions on {live} in {env} could still be open when the {} drain ends and would be cut off, above the threshold of {limit}{ends}; allow {longer}, or raise --max-active-sessions",
+                human(plan.wait_drain)
+            )
+        };
+        return Err(Stop::Refused(reason));
+    }
+    let detail = match (active, plan.wait_drain.is_zero()) {
+        (0, _) => format!("no active sessions on {live} in {env}"),
+        (n, true) => {
+            format!("{n} active sessions on {live} will be cut off at once (threshold {limit})")
+        }
+        (n, false) if at_risk == 0 => format!(
+            "{n} active sessions on {live} in {env}; they finish there within the {} drain: none will be cut off",
+            human(plan.wait_drain)
+        ),
+        (n, false) => format!(
+            "{n} active sessions on {live} in {env}; at most {at_risk} could still be open when the {} drain ends (threshold {limit})",
+            human(plan.wait_drain)
+        ),
+    };
+    Ok((check, detail))
+}
+
+/// One line for a drain in progress.
+fn drain_line(d: &Drain) -> String {
+    let what = d.version_id.as_deref().unwrap_or("the old colour");
+    let until = d
+        .drain_until
+        .as_deref()
+        .or(d.ends_by.as_deref())
+        .map(|t| format!(", by {t} at the latest"))
+        .unwrap_or_default();
+    format!(
+        "{} of {} sessions left on {what} in {}{until}",
+        d.active_sessions, d.sessions_at_start, d.environment_id
+    )
 }
 
 async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<RollbackJob, Stop> {
@@ -197,13 +299,21 @@ async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<Ro
         validate_dependencies: true,
         force: false,
     };
+    let drain = plan.wait_drain;
     let job = ctx
         .step("trigger rollback", async {
-            let id = backend.create_rollback_job(&request).await?;
-            Ok((id.clone(), Some(format!("job {id} for {version}"))))
+            let id = backend
+                .create_rollback_job_drained(&request, Some(drain))
+                .await?;
+            let how = if drain.is_zero() {
+                "no drain".to_string()
+            } else {
+                format!("drain up to {}", human(drain))
+            };
+            Ok((id.clone(), Some(format!("job {id} for {version}, {how}"))))
         })
         .await?;
-    ctx.emit(crate::engine::events::EventKind::Linked {
+    ctx.emit(EventKind::Linked {
         server_id: job.clone(),
     });
     ctx.audit(KIND, "job_created", |e| {
@@ -212,7 +322,7 @@ async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<Ro
         e.detail = Some(format!("rollback job {job}"));
     })
     .await?;
-    ctx.emit(crate::engine::events::EventKind::StepStarted {
+    ctx.emit(EventKind::StepStarted {
         step: "wait for job".into(),
     });
     let b = backend.clone();
@@ -227,7 +337,7 @@ async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<Ro
             let id = j2.clone();
             async move { b.rollback_job_status(&id).await }
         },
-        |s: &RollbackJob| s.state.is_terminal(),
+        |s: &RollbackJob| s.state.is_terminal() || s.state.is_switched(),
         |c, s| {
             if last != Some(s.state) {
                 last = Some(s.state);
@@ -237,13 +347,19 @@ async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<Ro
     )
     .await;
     match &result {
-        Ok(s) if s.state == JobState::Completed => {
-            ctx.emit(crate::engine::events::EventKind::StepFinished {
-                step: "wait for job".into(),
-                detail: Some(format!("{} COMPLETED", s.job_id)),
-            })
-        }
-        Ok(s) => ctx.emit(crate::engine::events::EventKind::StepFailed {
+        Ok(s) if s.state.is_switched() => ctx.emit(EventKind::StepFinished {
+            step: "wait for job".into(),
+            detail: Some(match &s.drain {
+                Some(d) if s.state == JobState::Draining => format!(
+                    "{} {}: {version} takes every new conversation; {}",
+                    s.job_id,
+                    s.state.as_str(),
+                    drain_line(d)
+                ),
+                _ => format!("{} {}", s.job_id, s.state.as_str()),
+            }),
+        }),
+        Ok(s) => ctx.emit(EventKind::StepFailed {
             step: "wait for job".into(),
             reason: format!(
                 "{} FAILED: {}",
@@ -251,12 +367,136 @@ async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<Ro
                 s.error_message.clone().unwrap_or_default()
             ),
         }),
-        Err(e) => ctx.emit(crate::engine::events::EventKind::StepFailed {
+        Err(e) => ctx.emit(EventKind::StepFailed {
             step: "wait for job".into(),
             reason: e.to_string(),
         }),
     }
     result
+}
+
+/// How the drain of the replaced version ended.
+#[derive(Debug, Clone)]
+struct DrainEnd {
+    at_start: u64,
+    cut_off: u64,
+    line: String,
+}
+
+/// Follow the job through its drain to `COMPLETED`, reporting the sessions left.
+async fn follow_drain(
+    ctx: &mut Ctx,
+    plan: &RollbackPlan,
+    job: &RollbackJob,
+) -> Result<DrainEnd, Stop> {
+    let step = "drain sessions";
+    ctx.emit(EventKind::StepStarted { step: step.into() });
+    let live = job
+        .drain
+        .as_ref()
+        .and_then(|d| d.version_id.clone())
+        .unwrap_or_else(|| "the previous version".into());
+    let final_job = if job.state == JobState::Draining {
+        let b = ctx.engine.backend.clone();
+        let id = job.job_id.clone();
+        let mut last: Option<u64> = None;
+        // The drain lasts at most `wait_drain` from the switch; allow the polls beyond it.
+        let timeout = plan.timeout.max(plan.wait_drain + Duration::from_secs(120));
+        let r = poll_until(
+            ctx,
+            "drain",
+            timeout,
+            move || {
+                let b = b.clone();
+                let id = id.clone();
+                async move { b.rollback_job_status(&id).await }
+            },
+            |s: &RollbackJob| s.state.is_terminal(),
+            |c, s| {
+                if let Some(d) = s.drain.as_ref().filter(|d| d.state == DrainState::Draining)
+                    && last != Some(d.active_sessions)
+                {
+                    last = Some(d.active_sessions);
+                    c.detail(drain_line(d));
+                }
+            },
+        )
+        .await;
+        match r {
+            Ok(j) => j,
+            Err(e) => {
+                ctx.emit(EventKind::StepFailed {
+                    step: step.into(),
+                    reason: e.to_string(),
+                });
+                return Err(e);
+            }
+        }
+    } else {
+        job.clone()
+    };
+    let end = match &final_job.drain {
+        None => DrainEnd {
+            at_start: 0,
+            cut_off: 0,
+            line: format!("no sessions on {live} to drain"),
+        },
+        Some(d) if d.state == DrainState::CutOff => DrainEnd {
+            at_start: d.sessions_at_start,
+            cut_off: d.cut_off_sessions,
+            line: format!(
+                "{} of {} sessions on {live} finished there; the deadline cut off {}",
+                d.sessions_at_start.saturating_sub(d.cut_off_sessions),
+                d.sessions_at_start,
+                d.cut_off_sessions
+            ),
+        },
+        Some(d) => DrainEnd {
+            at_start: d.sessions_at_start,
+            cut_off: 0,
+            line: format!(
+                "all {} sessions on {live} finished there; none cut off",
+                d.sessions_at_start
+            ),
+        },
+    };
+    if end.cut_off > u64::from(plan.max_active_sessions) {
+        ctx.emit(EventKind::StepFailed {
+            step: step.into(),
+            reason: format!(
+                "{}, above the threshold of {} (sessions that started before the switch outlived the check's estimate)",
+                end.line, plan.max_active_sessions
+            ),
+        });
+    } else {
+        ctx.emit(EventKind::StepFinished {
+            step: step.into(),
+            detail: Some(end.line.clone()),
+        });
+    }
+    Ok(end)
+}
+
+/// The test conversation to verify with: the profile's overrides, else the bot's own.
+/// `Err` says why there is none.
+fn conversation(
+    plan: &RollbackPlan,
+    bot: &BotDetail,
+) -> Result<(String, String, &'static str), String> {
+    let own = bot.test_conversation.as_ref();
+    let message = (!plan.test_message.trim().is_empty())
+        .then(|| (plan.test_message.clone(), "profile"))
+        .or_else(|| own.map(|c| (c.message.clone(), "bot")));
+    let intent = (!plan.expected_intent.trim().is_empty())
+        .then(|| plan.expected_intent.clone())
+        .or_else(|| own.map(|c| c.expected_intent.clone()));
+    match (message, intent) {
+        (Some((m, source)), Some(i)) => Ok((m, i, source)),
+        _ => Err(format!(
+            "verification skipped: {} has no test conversation and the profile sets no [rollback] test_message and expected_intent",
+            bot.summary.id
+        )),
+    }
 }
 
 async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
@@ -275,42 +515,30 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
         })
         .await?;
     let version = target.version.id.clone();
-    ctx.emit(crate::engine::events::EventKind::StepStarted {
-        step: "check sessions".into(),
-    });
-    let sessions = match check_sessions(ctx, plan).await {
-        Ok(n) => {
-            ctx.emit(crate::engine::events::EventKind::StepFinished {
-                step: "check sessions".into(),
-                detail: Some(format!(
-                    "{n} active (threshold {})",
-                    plan.max_active_sessions
-                )),
-            });
-            n
-        }
-        Err(e) => {
-            ctx.emit(crate::engine::events::EventKind::StepFailed {
-                step: "check sessions".into(),
-                reason: e.to_string(),
-            });
-            return Err(e);
-        }
-    };
+    let sessions = ctx
+        .step("check sessions", async {
+            let (check, detail) = check_sessions(&engine, plan, &target).await?;
+            Ok((check, Some(detail)))
+        })
+        .await?;
     ctx.audit(KIND, "decision", |e| {
         e.bot = Some(plan.bot.clone());
         e.from_version = target.live.clone();
         e.to_version = Some(version.clone());
+        e.environment = target.env.clone();
         e.detail = Some(format!("roll back {} to {version}", plan.bot));
-        e.metrics = Some(
-            json!({"activeSessions": sessions, "maxActiveSessions": plan.max_active_sessions}),
-        );
+        e.metrics = Some(json!({
+            "activeSessions": sessions.active,
+            "sessionsAtRisk": sessions.at_risk,
+            "maxActiveSessions": plan.max_active_sessions,
+            "drainSeconds": plan.wait_drain.as_secs(),
+        }));
     })
     .await?;
     let mut applied = version.clone();
     let mut fallback_used = false;
     let job = match run_job(ctx, plan, &version).await {
-        Ok(j) if j.state == JobState::Completed => j,
+        Ok(j) if j.state.is_switched() => j,
         other => {
             let reason = match &other {
                 Ok(j) => format!(
@@ -334,7 +562,7 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
             })
             .await?;
             let j = run_job(ctx, plan, &fb).await?;
-            if j.state != JobState::Completed {
+            if !j.state.is_switched() {
                 return Err(Stop::Failed(format!(
                     "{reason}; the fallback to {fb} failed too: {}",
                     j.error_message.unwrap_or_default()
@@ -345,50 +573,113 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
             j
         }
     };
-    let backend = engine.backend.clone();
-    let message = plan.test_message.clone();
-    let verification = ctx
-        .step("verify", async {
-            let r = backend.send_test_message(&plan.bot, &message).await?;
-            let passed =
-                r.intent.name == plan.expected_intent && r.intent.confidence >= plan.min_confidence;
-            let d = format!(
-                "'{}' → {} ({:.2}); expected {} ≥ {:.2}: {}",
-                message,
-                r.intent.name,
-                r.intent.confidence,
-                plan.expected_intent,
-                plan.min_confidence,
-                if passed { "passed" } else { "FAILED" }
+    let was = target.live.as_deref().unwrap_or("nothing");
+    let fallback_note = if fallback_used { " (fallback)" } else { "" };
+
+    // Verify the target with a new conversation (it takes them all from the switch on).
+    let (verification, passed) = match conversation(plan, &target.bot) {
+        Err(why) => {
+            ctx.detail(why.clone());
+            (json!({"skipped": true, "reason": why}), None)
+        }
+        Ok((message, expected, source)) => {
+            ctx.emit(EventKind::StepStarted {
+                step: "verify".into(),
+            });
+            let r = match engine.backend.send_test_message(&plan.bot, &message).await {
+                Ok(r) => r,
+                Err(e) => {
+                    ctx.emit(EventKind::StepFailed {
+                        step: "verify".into(),
+                        reason: e.to_string(),
+                    });
+                    return Err(e.into());
+                }
+            };
+            let passed = r.intent.name == expected && r.intent.confidence >= plan.min_confidence;
+            let line = format!(
+                "'{message}' → {} ({:.2}); expected {expected} ≥ {:.2}",
+                r.intent.name, r.intent.confidence, plan.min_confidence
             );
-            Ok(((r, passed), Some(d)))
-        })
-        .await?;
-    let (result, passed) = verification;
-    let metrics = json!({"detectedIntent": result.intent.name, "confidence": result.intent.confidence, "expectedIntent": plan.expected_intent, "minConfidence": plan.min_confidence, "verificationPassed": passed, "activeSessions": sessions});
-    let (outcome, summary) = if passed {
-        (
-            Outcome::Succeeded,
-            format!(
-                "{} rolled back to {applied}{} (was {}); verification passed",
-                plan.bot,
-                if fallback_used { " (fallback)" } else { "" },
-                target.live.as_deref().unwrap_or("nothing")
-            ),
-        )
-    } else {
+            if passed {
+                ctx.emit(EventKind::StepFinished {
+                    step: "verify".into(),
+                    detail: Some(format!("{line}: passed")),
+                });
+            } else {
+                ctx.emit(EventKind::StepFailed {
+                    step: "verify".into(),
+                    reason: format!("{line}: FAILED"),
+                });
+            }
+            (
+                json!({
+                    "message": message,
+                    "source": source,
+                    "detectedIntent": r.intent.name,
+                    "confidence": r.intent.confidence,
+                    "expectedIntent": expected,
+                    "minConfidence": plan.min_confidence,
+                    "verificationPassed": passed,
+                }),
+                Some(passed),
+            )
+        }
+    };
+
+    let mut metrics = json!({
+        "verification": verification,
+        "activeSessions": sessions.active,
+        "sessionsAtRisk": sessions.at_risk,
+    });
+    let (outcome, summary, drain) = if passed == Some(false) {
+        let v = &metrics["verification"];
+        let still = job
+            .drain
+            .as_ref()
+            .filter(|d| d.state == DrainState::Draining)
+            .map(|d| format!("; the server goes on draining ({})", drain_line(d)))
+            .unwrap_or_default();
         (
             Outcome::Failed,
             format!(
-                "{} rolled back to {applied} but verification failed: {} at {:.2}, expected {} ≥ {:.2}",
+                "{} rolled back to {applied}{fallback_note} (was {was}) but verification failed: '{}' → {} at {:.2}, expected {} ≥ {:.2}{still}",
                 plan.bot,
-                result.intent.name,
-                result.intent.confidence,
-                plan.expected_intent,
+                v["message"].as_str().unwrap_or_default(),
+                v["detectedIntent"].as_str().unwrap_or_default(),
+                v["confidence"].as_f64().unwrap_or_default(),
+                v["expectedIntent"].as_str().unwrap_or_default(),
                 plan.min_confidence
             ),
+            None,
         )
+    } else {
+        let end = follow_drain(ctx, plan, &job).await?;
+        let verified = match passed {
+            Some(_) => "verification passed",
+            None => "verification skipped (no test conversation)",
+        };
+        let over = end.cut_off > u64::from(plan.max_active_sessions);
+        let summary = format!(
+            "{} rolled back to {applied}{fallback_note} (was {was}); {verified}; {}{}",
+            plan.bot,
+            end.line,
+            if over {
+                format!(", above the threshold of {}", plan.max_active_sessions)
+            } else {
+                String::new()
+            }
+        );
+        let outcome = if over {
+            Outcome::Failed
+        } else {
+            Outcome::Succeeded
+        };
+        (outcome, summary, Some(end))
     };
+    if let Some(end) = &drain {
+        metrics["drain"] = json!({"sessionsAtStart": end.at_start, "cutOffSessions": end.cut_off});
+    }
     ctx.audit(KIND, "completed", |e| {
         e.bot = Some(plan.bot.clone());
         e.from_version = target.live.clone();
@@ -400,7 +691,17 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
     .await?;
     let d = details(
         ctx,
-        json!({"bot": plan.bot, "version": applied, "previousVersion": target.live, "jobId": job.job_id, "fallbackUsed": fallback_used, "verification": metrics}),
+        json!({
+            "bot": plan.bot,
+            "version": applied,
+            "previousVersion": target.live,
+            "environment": target.env,
+            "jobId": job.job_id,
+            "fallbackUsed": fallback_used,
+            "verification": metrics["verification"],
+            "sessions": {"active": sessions.active, "atRisk": sessions.at_risk},
+            "drain": metrics.get("drain").cloned(),
+        }),
     );
     ctx.notify(KIND, "rollback.completed", d.clone()).await;
     Ok(ctx.finish(KIND, outcome, summary, d))

@@ -4,11 +4,13 @@
 
 pub mod auth;
 pub mod clock;
+pub mod control;
 pub mod faults;
 mod pipeline;
 pub mod problem;
 mod routes;
 pub mod scenario;
+pub mod sessions;
 pub mod traffic;
 pub mod world;
 

@@ -170,11 +170,28 @@ pub struct BotSpec {
     /// Staging conversations per minute.
     #[serde(default = "default_staging_cpm")]
     pub staging_cpm: f64,
+    /// Every conversation is a session that stays active for a lognormal lifetime of this
+    /// mean (simulator minutes, coefficient of variation 1), at most `session_timeout_minutes`.
+    /// `0`: the bot's conversations hold no session (one-shot answers).
+    #[serde(default = "default_session_minutes")]
+    pub session_minutes: f64,
+    /// The platform ends a session at the latest this long after it started.
+    #[serde(default = "default_session_timeout")]
+    pub session_timeout_minutes: f64,
+    /// Extra sessions already open at second 0 (a backlog), on the live version of the
+    /// bot's busiest production environment, with the bot's session lifetimes.
     #[serde(default)]
     pub active_sessions: u32,
-    /// Active sessions fall by this many per simulator minute (0: steady).
+    /// When above 0 the backlog above ends at this many sessions per simulator minute
+    /// instead of with the session lifetimes.
     #[serde(default)]
     pub drain_per_minute: f64,
+    /// The bot's own test conversation: a message its live version must answer with
+    /// `expected_intent` (relcon's rollback verification uses it).
+    #[serde(default)]
+    pub test_message: Option<String>,
+    #[serde(default)]
+    pub expected_intent: Option<String>,
     /// The NLU model generated versions use.
     #[serde(default)]
     pub nlu_model: String,
@@ -192,6 +209,12 @@ pub struct BotSpec {
 
 fn default_cpm() -> f64 {
     60.0
+}
+fn default_session_minutes() -> f64 {
+    4.0
+}
+fn default_session_timeout() -> f64 {
+    10.0
 }
 fn default_staging_cpm() -> f64 {
     4.0
@@ -419,6 +442,24 @@ impl Scenario {
                         self.name, bot.id
                     ));
                 }
+            }
+            if !(bot.session_minutes.is_finite() && bot.session_minutes >= 0.0) {
+                return Err(format!(
+                    "scenario {}: bot {}: session_minutes {} must be 0 or more",
+                    self.name, bot.id, bot.session_minutes
+                ));
+            }
+            if !(bot.session_timeout_minutes.is_finite() && bot.session_timeout_minutes > 0.0) {
+                return Err(format!(
+                    "scenario {}: bot {}: session_timeout_minutes {} must be above 0",
+                    self.name, bot.id, bot.session_timeout_minutes
+                ));
+            }
+            if bot.test_message.is_some() != bot.expected_intent.is_some() {
+                return Err(format!(
+                    "scenario {}: bot {}: test_message and expected_intent go together",
+                    self.name, bot.id
+                ));
             }
             for b in &bot.environments {
                 if !self.environments.iter().any(|e| e.id == b.env) {

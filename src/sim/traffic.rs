@@ -380,56 +380,15 @@ impl<'a> Drawer<'a> {
         b: i64,
         arms: (bool, bool),
     ) -> Option<EnvDraw<'a>> {
-        let start = (b * BASE_STEP) as f64;
-        if start >= self.now {
-            return None;
-        }
-        let len = BASE_STEP as f64;
-        let fraction = ((self.now - start) / len).min(1.0);
-        let t = (start + len / 2.0).min(self.now);
-        let (world, bot) = (self.world, self.bot);
-        let canary = match pick {
-            Pick::This(c) => Some(c),
-            Pick::Running => world
-                .canaries
-                .values()
-                .find(|c| c.bot == bot.id && c.env == binding.env && running(c, t)),
-        }
-        .filter(|c| running(c, t));
-        let weight = canary.map_or(0.0, |c| c.share_at(t) * 100.0);
-        let Some(live) = binding.live.at(t).as_deref() else {
-            return Some(EnvDraw {
-                weight,
-                ..EnvDraw::default()
-            });
-        };
-        let per_minute = if env.stage == Stage::Staging {
-            bot.staging_cpm
-        } else {
-            bot.cpm * bot.share(&world.envs, &binding.env, t)
-        };
-        let mid = start + len / 2.0;
-        let diurnal = 1.0 + 0.15 * (2.0 * PI * mid / 60.0 / 240.0).sin();
-        let expected = per_minute * diurnal * len / 60.0;
-        let prefix = Fnv::new()
-            .part(&world.seed.to_le_bytes())
-            .part(bot.id.as_bytes())
-            .part(binding.env.as_bytes());
-        // Arrivals do not depend on the version that serves them.
-        let n = if expected > 0.0 {
-            poisson(&mut prefix.rng("", b, b"arrivals"), expected)
-        } else {
-            0
-        };
-        let share = canary.map_or(0.0, |c| c.share_at(t));
-        let n_canary = match canary {
-            Some(c) if share > 0.0 => binomial(&mut prefix.rng(&c.version, b, b"split"), n, share),
-            _ => 0,
-        };
+        let a = bucket_arrivals(self.world, self.bot, binding, env, pick, b, self.now)?;
         let mut out = EnvDraw {
-            weight,
+            weight: a.weight,
             ..EnvDraw::default()
         };
+        let Some(live) = a.live else {
+            return Some(out);
+        };
+        let (bot, t, prefix) = (self.bot, a.t, a.prefix);
         let mut draw = |version: &str, n: u64, stream: &[u8]| {
             if n == 0 {
                 return Bucket::default();
@@ -443,19 +402,139 @@ impl<'a> Drawer<'a> {
             )
         };
         if arms.0 {
-            out.baseline = Some((live, draw(live, n - n_canary, b"baseline")));
+            out.baseline = Some((live, draw(live, a.n - a.n_canary, b"baseline")));
         }
-        if let (true, Some(c)) = (arms.1, canary) {
-            let arm = draw(&c.version, n_canary, b"canary");
+        if let (true, Some(c)) = (arms.1, a.canary) {
+            let arm = draw(&c.version, a.n_canary, b"canary");
             out.canary = Some((c.version.as_str(), arm));
         }
-        if fraction < 1.0 {
+        if a.fraction < 1.0 {
             for (_, arm) in out.baseline.iter_mut().chain(out.canary.iter_mut()) {
-                *arm = arm.scaled(fraction);
+                *arm = arm.scaled(a.fraction);
             }
         }
         Some(out)
     }
+}
+
+/// Who arrived in one base bucket of one binding: the conversations and how the running
+/// canary split them. The traffic figures and the sessions are drawn from the same counts.
+#[derive(Debug, Clone, Copy)]
+struct BucketArrivals<'a> {
+    /// Where the bucket's state is read: its middle, or now for the bucket in progress.
+    t: f64,
+    /// The part of the bucket elapsed (1 for a complete bucket).
+    fraction: f64,
+    canary: Option<&'a CanaryRec>,
+    /// Canary share in percent (0 without a running canary).
+    weight: f64,
+    /// The version live in the binding at `t` (none: no traffic).
+    live: Option<&'a str>,
+    /// Conversations of the whole bucket, and the canary's part of them.
+    n: u64,
+    n_canary: u64,
+    prefix: Fnv,
+}
+
+fn bucket_arrivals<'a>(
+    world: &'a World,
+    bot: &'a Bot,
+    binding: &'a Binding,
+    env: &Env,
+    pick: Pick<'a>,
+    b: i64,
+    now: f64,
+) -> Option<BucketArrivals<'a>> {
+    let start = (b * BASE_STEP) as f64;
+    if start >= now {
+        return None;
+    }
+    let len = BASE_STEP as f64;
+    let fraction = ((now - start) / len).min(1.0);
+    let t = (start + len / 2.0).min(now);
+    let canary = match pick {
+        Pick::This(c) => Some(c),
+        Pick::Running => world
+            .canaries
+            .values()
+            .find(|c| c.bot == bot.id && c.env == binding.env && running(c, t)),
+    }
+    .filter(|c| running(c, t));
+    let weight = canary.map_or(0.0, |c| c.share_at(t) * 100.0);
+    let prefix = Fnv::new()
+        .part(&world.seed.to_le_bytes())
+        .part(bot.id.as_bytes())
+        .part(binding.env.as_bytes());
+    let mut out = BucketArrivals {
+        t,
+        fraction,
+        canary,
+        weight,
+        live: None,
+        n: 0,
+        n_canary: 0,
+        prefix,
+    };
+    let Some(live) = binding.live.at(t).as_deref() else {
+        return Some(out);
+    };
+    out.live = Some(live);
+    let per_minute = if env.stage == Stage::Staging {
+        bot.staging_cpm
+    } else {
+        bot.cpm * bot.share(&world.envs, &binding.env, t)
+    };
+    let mid = start + len / 2.0;
+    let diurnal = 1.0 + 0.15 * (2.0 * PI * mid / 60.0 / 240.0).sin();
+    let expected = per_minute * diurnal * len / 60.0;
+    // Arrivals do not depend on the version that serves them.
+    out.n = if expected > 0.0 {
+        poisson(&mut prefix.rng("", b, b"arrivals"), expected)
+    } else {
+        0
+    };
+    let share = canary.map_or(0.0, |c| c.share_at(t));
+    out.n_canary = match canary {
+        Some(c) if share > 0.0 => binomial(&mut prefix.rng(&c.version, b, b"split"), out.n, share),
+        _ => 0,
+    };
+    Some(out)
+}
+
+/// The sessions that arrived in one base bucket of one binding, per version: (version,
+/// sessions, a uniform draw in [0, 1) the session lifetimes are stratified with). The bucket
+/// in progress counts the part elapsed.
+pub(crate) fn session_arrivals<'a>(
+    world: &'a World,
+    bot: &'a Bot,
+    binding: &'a Binding,
+    env: &Env,
+    b: i64,
+    now: f64,
+) -> Vec<(&'a str, u64, f64)> {
+    let Some(a) = bucket_arrivals(world, bot, binding, env, Pick::Running, b, now) else {
+        return Vec::new();
+    };
+    let Some(live) = a.live else {
+        return Vec::new();
+    };
+    let scale = |n: u64| (n as f64 * a.fraction).round() as u64;
+    let offset = |version: &str| {
+        use rand::RngExt as _;
+        a.prefix.rng(version, b, b"sessions").random::<f64>()
+    };
+    let mut out = Vec::with_capacity(2);
+    let stable = scale(a.n - a.n_canary);
+    if stable > 0 {
+        out.push((live, stable, offset(live)));
+    }
+    if let Some(c) = a.canary {
+        let n = scale(a.n_canary);
+        if n > 0 {
+            out.push((c.version.as_str(), n, offset(&c.version)));
+        }
+    }
+    out
 }
 
 // --- buckets of any size ----------------------------------------------------------------

@@ -15,6 +15,7 @@ use crate::domain::{
     Thresholds, VersionStatus,
 };
 use crate::sim::scenario::{Profile, Regression, Scenario, Timing};
+use crate::sim::sessions;
 
 /// A value that changes over time.
 #[derive(Debug, Clone)]
@@ -114,8 +115,14 @@ pub struct Bot {
     pub description: String,
     pub cpm: f64,
     pub staging_cpm: f64,
-    pub initial_sessions: u32,
-    pub drain_per_minute: f64,
+    /// Mean session lifetime in minutes (0: conversations hold no session).
+    pub session_minutes: f64,
+    /// The session timeout, seconds: no session lasts longer.
+    pub session_timeout: f64,
+    /// Sessions already open at second 0.
+    pub backlog: Option<Backlog>,
+    /// The bot's own test conversation: (message, expected intent).
+    pub test_conversation: Option<(String, String)>,
     pub intents: Vec<(String, String, f64)>,
     /// Oldest first.
     pub versions: Vec<VersionRec>,
@@ -173,12 +180,6 @@ impl Bot {
         weights.get(env).copied().unwrap_or(0.0) / total
     }
 
-    /// Active sessions at `t`.
-    pub fn sessions_at(&self, t: f64) -> u32 {
-        let drained = self.drain_per_minute * (t.max(0.0) / 60.0);
-        (self.initial_sessions as f64 - drained).max(0.0).round() as u32
-    }
-
     /// Since when `version` had been receiving traffic, as of second `t`.
     pub fn traffic_since(&self, version: &str, t: f64) -> Option<f64> {
         self.traffic_since.get(version).and_then(|h| *h.at(t))
@@ -201,6 +202,72 @@ impl Bot {
             && h.current().is_some()
         {
             h.set(t, None);
+        }
+    }
+}
+
+/// A scenario's backlog: sessions already open at second 0 on one version.
+#[derive(Debug, Clone)]
+pub struct Backlog {
+    pub env: String,
+    pub version: String,
+    pub sessions: u64,
+    /// The stratification offset of their lifetimes.
+    pub u: f64,
+    /// Sessions ending per minute instead of with lifetimes.
+    pub linear: Option<f64>,
+}
+
+/// From `at` on, sessions of (`bot`, `env`, `version`, or every version) that started before
+/// `before` are gone: a drain's deadline cut them off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cutoff {
+    pub bot: String,
+    pub env: String,
+    pub version: Option<String>,
+    pub before: f64,
+    pub at: f64,
+    /// The drain that set it.
+    pub drain: String,
+}
+
+/// What started a drain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DrainCause {
+    RollbackJob(String),
+    Deployment(String),
+    /// A routing switch, with the deployment it went with (when the client said so).
+    Routing(Option<String>),
+}
+
+/// A conversation-aware cut-over: new conversations left (`env`, `version`) at `started`;
+/// its sessions finish there until `ends` (the last ends on its own, or `deadline` cuts
+/// off `cut_off` of them).
+#[derive(Debug, Clone)]
+pub struct DrainRec {
+    pub id: String,
+    pub bot: String,
+    pub env: String,
+    /// `None`: every version in the environment (a routing switch drains a colour).
+    pub version: Option<String>,
+    pub cause: DrainCause,
+    pub started: f64,
+    pub deadline: Option<f64>,
+    pub at_start: u64,
+    pub ends: f64,
+    pub cut_off: u64,
+    /// When traffic came back to the environment before the drain ended.
+    pub superseded: Option<f64>,
+}
+
+impl DrainRec {
+    pub fn state_at(&self, t: f64) -> crate::domain::DrainState {
+        use crate::domain::DrainState;
+        match self.superseded {
+            Some(s) if t >= s => DrainState::Superseded,
+            _ if t < self.ends => DrainState::Draining,
+            _ if self.cut_off > 0 => DrainState::CutOff,
+            _ => DrainState::Drained,
         }
     }
 }
@@ -301,6 +368,9 @@ pub struct Deployment {
     pub applied: bool,
     pub previous_live: Option<String>,
     pub previous_routing: BTreeMap<String, f64>,
+    /// The drain of the version it replaced, or of the colour the routing switch that went
+    /// with it left.
+    pub drain: Option<String>,
     pub status_reads: VecDeque<f64>,
 }
 
@@ -313,8 +383,15 @@ pub struct RollbackJobRec {
     pub created: f64,
     pub schedule: Schedule<JobState>,
     pub error: Option<String>,
+    /// The switch (or the failure) has been applied.
     pub applied: bool,
+    /// The job has ended (after its drain).
+    pub finished: bool,
     pub env_applied: Option<String>,
+    /// How long sessions on the previous version may finish after the switch (`None`: until
+    /// they end on their own, `0`: cut off at once).
+    pub drain_seconds: Option<f64>,
+    pub drain: Option<String>,
     pub status_reads: VecDeque<f64>,
 }
 
@@ -436,10 +513,24 @@ pub struct World {
     pub webhooks: Vec<WebhookRec>,
     pub audit: Vec<AuditRec>,
     pub outbox: Vec<Outbound>,
+    pub drains: Vec<DrainRec>,
+    pub cutoffs: Vec<Cutoff>,
+    /// Operation control: leases, commands and events per operation id.
+    pub controls: BTreeMap<String, crate::sim::control::Control>,
     counter: u64,
 }
 
 const DAY: f64 = 86_400.0;
+
+/// A uniform draw in [0, 1) for a bot's backlog, from the seed.
+fn backlog_offset(seed: u64, bot: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for b in bot.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
 
 /// A flow definition in the shape seed 002 exports and validates.
 fn flow_definition(
@@ -570,6 +661,31 @@ impl World {
                     live: History::new(bind.live.clone()),
                 });
             }
+            let backlog = (b.active_sessions > 0)
+                .then(|| {
+                    let env =
+                        b.environments
+                            .iter()
+                            .filter(|bind| {
+                                s.environments
+                                    .iter()
+                                    .any(|e| e.id == bind.env && e.stage == Stage::Production)
+                            })
+                            .fold(None::<&crate::sim::scenario::BindingSpec>, |best, bind| {
+                                match best {
+                                    Some(x) if x.weight >= bind.weight => Some(x),
+                                    _ => Some(bind),
+                                }
+                            })?;
+                    Some(Backlog {
+                        env: env.env.clone(),
+                        version: env.live.clone()?,
+                        sessions: u64::from(b.active_sessions),
+                        u: backlog_offset(seed, &b.id),
+                        linear: (b.drain_per_minute > 0.0).then_some(b.drain_per_minute),
+                    })
+                })
+                .flatten();
             bots.insert(
                 b.id.clone(),
                 Bot {
@@ -578,8 +694,10 @@ impl World {
                     description: b.description.clone(),
                     cpm: b.cpm,
                     staging_cpm: b.staging_cpm,
-                    initial_sessions: b.active_sessions,
-                    drain_per_minute: b.drain_per_minute,
+                    session_minutes: b.session_minutes,
+                    session_timeout: b.session_timeout_minutes * 60.0,
+                    backlog,
+                    test_conversation: b.test_message.clone().zip(b.expected_intent.clone()),
                     intents: b
                         .intents
                         .iter()
@@ -680,6 +798,9 @@ impl World {
             webhooks: Vec::new(),
             audit: Vec::new(),
             outbox: Vec::new(),
+            drains: Vec::new(),
+            cutoffs: Vec::new(),
+            controls: BTreeMap::new(),
             counter: 0,
         }
     }
@@ -702,7 +823,7 @@ impl World {
         if let Some(j) = self
             .rollback_jobs
             .values()
-            .find(|j| j.bot == bot && !j.applied)
+            .find(|j| j.bot == bot && !j.finished)
         {
             return Some(("rollback job".into(), j.id.clone()));
         }
@@ -777,11 +898,26 @@ impl World {
                 continue;
             }
             let (bot, env, version) = (d.bot.clone(), d.env.clone(), d.version.clone());
+            let previous = self.live_at(&bot, &env, end);
             if let Some(b) = self.bots.get_mut(&bot) {
                 if let Some(binding) = b.binding_mut(&env) {
                     binding.live.set(end, Some(version.clone()));
                 }
                 b.mark_traffic(&version, end);
+            }
+            // Sessions on the version it replaced finish there.
+            if let Some(prev) = previous.filter(|p| *p != version) {
+                let drain = self.start_drain(
+                    &bot,
+                    &env,
+                    Some(&prev),
+                    DrainCause::Deployment(id.clone()),
+                    end,
+                    None,
+                );
+                if let (Some(dr), Some(d)) = (drain, self.deployments.get_mut(&id)) {
+                    d.drain = Some(dr);
+                }
             }
             self.emit(
                 "deployment.completed",
@@ -803,28 +939,173 @@ impl World {
             };
             let end = j.schedule.end();
             let mut env_applied = None;
+            let mut drain = None;
             if j.schedule.state_at(end) == JobState::Completed {
                 let env = self
                     .bots
                     .get(&j.bot)
                     .and_then(|b| self.active_env(b, j.environment, end));
-                if let (Some(env), Some(b)) = (env, self.bots.get_mut(&j.bot)) {
-                    if let Some(binding) = b.binding_mut(&env) {
-                        binding.live.set(end, Some(j.target.clone()));
+                if let Some(env) = env {
+                    let previous = self.live_at(&j.bot, &env, end);
+                    if let Some(b) = self.bots.get_mut(&j.bot) {
+                        if let Some(binding) = b.binding_mut(&env) {
+                            binding.live.set(end, Some(j.target.clone()));
+                        }
+                        b.mark_traffic(&j.target, end);
                     }
-                    b.mark_traffic(&j.target, end);
+                    // New conversations go to the target from here; the previous version's
+                    // sessions finish on it until none is left or the deadline passes.
+                    if let Some(prev) = previous.filter(|p| *p != j.target) {
+                        drain = self.start_drain(
+                            &j.bot,
+                            &env,
+                            Some(&prev),
+                            DrainCause::RollbackJob(id.clone()),
+                            end,
+                            j.drain_seconds.map(|d| end + d.max(0.0)),
+                        );
+                    }
                     env_applied = Some(env);
                 }
-                self.emit(
-                    "deployment.rollback.completed",
-                    json!({"jobId": id, "botId": j.bot, "targetVersionId": j.target}),
-                );
             }
+            let ends = drain
+                .as_ref()
+                .and_then(|d| self.drains.iter().find(|x| &x.id == d))
+                .map(|d| d.ends);
             if let Some(j) = self.rollback_jobs.get_mut(&id) {
                 j.applied = true;
                 j.env_applied = env_applied;
+                if let Some(ends) = ends.filter(|e| *e > end) {
+                    j.schedule.phases.pop();
+                    j.schedule.phases.push((JobState::Draining, end));
+                    j.schedule.phases.push((JobState::Completed, ends));
+                }
+                j.drain = drain;
             }
         }
+        // Jobs whose schedule (drain included) has run out are over.
+        let done: Vec<String> = self
+            .rollback_jobs
+            .values()
+            .filter(|j| j.applied && !j.finished && j.schedule.end() <= now)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in done {
+            let Some(j) = self.rollback_jobs.get_mut(&id) else {
+                continue;
+            };
+            j.finished = true;
+            if j.schedule.state_at(j.schedule.end()) == JobState::Completed {
+                let body = json!({"jobId": id, "botId": j.bot, "targetVersionId": j.target});
+                self.emit("deployment.rollback.completed", body);
+            }
+        }
+    }
+
+    /// Start draining (`env`, `version`, or every version) of `bot` at `switch`: the
+    /// sessions there finish until the last ends on its own or `deadline` cuts off the rest.
+    /// `None` when there is nothing to drain.
+    pub fn start_drain(
+        &mut self,
+        bot: &str,
+        env: &str,
+        version: Option<&str>,
+        cause: DrainCause,
+        switch: f64,
+        deadline: Option<f64>,
+    ) -> Option<String> {
+        let b = self.bots.get(bot)?;
+        let (at_start, natural) = sessions::drain_outlook(self, b, env, version, switch);
+        if at_start == 0 {
+            return None;
+        }
+        let (ends, cut_off) = match deadline {
+            Some(d) if d < natural => (d, sessions::alive_before(self, b, env, version, switch, d)),
+            _ => (natural, 0),
+        };
+        let id = self.next_id("drain");
+        if cut_off > 0 {
+            self.cutoffs.push(Cutoff {
+                bot: bot.to_string(),
+                env: env.to_string(),
+                version: version.map(str::to_string),
+                before: switch,
+                at: ends,
+                drain: id.clone(),
+            });
+        }
+        self.drains.push(DrainRec {
+            id: id.clone(),
+            bot: bot.to_string(),
+            env: env.to_string(),
+            version: version.map(str::to_string),
+            cause,
+            started: switch,
+            deadline,
+            at_start,
+            ends,
+            cut_off,
+            superseded: None,
+        });
+        Some(id)
+    }
+
+    /// Set `bot`'s routing weights at `now`. A production environment whose share falls to
+    /// 0 starts draining its sessions (until `drain_seconds` when given); one that gets
+    /// traffic again ends its drain early (nothing cut off). Returns the new drains.
+    pub fn route(
+        &mut self,
+        bot: &str,
+        weights: BTreeMap<String, f64>,
+        now: f64,
+        drain_seconds: Option<f64>,
+        deployment: Option<&str>,
+    ) -> Vec<String> {
+        let Some(b) = self.bots.get(bot) else {
+            return Vec::new();
+        };
+        let before: Vec<(String, f64)> = b
+            .bindings
+            .iter()
+            .filter(|x| self.envs.get(&x.env).map(|e| e.stage) == Some(Stage::Production))
+            .map(|x| (x.env.clone(), b.share(&self.envs, &x.env, now)))
+            .collect();
+        if let Some(b) = self.bots.get_mut(bot) {
+            b.routing.set(now, weights);
+        }
+        let mut started = Vec::new();
+        for (env, was) in before {
+            let is = self
+                .bots
+                .get(bot)
+                .map_or(0.0, |b| b.share(&self.envs, &env, now));
+            if was > 0.0 && is <= 0.0 {
+                let cause = DrainCause::Routing(deployment.map(str::to_string));
+                let deadline = drain_seconds.map(|d| now + d.max(0.0));
+                if let Some(id) = self.start_drain(bot, &env, None, cause, now, deadline) {
+                    started.push(id);
+                }
+            } else if is > 0.0 {
+                for d in self.drains.iter_mut().filter(|d| {
+                    d.bot == bot
+                        && d.env == env
+                        && d.version.is_none()
+                        && d.superseded.is_none()
+                        && d.ends > now
+                }) {
+                    d.superseded = Some(now);
+                    d.ends = now;
+                    d.cut_off = 0;
+                    let id = d.id.clone();
+                    self.cutoffs.retain(|c| c.drain != id);
+                }
+            }
+        }
+        started
+    }
+
+    pub fn drain(&self, id: &str) -> Option<&DrainRec> {
+        self.drains.iter().find(|d| d.id == id)
     }
 
     fn advance_env_jobs(&mut self, now: f64) {
@@ -979,7 +1260,7 @@ mod tests {
             VersionStatus::Published
         );
         assert!(b.version("v_stable_fallback").is_some());
-        assert_eq!(b.sessions_at(0.0), 0);
+        assert_eq!(sessions::total(&w, b, 0.0), 0);
         assert_eq!(w.nlu["nlu-intent-classifier-v4.1"].status, "published");
         assert!(w.flows["flow-order-lookup"].has_version("v2.0.3"));
         assert!(

@@ -18,9 +18,11 @@ use crate::domain::{
 use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::{JsonBody, reply, reply_typed, status_read};
 use crate::sim::scenario::Timing;
+use crate::sim::sessions;
 use crate::sim::traffic::{self, Arm};
 use crate::sim::world::{
-    AuditRec, CanaryPhase, CanaryRec, History, RollbackJobRec, Schedule, WebhookRec, schedule_steps,
+    AuditRec, CanaryPhase, CanaryRec, History, RollbackJobRec, Schedule, WebhookRec, World,
+    schedule_steps,
 };
 use crate::sim::{App, Shared};
 
@@ -757,7 +759,16 @@ async fn versions(
 struct SessionQuery {
     status: Option<String>,
     bot_id: Option<String>,
+    environment_id: Option<String>,
+    version_id: Option<String>,
+    /// Only sessions that can still be active this many seconds from now.
+    expires_after_seconds: Option<f64>,
+    /// At most this many sessions in `data` (default 1000; `total` counts them all).
+    limit: Option<usize>,
 }
+
+/// Sessions listed by default; `total` always counts every match.
+const SESSION_LIMIT: usize = 1000;
 
 async fn sessions(
     State(app): State<App>,
@@ -773,22 +784,37 @@ async fn sessions(
             format!("'{s}' is not supported; only active sessions are listed"),
         ));
     }
-    let (g, now) = app.world();
-    let mut data = Vec::new();
-    for bot in g.world.bots.values() {
-        if q.bot_id.as_ref().is_some_and(|b| b != &bot.id) {
-            continue;
-        }
-        data.extend(crate::sim::routes::console::session_views(
-            &app, &g.world, bot, now,
+    if let Some(d) = q.expires_after_seconds
+        && !(d.is_finite() && d >= 0.0)
+    {
+        return Err(ApiError::invalid_one(
+            "expiresAfterSeconds",
+            format!("{d} must be 0 or more"),
         ));
     }
+    let (g, now) = app.world();
     if let Some(b) = &q.bot_id
         && !g.world.bots.contains_key(b)
     {
         return Err(ApiError::not_found("bot", b));
     }
-    let total = data.len();
+    let filter = sessions::Filter {
+        env: q.environment_id.as_deref(),
+        version: q.version_id.as_deref(),
+        expires_after: q.expires_after_seconds,
+    };
+    let limit = q.limit.unwrap_or(SESSION_LIMIT).min(100_000);
+    let mut data = Vec::new();
+    let mut total = 0;
+    for bot in g.world.bots.values() {
+        if q.bot_id.as_ref().is_some_and(|b| b != &bot.id) {
+            continue;
+        }
+        let left = limit - data.len();
+        let (n, listed) = sessions::list(&g.world, bot, now, &filter, left, &|t| app.stamp(t));
+        total += n;
+        data.extend(listed);
+    }
     Ok(reply(
         StatusCode::OK,
         json!({"success": true, "data": data, "total": total}),
@@ -807,6 +833,10 @@ struct RollbackBody {
     validate_dependencies: Option<bool>,
     #[serde(default)]
     force: Option<bool>,
+    /// How long sessions on the previous version may finish after the switch (default:
+    /// until they end on their own; 0: cut them off at the switch).
+    #[serde(default)]
+    drain_seconds: Option<f64>,
 }
 
 fn rollback_schedule(timing: &Timing, now: f64, stalled: bool, fails: bool) -> Schedule<JobState> {
@@ -892,6 +922,14 @@ async fn create_rollback_job(
             ),
         });
     }
+    if let Some(d) = body.drain_seconds
+        && !(d.is_finite() && (0.0..=86_400.0).contains(&d))
+    {
+        errors.push(FieldError {
+            field: "drainSeconds".into(),
+            message: format!("{d} is outside 0..=86400"),
+        });
+    }
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
@@ -937,7 +975,10 @@ async fn create_rollback_job(
             schedule,
             error,
             applied: false,
+            finished: false,
             env_applied: None,
+            drain_seconds: body.drain_seconds,
+            drain: None,
             status_reads: VecDeque::new(),
         },
     );
@@ -951,17 +992,39 @@ async fn create_rollback_job(
     Ok(resp)
 }
 
-pub fn rollback_job_view(app: &Shared, j: &RollbackJobRec, now: f64) -> Value {
+pub fn rollback_job_view(app: &Shared, w: &World, j: &RollbackJobRec, now: f64) -> Value {
     let state = j.schedule.state_at(now);
     let stamp = |t: f64| app.stamp(t);
-    let steps = schedule_steps(
+    let mut names = vec![(JobState::Queued, "queued"), (JobState::Running, "running")];
+    if j.schedule.start_of(JobState::Draining).is_some() {
+        names.push((JobState::Draining, "draining"));
+    }
+    let drain = j
+        .drain
+        .as_deref()
+        .and_then(|id| crate::sim::routes::drain_view(app, w, id, now));
+    let mut steps = schedule_steps(
         &j.schedule,
-        &[(JobState::Queued, "queued"), (JobState::Running, "running")],
+        &names,
         now,
         &stamp,
         (state == JobState::Failed)
             .then(|| (JobState::Failed, j.error.as_deref().unwrap_or("failed"))),
     );
+    if let (Some(d), Some(step)) = (&drain, steps.iter_mut().find(|s| s.name == "draining")) {
+        step.detail = Some(match d.state {
+            crate::domain::DrainState::Draining => format!(
+                "{} of {} sessions left on {}",
+                d.active_sessions,
+                d.sessions_at_start,
+                d.version_id.as_deref().unwrap_or("the old version")
+            ),
+            crate::domain::DrainState::CutOff => {
+                format!("{} sessions cut off at the deadline", d.cut_off_sessions)
+            }
+            _ => format!("{} sessions finished", d.sessions_at_start),
+        });
+    }
     let mut v = json!({
         "jobId": j.id,
         "botId": j.bot,
@@ -976,6 +1039,12 @@ pub fn rollback_job_view(app: &Shared, j: &RollbackJobRec, now: f64) -> Value {
     }
     if let Some(e) = &j.env_applied {
         v["environmentId"] = json!(e);
+    }
+    if let Some(secs) = j.drain_seconds {
+        v["drainSeconds"] = json!(secs);
+    }
+    if let Some(d) = drain {
+        v["drain"] = serde_json::to_value(d).unwrap_or_default();
     }
     v
 }
@@ -993,10 +1062,29 @@ async fn rollback_job_status(
         .get_mut(&id)
         .ok_or_else(|| ApiError::not_found("deployment job", &id))?;
     status_read(&mut j.status_reads, now, &id)?;
-    Ok(reply(
-        StatusCode::OK,
-        json!({"success": true, "data": rollback_job_view(&app, j, now)}),
-    ))
+    let j = &g.world.rollback_jobs[&id];
+    let view = rollback_job_view(&app, &g.world, j, now);
+    let mut resp = reply(StatusCode::OK, json!({"success": true, "data": view}));
+    if !j.schedule.state_at(now).is_terminal() {
+        // When the next state change is due; while draining, soon enough to see the count fall.
+        let next = j
+            .schedule
+            .phases
+            .iter()
+            .map(|(_, t)| *t)
+            .find(|t| *t > now)
+            .map(|t| (t - now).ceil().max(1.0))
+            .unwrap_or(1.0);
+        let next = if j.schedule.state_at(now) == JobState::Draining {
+            next.min(15.0)
+        } else {
+            next
+        };
+        if let Ok(v) = HeaderValue::from_str(&(next as u64).to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,13 +10,16 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::{
-    BotEnvironment, BotSummary, CanaryState, EnvJobState, Health, MetricsSeries, Operation,
-    OperationKind, Session, Stage, Step, StepState, Version, parse_window,
+    BotDetail, BotEnvironment, BotSummary, CanaryState, EnvJobState, Health, Lease, MetricsSeries,
+    Operation, OperationDetail, OperationEvent, OperationKind, PreviousHolder, Stage, Step,
+    StepState, TestConversation, Version, VersionSessions, parse_window,
 };
+use crate::sim::control::{Control, EventRec, LeaseRec};
 use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::api_v1::canary_view;
 use crate::sim::routes::v1::deployment_view;
 use crate::sim::routes::{reply, reply_typed};
+use crate::sim::sessions;
 use crate::sim::traffic::{self, Arm};
 use crate::sim::world::{Bot, World};
 use crate::sim::{App, Shared};
@@ -56,50 +59,49 @@ pub fn version_views(app: &Shared, w: &World, bot: &Bot, now: f64) -> Vec<Versio
     out
 }
 
-pub fn session_views(app: &Shared, w: &World, bot: &Bot, now: f64) -> Vec<Session> {
-    let n = bot.sessions_at(now);
-    let envs: Vec<(String, f64)> = bot
-        .bindings
-        .iter()
-        .filter(|b| w.envs.get(&b.env).map(|e| e.stage) == Some(Stage::Production))
-        .map(|b| (b.env.clone(), bot.share(&w.envs, &b.env, now)))
-        .filter(|(_, s)| *s > 0.0)
-        .collect();
-    let channels = ["webchat", "voice", "whatsapp", "teams"];
-    (0..n)
-        .map(|i| {
-            // Spread sessions over environments by share, deterministically.
-            let mut acc = 0.0;
-            let pos = (i as f64 + 0.5) / n.max(1) as f64;
-            let env = envs
-                .iter()
-                .find(|(_, s)| {
-                    acc += s;
-                    pos <= acc
-                })
-                .or(envs.last())
-                .map(|(e, _)| e.clone())
-                .unwrap_or_default();
-            let version = w.live_at(&bot.id, &env, now).unwrap_or_default();
-            let age = ((i as u64 * 37) % 600) as f64;
-            Session {
-                id: format!("sess_{}_{:04}", bot.id, i + 1),
-                bot_id: bot.id.clone(),
-                environment_id: env,
-                version_id: version,
-                started_at: app.stamp(now - age),
-                channel: channels[i as usize % channels.len()].to_string(),
-                status: "active".into(),
-            }
-        })
-        .collect()
-}
-
 fn health_of(error_rate: Option<f64>) -> Health {
     match error_rate {
         Some(r) if r > 0.1 => Health::Unhealthy,
         Some(r) if r > 0.05 => Health::Degraded,
         _ => Health::Healthy,
+    }
+}
+
+/// The step an operation shows for its drain.
+pub fn drain_step(app: &Shared, d: &crate::domain::Drain, now: f64) -> Step {
+    use crate::domain::DrainState;
+    let what = d.version_id.as_deref().unwrap_or("the colour");
+    let (state, detail) = match d.state {
+        DrainState::Draining => (
+            StepState::Running,
+            format!(
+                "{} of {} sessions left on {what} in {}",
+                d.active_sessions, d.sessions_at_start, d.environment_id
+            ),
+        ),
+        DrainState::Drained => (
+            StepState::Done,
+            format!("{} sessions finished on {what}", d.sessions_at_start),
+        ),
+        DrainState::CutOff => (
+            StepState::Done,
+            format!(
+                "{} sessions cut off on {what} at the deadline",
+                d.cut_off_sessions
+            ),
+        ),
+        DrainState::Superseded => (
+            StepState::Skipped,
+            "traffic came back before it drained".to_string(),
+        ),
+    };
+    let _ = (app, now);
+    Step {
+        name: "drain".into(),
+        state,
+        started_at: Some(d.started_at.clone()),
+        finished_at: d.ended_at.clone(),
+        detail: Some(detail),
     }
 }
 
@@ -117,7 +119,10 @@ fn step(name: &str, state: StepState, started: Option<String>, detail: Option<St
 pub fn operation_views(app: &Shared, w: &World, now: f64) -> Vec<(f64, Operation)> {
     let mut ops = Vec::new();
     for d in w.deployments.values() {
-        let v = deployment_view(app, d, now);
+        let mut v = deployment_view(app, w, d, now);
+        if let Some(dr) = &v.drain {
+            v.steps.push(drain_step(app, dr, now));
+        }
         ops.push((
             d.created,
             Operation {
@@ -136,7 +141,7 @@ pub fn operation_views(app: &Shared, w: &World, now: f64) -> Vec<(f64, Operation
         ));
     }
     for j in w.rollback_jobs.values() {
-        let v = crate::sim::routes::api_v1::rollback_job_view(app, j, now);
+        let v = crate::sim::routes::api_v1::rollback_job_view(app, w, j, now);
         let state = j.schedule.state_at(now);
         ops.push((
             j.created,
@@ -271,7 +276,7 @@ fn bot_summary(
     bot: &Bot,
     ops: &[(f64, Operation)],
     now: f64,
-) -> BotSummary {
+) -> BotDetail {
     let weights = bot.routing.at(now);
     let environments = bot
         .bindings
@@ -300,18 +305,43 @@ fn bot_summary(
         arm: Arm::Total,
     };
     let s = traffic::summary(w, &q, 300.0, now, &|t| app.stamp(t));
-    BotSummary {
-        id: bot.id.clone(),
-        name: bot.name.clone(),
-        description: bot.description.clone(),
-        environments,
-        active_operation: ops
-            .iter()
-            .find(|(_, o)| o.active && o.bot_id.as_deref() == Some(bot.id.as_str()))
-            .map(|(_, o)| o.clone()),
-        active_sessions: bot.sessions_at(now),
-        health: health_of(s.error_rate),
-        error_rate: s.error_rate.map(|r| (r * 10_000.0).round() / 10_000.0),
+    let sessions: Vec<VersionSessions> = sessions::counts(w, bot, now)
+        .into_iter()
+        .map(|(env, version, n)| {
+            let live = bot.binding(env).and_then(|b| b.live.at(now).as_deref()) == Some(version);
+            let production = w.envs.get(env).map(|e| e.stage) == Some(Stage::Production);
+            let idle = production && bot.share(&w.envs, env, now) <= 0.0;
+            VersionSessions {
+                environment_id: env.to_string(),
+                version_id: version.to_string(),
+                active_sessions: n,
+                draining: !live || idle,
+            }
+        })
+        .collect();
+    let total: u64 = sessions.iter().map(|s| s.active_sessions).sum();
+    BotDetail {
+        summary: BotSummary {
+            id: bot.id.clone(),
+            name: bot.name.clone(),
+            description: bot.description.clone(),
+            environments,
+            active_operation: ops
+                .iter()
+                .find(|(_, o)| o.active && o.bot_id.as_deref() == Some(bot.id.as_str()))
+                .map(|(_, o)| o.clone()),
+            active_sessions: u32::try_from(total).unwrap_or(u32::MAX),
+            health: health_of(s.error_rate),
+            error_rate: s.error_rate.map(|r| (r * 10_000.0).round() / 10_000.0),
+        },
+        test_conversation: bot.test_conversation.as_ref().map(|(message, intent)| {
+            TestConversation {
+                message: message.clone(),
+                expected_intent: intent.clone(),
+            }
+        }),
+        sessions,
+        session_timeout_seconds: sessions::Lifetimes::of(bot).map(|l| l.timeout.round() as u64),
     }
 }
 
@@ -319,7 +349,7 @@ async fn list_bots(State(app): State<App>, headers: HeaderMap) -> ApiResult<Resp
     app.authorize(&headers, &["bot:read"])?;
     let (g, now) = app.world();
     let ops = operation_views(&app, &g.world, now);
-    let items: Vec<BotSummary> = g
+    let items: Vec<BotDetail> = g
         .world
         .bots
         .values()
@@ -357,6 +387,50 @@ async fn environments(State(app): State<App>, headers: HeaderMap) -> ApiResult<R
     Ok(reply(StatusCode::OK, json!({ "items": items })))
 }
 
+/// A lease as others see it (never with its key).
+pub fn lease_view(app: &Shared, l: &LeaseRec) -> Lease {
+    Lease {
+        holder: l.holder.clone(),
+        host: l.host.clone(),
+        operation_key: None,
+        acquired_at: app.stamp(l.acquired),
+        renewed_at: app.stamp(l.renewed),
+        expires_at: app.stamp(l.expires),
+        previous_holder: l
+            .previous
+            .as_ref()
+            .map(|(holder, host, at)| PreviousHolder {
+                holder: holder.clone(),
+                host: host.clone(),
+                expired_at: app.stamp(*at),
+            }),
+    }
+}
+
+pub fn event_view(app: &Shared, e: &EventRec) -> OperationEvent {
+    OperationEvent {
+        seq: e.seq,
+        kind: e.kind,
+        message: e.message.clone(),
+        at: app.stamp(e.at),
+        by: e.by.clone(),
+    }
+}
+
+/// An operation with its control state: lease, pending commands, last event, orphaned.
+pub fn operation_detail(app: &Shared, w: &World, op: Operation, now: f64) -> OperationDetail {
+    let empty = Control::default();
+    let c = w.controls.get(&op.id).unwrap_or(&empty);
+    let orphaned = op.active && c.lease.as_ref().is_some_and(|l| !l.live(now));
+    OperationDetail {
+        lease: c.lease.as_ref().map(|l| lease_view(app, l)),
+        orphaned,
+        pending_commands: u32::try_from(c.pending()).unwrap_or(u32::MAX),
+        last_event: c.events.back().map(|e| event_view(app, e)),
+        operation: op,
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OpsQuery {
@@ -372,15 +446,16 @@ async fn operations(
 ) -> ApiResult<Response> {
     app.authorize(&headers, &["bot:read", "deployment:read"])?;
     let (g, now) = app.world();
-    let items: Vec<Operation> = operation_views(&app, &g.world, now)
+    let items: Vec<OperationDetail> = operation_views(&app, &g.world, now)
         .into_iter()
-        .map(|(_, o)| o)
-        .filter(|o| {
+        .map(|(_, o)| operation_detail(&app, &g.world, o, now))
+        .filter(|d| {
+            let o = &d.operation;
             q.bot_id
                 .as_ref()
                 .is_none_or(|b| o.bot_id.as_ref() == Some(b))
         })
-        .filter(|o| !q.active.unwrap_or(false) || o.active)
+        .filter(|d| !q.active.unwrap_or(false) || d.operation.active)
         .take(q.limit.unwrap_or(50).clamp(1, 500))
         .collect();
     Ok(reply(StatusCode::OK, json!({ "items": items })))

@@ -14,7 +14,7 @@ use crate::domain::{DeploymentState, DeploymentStatus, FieldError, FlowRef, Vers
 use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::{JsonBody, reply, status_read};
 use crate::sim::scenario::Timing;
-use crate::sim::world::{Deployment, Schedule, World, schedule_steps};
+use crate::sim::world::{Deployment, DrainCause, Schedule, World, schedule_steps};
 use crate::sim::{App, Shared};
 
 pub fn routes() -> Router<App> {
@@ -68,7 +68,7 @@ struct CreateDeployment {
     metadata: Option<Value>,
 }
 
-pub fn deployment_view(app: &Shared, d: &Deployment, now: f64) -> DeploymentStatus {
+pub fn deployment_view(app: &Shared, w: &World, d: &Deployment, now: f64) -> DeploymentStatus {
     let state = d.schedule.state_at(now);
     let stamp = |t: f64| app.stamp(t);
     let steps = schedule_steps(
@@ -116,6 +116,10 @@ pub fn deployment_view(app: &Shared, d: &Deployment, now: f64) -> DeploymentStat
             }
             _ => None,
         },
+        drain: d
+            .drain
+            .as_deref()
+            .and_then(|id| crate::sim::routes::drain_view(app, w, id, now)),
     }
 }
 
@@ -324,6 +328,7 @@ async fn create_deployment(
             applied: false,
             previous_live,
             previous_routing,
+            drain: None,
             status_reads: VecDeque::new(),
         },
     );
@@ -359,7 +364,8 @@ async fn deployment_status(
         .get_mut(&id)
         .ok_or_else(|| ApiError::not_found("deployment", &id))?;
     status_read(&mut d.status_reads, now, &id)?;
-    let view = deployment_view(&app, d, now);
+    let d = &g.world.deployments[&id];
+    let view = deployment_view(&app, &g.world, d, now);
     let mut resp = (StatusCode::OK, axum::Json(&view)).into_response();
     if !view.status.is_terminal() {
         // Tell pollers when the next state change is due.
@@ -398,7 +404,7 @@ async fn list_deployments(
         .deployments
         .values()
         .filter(|d| q.bot_id.as_ref().is_none_or(|b| &d.bot == b))
-        .map(|d| deployment_view(&app, d, now))
+        .map(|d| deployment_view(&app, &g.world, d, now))
         .filter(|v| !q.active.unwrap_or(false) || !v.status.is_terminal())
         .collect();
     items.reverse();
@@ -420,18 +426,29 @@ async fn rollback_deployment(
         .ok_or_else(|| ApiError::not_found("deployment", &id))?;
     let state = d.schedule.state_at(now);
     if state == DeploymentState::RolledBack {
-        let view = deployment_view(&app, &d, now);
+        let view = deployment_view(&app, w, &d, now);
         return Ok((StatusCode::OK, axum::Json(view)).into_response());
     }
-    if let Some(b) = w.bots.get_mut(&d.bot) {
-        if state == DeploymentState::Completed
-            && let Some(binding) = b.binding_mut(&d.env)
-        {
-            binding.live.set(now, d.previous_live.clone());
-        }
-        if b.routing.current() != &d.previous_routing {
-            b.routing.set(now, d.previous_routing.clone());
-        }
+    let mut drain = None;
+    if state == DeploymentState::Completed
+        && let Some(binding) = w.bots.get_mut(&d.bot).and_then(|b| b.binding_mut(&d.env))
+    {
+        binding.live.set(now, d.previous_live.clone());
+        // The deployed version's sessions finish on it.
+        drain = w.start_drain(
+            &d.bot,
+            &d.env,
+            Some(&d.version),
+            DrainCause::Deployment(d.id.clone()),
+            now,
+            None,
+        );
+    }
+    if w.bots
+        .get(&d.bot)
+        .is_some_and(|b| b.routing.current() != &d.previous_routing)
+    {
+        w.route(&d.bot, d.previous_routing.clone(), now, None, Some(&d.id));
     }
     let reason = match state {
         DeploymentState::Completed => {
@@ -449,13 +466,17 @@ async fn rollback_deployment(
         .ok_or_else(|| ApiError::not_found("deployment", &id))?;
     entry.schedule.end_at(now, DeploymentState::RolledBack);
     entry.applied = true;
+    if drain.is_some() {
+        entry.drain = drain;
+    }
     entry.error = Some(
         entry
             .error
             .clone()
             .map_or(reason.clone(), |e| format!("{e}; {reason}")),
     );
-    let view = deployment_view(&app, entry, now);
+    let entry = entry.clone();
+    let view = deployment_view(&app, w, &entry, now);
     w.emit(
         "deployment.rolled_back",
         json!({"deploymentId": id, "botId": d.bot, "environmentId": d.env}),
@@ -480,6 +501,13 @@ struct PutRouting {
     failover_enabled: Option<bool>,
     #[serde(default)]
     bot_id: Option<String>,
+    /// How long sessions may finish in an environment whose share falls to 0 (default: until
+    /// they end on their own; 0: cut off at once).
+    #[serde(default)]
+    drain_seconds: Option<f64>,
+    /// The deployment this switch completes: its status then reports the drain.
+    #[serde(default)]
+    deployment_id: Option<String>,
 }
 
 /// The routing document for some bots.
@@ -488,6 +516,7 @@ pub fn routing_view(app: &Shared, w: &World, bots: &[String], now: f64) -> Value
     for id in bots {
         let Some(b) = w.bots.get(id) else { continue };
         let weights = b.routing.at(now);
+        let counts = crate::sim::sessions::counts(w, b, now);
         let total: f64 = b
             .bindings
             .iter()
@@ -502,11 +531,27 @@ pub fn routing_view(app: &Shared, w: &World, bots: &[String], now: f64) -> Value
             .filter(|x| w.envs.get(&x.env).map(|e| e.stage) == Some(crate::domain::Stage::Production))
             .map(|x| {
                 let wgt = weights.get(&x.env).copied().unwrap_or(0.0);
-                json!({
+                let active: u64 = counts
+                    .iter()
+                    .filter(|(e, _, _)| *e == x.env)
+                    .map(|(_, _, n)| n)
+                    .sum();
+                let drain = w
+                    .drains
+                    .iter()
+                    .rev()
+                    .find(|d| d.bot == *id && d.env == x.env && d.version.is_none())
+                    .and_then(|d| crate::sim::routes::drain_view(app, w, &d.id, now));
+                let mut v = json!({
                     "environmentId": x.env,
                     "trafficWeight": if total > 0.0 { (wgt / total * 1000.0).round() / 10.0 } else { 0.0 },
                     "liveVersion": x.live.at(now),
-                })
+                    "activeSessions": active,
+                });
+                if let Some(d) = drain {
+                    v["drain"] = serde_json::to_value(d).unwrap_or_default();
+                }
+                v
             })
             .collect();
         list.push(json!({"botId": id, "environments": envs}));
@@ -635,13 +680,41 @@ async fn put_routing(
             "no bot is bound to all of these environments",
         ));
     }
+    if let Some(d) = body.drain_seconds
+        && !(d.is_finite() && (0.0..=86_400.0).contains(&d))
+    {
+        return Err(ApiError::invalid_one(
+            "drainSeconds",
+            format!("{d} is outside 0..=86400"),
+        ));
+    }
+    if let Some(dep) = &body.deployment_id
+        && !w.deployments.contains_key(dep)
+    {
+        return Err(ApiError::not_found("deployment", dep));
+    }
     for id in &targets {
+        let Some(current) = w.bots.get(id).map(|b| b.routing.current().clone()) else {
+            continue;
+        };
+        let mut weights: BTreeMap<String, f64> = current;
+        for e in &body.environments {
+            weights.insert(e.environment_id.clone(), e.traffic_weight);
+        }
+        let drains = w.route(
+            id,
+            weights,
+            now,
+            body.drain_seconds,
+            body.deployment_id.as_deref(),
+        );
+        if let (Some(dep), Some(first)) = (&body.deployment_id, drains.first())
+            && let Some(d) = w.deployments.get_mut(dep)
+            && d.bot == *id
+        {
+            d.drain = Some(first.clone());
+        }
         if let Some(bot) = w.bots.get_mut(id) {
-            let mut weights: BTreeMap<String, f64> = bot.routing.current().clone();
-            for e in &body.environments {
-                weights.insert(e.environment_id.clone(), e.traffic_weight);
-            }
-            bot.routing.set(now, weights);
             for e in &body.environments {
                 if e.traffic_weight > 0.0
                     && let Some(v) = bot
