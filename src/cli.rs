@@ -95,6 +95,20 @@ pub enum Command {
     Status(StatusArgs),
     /// Versions of a bot.
     Versions(VersionsArgs),
+    /// The bot's current operation as a tree (workflow, version, step, weight, last decision,
+    /// who drives it); `--watch` follows it and exits with its outcome's code when it ends.
+    Get(GetArgs),
+    /// Ask the driver of the bot's running canary to go to its next step (`--full`: to 100%).
+    Promote(PromoteArgs),
+    /// Ask the driver of the bot's running operation to pause it (traffic stays as it is).
+    Pause(VerbArgs),
+    /// Ask the driver of the bot's paused operation to carry on.
+    Resume(VerbArgs),
+    /// Ask the driver of the bot's running operation to stop and restore the previous state.
+    Abort(VerbArgs),
+    /// Ask the driver of the bot's operation to carry on after a pause for a decision (a
+    /// canary whose evidence did not settle): it judges the step again.
+    Retry(VerbArgs),
     /// The local audit trail.
     Audit {
         #[command(subcommand)]
@@ -290,6 +304,34 @@ pub enum EnvCommand {
 pub struct StatusArgs {
     /// Only this bot.
     pub bot: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GetArgs {
+    pub bot: String,
+    /// Follow the operation until it ends: redrawn in place on a terminal, appended lines
+    /// otherwise; the exit code is the operation's outcome.
+    #[arg(long, short = 'w')]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PromoteArgs {
+    pub bot: String,
+    /// Promote to 100% now instead of the next step.
+    #[arg(long)]
+    pub full: bool,
+    /// Why, for the audit trail and the driver's log.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VerbArgs {
+    pub bot: String,
+    /// Why, for the audit trail and the driver's log.
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -57,13 +57,13 @@ pub struct CliError {
 }
 
 impl CliError {
-    fn config(message: impl Into<String>) -> CliError {
+    pub(crate) fn config(message: impl Into<String>) -> CliError {
         CliError {
             code: exit::CONFIG,
             message: message.into(),
         }
     }
-    fn refused(message: impl Into<String>) -> CliError {
+    pub(crate) fn refused(message: impl Into<String>) -> CliError {
         CliError {
             code: exit::REFUSED,
             message: message.into(),
@@ -500,6 +500,15 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
             versions(&rt, out, &a.bot).await
         }
         Command::Audit { command } => audit(global, command),
+        Command::Get(_)
+        | Command::Promote(_)
+        | Command::Pause(_)
+        | Command::Resume(_)
+        | Command::Abort(_)
+        | Command::Retry(_) => {
+            let rt = build(global)?;
+            crate::operator::run(global, &rt, command).await
+        }
         Command::Sim(_)
         | Command::Demo(_)
         | Command::Bench { .. }
