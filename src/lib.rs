@@ -18,7 +18,6 @@ pub mod journal;
 pub mod logging;
 pub mod operator;
 pub mod plans;
-pub mod retry;
 pub mod runtime;
 pub mod sanitize;
 pub mod sim;
