@@ -17,7 +17,7 @@ use crate::cli::{
 };
 use crate::config::{self, Config, LoadedConfig, ResolvedProfile};
 use crate::domain::Stage;
-use crate::engine::events::{EventKind, OpCommand, Outcome, ProgressEvent};
+use crate::engine::events::{EventKind, OpCommand, Outcome, ProgressEvent, WorkflowKind};
 use crate::engine::judge::policy::OnInconclusive;
 use crate::engine::{Report, canary, deploy, environment, flows, rollback};
 use crate::plans;
@@ -269,13 +269,22 @@ impl Printer {
 
 /// Run a workflow to its end, printing progress; Ctrl-C aborts it (and it restores what it
 /// changed), a second Ctrl-C stops waiting.
-async fn drive<F, Fut>(rt: &Runtime, output: Output, run: F) -> Report
+async fn drive<F, Fut>(
+    rt: &Runtime,
+    output: Output,
+    workflow: crate::engine::events::WorkflowKind,
+    bot: Option<String>,
+    run: F,
+) -> Report
 where
     F: FnOnce(crate::engine::Ctx) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Report> + Send + 'static,
 {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut handle = rt.engine.spawn(tx, run);
+    // Driven on the server: a lease, commands from other relcons, events for followers.
+    let settings = crate::engine::control::DriverSettings::for_engine(&rt.engine);
+    let mut handle =
+        crate::engine::control::spawn_driven(&rt.engine, settings, workflow, bot, tx, run);
     let printer = Printer::new(output);
     let mut interrupts = 0;
     let report = loop {
@@ -300,7 +309,7 @@ where
         Ok(r) => r,
         Err(e) => Report {
             op: handle.id,
-            workflow: crate::engine::events::WorkflowKind::Deploy,
+            workflow,
             outcome: Outcome::Failed,
             summary: format!("the workflow stopped unexpectedly: {e}"),
             details: json!({}),
@@ -442,7 +451,11 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 regions: rt.profile.region_sync.clone(),
                 timeout: Duration::from_secs(900),
             };
-            let r = drive(&rt, out, move |ctx| deploy::run(ctx, plan)).await;
+            let bot = Some(plan.bot.clone());
+            let r = drive(&rt, out, WorkflowKind::Deploy, bot, move |ctx| {
+                deploy::run(ctx, plan)
+            })
+            .await;
             Ok(print_report(out, &r))
         }
         Command::Canary(a) => {
@@ -454,14 +467,22 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 &format!("canary {} {}", a.bot, a.version),
                 &a.bot,
             )?;
-            let r = drive(&rt, out, move |ctx| canary::run(ctx, plan)).await;
+            let bot = Some(a.bot.clone());
+            let r = drive(&rt, out, WorkflowKind::Canary, bot, move |ctx| {
+                canary::run(ctx, plan)
+            })
+            .await;
             Ok(print_report(out, &r))
         }
         Command::Rollback(a) => {
             let rt = build(global)?;
             let plan = rollback_plan(&rt, &a)?;
             guard(global, &rt, &format!("roll back {}", a.bot), &a.bot)?;
-            let r = drive(&rt, out, move |ctx| rollback::run(ctx, plan)).await;
+            let bot = Some(a.bot.clone());
+            let r = drive(&rt, out, WorkflowKind::Rollback, bot, move |ctx| {
+                rollback::run(ctx, plan)
+            })
+            .await;
             Ok(print_report(out, &r))
         }
         Command::Flows {
@@ -474,7 +495,11 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 environment: env,
                 bot,
             };
-            let r = drive(&rt, out, move |ctx| flows::run(ctx, plan)).await;
+            let bot = plan.bot.clone();
+            let r = drive(&rt, out, WorkflowKind::Flows, bot, move |ctx| {
+                flows::run(ctx, plan)
+            })
+            .await;
             Ok(print_report(out, &r))
         }
         Command::Env {
@@ -488,7 +513,10 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 snapshot: snap,
                 health_interval: Duration::from_secs(15),
             };
-            let r = drive(&rt, out, move |ctx| environment::run(ctx, plan)).await;
+            let r = drive(&rt, out, WorkflowKind::Environment, None, move |ctx| {
+                environment::run(ctx, plan)
+            })
+            .await;
             Ok(print_report(out, &r))
         }
         Command::Status(a) => {

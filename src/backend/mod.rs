@@ -376,6 +376,8 @@ pub trait ReleaseBackend: Send + Sync {
         operator: &'a str,
         reason: Option<&'a str>,
     ) -> BoxFut<'a, OperationCommand>;
+    /// Every command sent to the operation, acknowledged or not, oldest first.
+    fn list_commands<'a>(&'a self, operation: &'a str) -> BoxFut<'a, Vec<OperationCommand>>;
     /// Commands not acknowledged yet, oldest first.
     fn pending_commands<'a>(&'a self, operation: &'a str) -> BoxFut<'a, Vec<OperationCommand>>;
     /// The driver's answer to a command (`Applied` or `Refused`).

@@ -1032,6 +1032,12 @@ impl ReleaseBackend for ReleaseApi {
         Box::pin(self.get(req))
     }
 
+    fn list_commands<'a>(&'a self, operation: &'a str) -> BoxFut<'a, Vec<OperationCommand>> {
+        let req = ApiRequest::get(format!("/api/v1/operations/{}/commands", seg(operation)))
+            .query("state", "all");
+        Box::pin(self.items(req))
+    }
+
     fn pending_commands<'a>(&'a self, operation: &'a str) -> BoxFut<'a, Vec<OperationCommand>> {
         let req = ApiRequest::get(format!("/api/v1/operations/{}/commands", seg(operation)))
             .query("state", "pending");

@@ -191,4 +191,8 @@ pub struct OperationDetail {
     pub pending_commands: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event: Option<OperationEvent>,
+    /// The server's clock when it answered, so a client can tell a lease's age and how long
+    /// ago it expired without trusting its own clock (a simulator runs faster than wall time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<String>,
 }

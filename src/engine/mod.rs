@@ -7,6 +7,7 @@
 //! fsynced — before each state change takes effect.
 
 pub mod canary;
+pub mod control;
 pub mod deploy;
 pub mod environment;
 pub mod events;

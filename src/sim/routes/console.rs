@@ -427,6 +427,7 @@ pub fn operation_detail(app: &Shared, w: &World, op: Operation, now: f64) -> Ope
         orphaned,
         pending_commands: u32::try_from(c.pending()).unwrap_or(u32::MAX),
         last_event: c.events.back().map(|e| event_view(app, e)),
+        server_time: Some(app.stamp(now)),
         operation: op,
     }
 }
