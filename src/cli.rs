@@ -109,6 +109,10 @@ pub enum Command {
     /// Ask the driver of the bot's operation to carry on after a pause for a decision (a
     /// canary whose evidence did not settle): it judges the step again.
     Retry(VerbArgs),
+    /// Operations whose relcon died (from the intent journal): without OP, list them; with
+    /// OP, re-attach to it and drive it to its end. Rerunning the same deploy, canary or
+    /// rollback command re-attaches too.
+    Recover(RecoverArgs),
     /// The local audit trail.
     Audit {
         #[command(subcommand)]
@@ -332,6 +336,12 @@ pub struct VerbArgs {
     /// Why, for the audit trail and the driver's log.
     #[arg(long)]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RecoverArgs {
+    /// The operation id (or a unique prefix of it), as `relcon recover` lists it.
+    pub op: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

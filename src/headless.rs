@@ -269,7 +269,7 @@ impl Printer {
 
 /// Run a workflow to its end, printing progress; Ctrl-C aborts it (and it restores what it
 /// changed), a second Ctrl-C stops waiting.
-async fn drive<F, Fut>(
+pub(crate) async fn drive<F, Fut>(
     rt: &Runtime,
     output: Output,
     workflow: crate::engine::events::WorkflowKind,
@@ -317,7 +317,7 @@ where
     }
 }
 
-fn print_report(output: Output, r: &Report) -> u8 {
+pub(crate) fn print_report(output: Output, r: &Report) -> u8 {
     let code = match r.details.get("errorKind").and_then(|v| v.as_str()) {
         Some("auth") => exit::CONFIG,
         Some("not_found") => exit::NOT_FOUND,
@@ -452,8 +452,9 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 timeout: Duration::from_secs(900),
             };
             let bot = Some(plan.bot.clone());
+            let resumed = crate::recover::pending(&rt, WorkflowKind::Deploy, &plan.bot).await;
             let r = drive(&rt, out, WorkflowKind::Deploy, bot, move |ctx| {
-                deploy::run(ctx, plan)
+                crate::recover::attach(ctx, resumed, move |c| deploy::run(c, plan))
             })
             .await;
             Ok(print_report(out, &r))
@@ -468,8 +469,9 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 &a.bot,
             )?;
             let bot = Some(a.bot.clone());
+            let resumed = crate::recover::pending(&rt, WorkflowKind::Canary, &a.bot).await;
             let r = drive(&rt, out, WorkflowKind::Canary, bot, move |ctx| {
-                canary::run(ctx, plan)
+                crate::recover::attach(ctx, resumed, move |c| canary::run(c, plan))
             })
             .await;
             Ok(print_report(out, &r))
@@ -479,8 +481,9 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
             let plan = rollback_plan(&rt, &a)?;
             guard(global, &rt, &format!("roll back {}", a.bot), &a.bot)?;
             let bot = Some(a.bot.clone());
+            let resumed = crate::recover::pending(&rt, WorkflowKind::Rollback, &a.bot).await;
             let r = drive(&rt, out, WorkflowKind::Rollback, bot, move |ctx| {
-                rollback::run(ctx, plan)
+                crate::recover::attach(ctx, resumed, move |c| rollback::run(c, plan))
             })
             .await;
             Ok(print_report(out, &r))
@@ -528,6 +531,15 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
             versions(&rt, out, &a.bot).await
         }
         Command::Audit { command } => audit(global, command),
+        Command::Recover(a) => {
+            let rt = build(global)?;
+            if a.op.is_some() {
+                guard(global, &rt, "resume an interrupted operation", "recover")?;
+            }
+            crate::recover::run(&rt, out, a.op)
+                .await
+                .map_err(|(code, message)| CliError { code, message })
+        }
         Command::Get(_)
         | Command::Promote(_)
         | Command::Pause(_)

@@ -97,6 +97,38 @@ pub enum Record {
         summary: String,
         at: DateTime<Utc>,
     },
+    /// A re-attached run also goes by this key (the one its server lease was taken under).
+    Alias {
+        key: String,
+        at: DateTime<Utc>,
+    },
+}
+
+tokio::task_local! {
+    static NEXT_KEY: std::cell::RefCell<Option<String>>;
+}
+
+/// Run `fut` so that the first write it sends carries `key` — the one journaled before it —
+/// as its idempotency key instead of a fresh one. A relcon that died between the request and
+/// its answer replays it under the same key, and the server answers with what it already
+/// did instead of doing it twice.
+pub async fn with_idempotency_key<F: std::future::Future>(key: String, fut: F) -> F::Output {
+    NEXT_KEY
+        .scope(std::cell::RefCell::new(Some(key)), fut)
+        .await
+}
+
+/// The key [`with_idempotency_key`] set for the next write, taken (once).
+pub fn take_idempotency_key() -> Option<String> {
+    NEXT_KEY.try_with(|k| k.borrow_mut().take()).ok().flatten()
+}
+
+/// What an engine journals to: the journal and the server its operations run against.
+#[derive(Debug, Clone)]
+pub struct JournalSink {
+    pub journal: Journal,
+    pub profile: String,
+    pub api_url: String,
 }
 
 /// Where journals live.
@@ -125,6 +157,10 @@ pub struct OpState {
     pub created: Vec<(String, String)>,
     pub steps: Vec<String>,
     pub finished: Option<(Outcome, String)>,
+    /// Other keys its runs went by (see [`Record::Alias`]).
+    pub aliases: Vec<String>,
+    /// How many times a run re-attached to it.
+    pub resumes: usize,
 }
 
 impl OpState {
@@ -307,6 +343,8 @@ fn read_state(path: &Path) -> Option<OpState> {
                     created: Vec::new(),
                     steps: Vec::new(),
                     finished: None,
+                    aliases: Vec::new(),
+                    resumes: 0,
                 })
             }
             other => {
@@ -330,6 +368,10 @@ fn read_state(path: &Path) -> Option<OpState> {
                     Record::Finished {
                         outcome, summary, ..
                     } => s.finished = Some((outcome, summary)),
+                    Record::Alias { key, .. } => {
+                        s.aliases.push(key);
+                        s.resumes += 1;
+                    }
                     Record::Intent { .. } => {}
                 }
             }

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod logging;
 pub mod operator;
 pub mod plans;
+pub mod recover;
 pub mod runtime;
 pub mod sanitize;
 pub mod sim;

@@ -85,6 +85,10 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
         profile.clock(),
         profile.operator.clone(),
     );
+    let engine = match crate::recover::sink_for(&profile.name, &profile.api_url) {
+        Some(sink) => engine.with_journal(sink),
+        None => engine,
+    };
     Ok(Runtime {
         profile,
         backend,

@@ -260,7 +260,10 @@ impl HttpClient {
     ) -> Result<Reply, BackendError> {
         let url = self.url(&req.path)?;
         let what = req.what();
-        let key = needs_idempotency_key(&req.method).then(|| uuid::Uuid::new_v4().to_string());
+        let key = needs_idempotency_key(&req.method).then(|| {
+            crate::journal::take_idempotency_key()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        });
         // Writes carry an idempotency key, so every method this client sends is safe to
         // resend; the check stays so a future unkeyed write is not retried by accident.
         let retry_safe = is_idempotent(&req.method) || key.is_some();

@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::backend::CanaryRequest;
-use crate::domain::{Canary, Stage, Thresholds, VersionStatus};
+use crate::domain::{Canary, CanaryState, Stage, Thresholds, VersionStatus};
 use crate::engine::events::{
     CanaryDecision, CanarySample, EventKind, OpCommand, Outcome, Verdict, WorkflowKind,
 };
@@ -24,7 +25,7 @@ const KIND: WorkflowKind = WorkflowKind::Canary;
 /// The bucket size the evidence is read at (server time).
 pub const BUCKET: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CanaryPlan {
     pub bot: String,
     pub version: String,
@@ -134,6 +135,8 @@ enum End {
     RollBack(String),
     /// Stopped for a person who is not there (headless): the canary stays paused.
     Paused(String),
+    /// The server ended the canary while nobody drove it (found so on re-attaching).
+    Settled(Outcome, String),
 }
 
 /// What a canary run keeps: its state on the server, the evidence, the decisions.
@@ -149,6 +152,8 @@ struct Run {
 }
 
 pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
+    // A re-attached run carries on with the plan its predecessor journaled.
+    let plan = ctx.resumed_plan().unwrap_or(plan);
     let names = step_names(&plan);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     ctx.started(
@@ -181,6 +186,7 @@ pub async fn run(mut ctx: Ctx, plan: CanaryPlan) -> Report {
         Ok(End::RollBack(reason)) => {
             roll_back(&mut ctx, &plan, &r, reason, Outcome::RolledBack, d).await
         }
+        Ok(End::Settled(outcome, summary)) => ctx.finish(KIND, outcome, summary, d),
         Ok(End::Paused(reason)) => {
             let summary = format!(
                 "canary {} {} paused at {}% for a decision: {reason}; it keeps its traffic \
@@ -273,22 +279,49 @@ async fn validate(engine: &Engine, plan: &CanaryPlan) -> Result<(String, String)
 
 async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, slot: &mut Option<Run>) -> Result<End, Stop> {
     let engine = ctx.engine.clone();
-    let (env, version) = ctx
-        .step("validate", async {
-            let (env, version) = validate(&engine, plan).await?;
-            let d = format!("{version} in {env}; steps {:?}", plan.steps);
-            Ok(((env, version), Some(d)))
-        })
-        .await?;
     let first = plan.steps[0];
-    ctx.audit(KIND, "started", |e| {
-        e.bot = Some(plan.bot.clone());
-        e.environment = Some(env.clone());
-        e.to_version = Some(version.clone());
-        e.detail = Some(format!("canary at {first}%"));
-        e.metrics = Some(json!({"steps": plan.steps, "thresholds": plan.thresholds, "judge": plan.judge, "budgets": plan.budgets}));
-    })
-    .await?;
+    let journaled: Option<(String, String)> = ctx.resumed_intent().and_then(|r| {
+        Some((
+            r.get("environment")?.as_str()?.to_string(),
+            r.get("version")?.as_str()?.to_string(),
+        ))
+    });
+    let (env, version) = match journaled {
+        Some((env, version)) => {
+            ctx.emit(EventKind::StepFinished {
+                step: "validate".into(),
+                detail: Some(format!(
+                    "{version} in {env}, as the interrupted run resolved it"
+                )),
+            });
+            ctx.audit_resumed(KIND, &plan.bot).await?;
+            (env, version)
+        }
+        None => {
+            let (env, version) = ctx
+                .step("validate", async {
+                    let (env, version) = validate(&engine, plan).await?;
+                    let d = format!("{version} in {env}; steps {:?}", plan.steps);
+                    Ok(((env, version), Some(d)))
+                })
+                .await?;
+            ctx.journal_intent(
+                KIND,
+                Some(&plan.bot),
+                json!(plan),
+                json!({"environment": env, "version": version}),
+            )?;
+            ctx.audit(KIND, "started", |e| {
+                e.bot = Some(plan.bot.clone());
+                e.environment = Some(env.clone());
+                e.to_version = Some(version.clone());
+                e.detail = Some(format!("canary at {first}%"));
+                e.metrics = Some(json!({"steps": plan.steps, "thresholds": plan.thresholds, "judge": plan.judge, "budgets": plan.budgets}));
+            })
+            .await?;
+            (env, version)
+        }
+    };
     let request = CanaryRequest {
         bot_id: plan.bot.clone(),
         environment_id: env.clone(),
@@ -299,16 +332,46 @@ async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, slot: &mut Option<Run>) -> 
         max_traffic_percentage: plan.max_traffic,
     };
     let backend = engine.backend.clone();
-    let canary = ctx
-        .step("start canary", async {
-            let c = backend.start_canary(&request).await?;
-            let d = format!(
-                "{} serving {}% ({} stable)",
-                c.id, c.canary_weight, c.stable_version
-            );
-            Ok((c, Some(d)))
-        })
-        .await?;
+    let step = "start canary";
+    ctx.emit(EventKind::StepStarted { step: step.into() });
+    let started = match ctx.journaled_id(step) {
+        Some(id) => backend.get_canary(&id).await.map_err(Stop::from),
+        None => {
+            ctx.journaled_create(step, backend.start_canary(&request), |c: &Canary| {
+                c.id.clone()
+            })
+            .await
+        }
+    };
+    let canary = match started {
+        // Re-attached: what the canary is now, not what it was when it started.
+        Ok(c) if ctx.resumed().is_some() => backend.get_canary(&c.id).await.map_err(Stop::from),
+        other => other,
+    };
+    let canary = match canary {
+        Ok(c) => {
+            let how = if ctx.resumed().is_some() {
+                "adopted: "
+            } else {
+                ""
+            };
+            ctx.emit(EventKind::StepFinished {
+                step: step.into(),
+                detail: Some(format!(
+                    "{how}{} serving {}% ({} stable)",
+                    c.id, c.canary_weight, c.stable_version
+                )),
+            });
+            c
+        }
+        Err(e) => {
+            ctx.emit(EventKind::StepFailed {
+                step: step.into(),
+                reason: e.to_string(),
+            });
+            return Err(e);
+        }
+    };
     ctx.emit(EventKind::Linked {
         server_id: canary.id.clone(),
     });
@@ -328,18 +391,63 @@ async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, slot: &mut Option<Run>) -> 
             })
         }));
     }
+    // A re-attached run takes up the step the canary stands at; the judge reads its
+    // evidence again from the canary's start.
+    let at = if ctx.resumed().is_some() {
+        plan.steps
+            .iter()
+            .rposition(|s| *s <= canary.canary_weight + 1e-9)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let mut policy = Policy::new(plan.budgets, plan.steps.len());
+    for _ in 0..at {
+        policy.next_step();
+    }
+    let settled = (!canary.state.is_active()).then_some(canary.state);
     let run = slot.insert(Run {
+        weight: if at > 0 { plan.steps[at] } else { first },
         canary,
         env,
         version,
         evidence: Evidence::default(),
-        policy: Policy::new(plan.budgets, plan.steps.len()),
+        policy,
         decisions: Vec::new(),
         last: None,
-        weight: first,
     });
+    if let Some(state) = settled {
+        let outcome = if state == CanaryState::Promoted {
+            Outcome::Succeeded
+        } else {
+            Outcome::RolledBack
+        };
+        let summary = format!(
+            "canary {} {} was {} on the server while nobody drove it",
+            plan.bot,
+            run.version,
+            state.as_str().replace('_', " ")
+        );
+        ctx.audit(KIND, "completed", |e| {
+            e.bot = Some(plan.bot.clone());
+            e.environment = Some(run.env.clone());
+            e.to_version = Some(run.version.clone());
+            e.outcome = Some(outcome.as_str().into());
+            e.detail = Some(summary.clone());
+        })
+        .await?;
+        return Ok(End::Settled(outcome, summary));
+    }
+    if at > 0 {
+        ctx.detail(format!(
+            "re-attached at step {} of {} ({}%)",
+            at + 1,
+            plan.steps.len(),
+            plan.steps[at]
+        ));
+    }
     let total = plan.steps.len();
-    let mut i = 0;
+    let mut i = at;
     while i < total {
         let weight = plan.steps[i];
         let name = format!("hold {weight}%");
@@ -351,6 +459,7 @@ async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, slot: &mut Option<Run>) -> 
         ctx.emit(EventKind::StepStarted { step: name.clone() });
         match hold(ctx, plan, run, i).await {
             Ok(Next::Step(detail)) => {
+                ctx.journal_step(&name)?;
                 ctx.emit(EventKind::StepFinished {
                     step: name,
                     detail: Some(detail),

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::backend::{DeploymentRequest, RoutingRequest};
@@ -18,7 +19,7 @@ use crate::domain::{
     BotSummary, DeploymentState, DeploymentStatus, DrainState, RouteWeight, Stage, Version,
     VersionStatus,
 };
-use crate::engine::events::{Outcome, WorkflowKind};
+use crate::engine::events::{EventKind, Outcome, WorkflowKind};
 use crate::engine::{Ctx, Engine, Report, Stop, Woken, details, poll_until};
 
 const KIND: WorkflowKind = WorkflowKind::Deploy;
@@ -43,7 +44,7 @@ pub struct DeployOptions {
     pub wait_drain: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeployPlan {
     pub bot: String,
     pub version: String,
@@ -56,7 +57,7 @@ pub struct DeployPlan {
 }
 
 /// What the switch will do, for a preview before confirming.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SwitchPreview {
     pub target: String,
     pub other: String,
@@ -129,6 +130,8 @@ pub async fn run(ctx: Ctx, plan: DeployPlan) -> Report {
 
 /// [`run`] with [`DeployOptions`].
 pub async fn run_with(mut ctx: Ctx, plan: DeployPlan, options: DeployOptions) -> Report {
+    // A re-attached run carries on with the plan its predecessor journaled.
+    let plan = ctx.resumed_plan().unwrap_or(plan);
     ctx.started(
         KIND,
         format!("deploy {} {}", plan.bot, plan.version),
@@ -235,27 +238,55 @@ async fn run_inner(
     deployment: &mut Option<String>,
 ) -> Result<Report, Stop> {
     let engine = ctx.engine.clone();
-    let (version, preview) = ctx
-        .step("validate", async {
-            let (v, p) = validate(&engine, plan).await?;
-            let d = format!(
-                "{} → {} (idle, live {}); NLU {} published",
-                v.id,
-                p.target,
-                p.target_live.as_deref().unwrap_or("nothing"),
-                v.nlu_model_id
-            );
-            Ok(((v, p), Some(d)))
-        })
-        .await?;
-    ctx.audit(KIND, "started", |e| {
-        e.bot = Some(plan.bot.clone());
-        e.environment = Some(preview.target.clone());
-        e.from_version = preview.other_live.clone();
-        e.to_version = Some(version.id.clone());
-        e.detail = Some(format!("deploy to idle environment {}", preview.target));
-    })
-    .await?;
+    let journaled: Option<(Version, SwitchPreview)> = ctx.resumed_intent().and_then(|r| {
+        Some((
+            serde_json::from_value(r.get("version")?.clone()).ok()?,
+            serde_json::from_value(r.get("preview")?.clone()).ok()?,
+        ))
+    });
+    let (version, preview) = match journaled {
+        Some((v, p)) => {
+            ctx.emit(EventKind::StepFinished {
+                step: "validate".into(),
+                detail: Some(format!(
+                    "{} → {}, as the interrupted run resolved it",
+                    v.id, p.target
+                )),
+            });
+            ctx.audit_resumed(KIND, &plan.bot).await?;
+            (v, p)
+        }
+        None => {
+            let (version, preview) = ctx
+                .step("validate", async {
+                    let (v, p) = validate(&engine, plan).await?;
+                    let d = format!(
+                        "{} → {} (idle, live {}); NLU {} published",
+                        v.id,
+                        p.target,
+                        p.target_live.as_deref().unwrap_or("nothing"),
+                        v.nlu_model_id
+                    );
+                    Ok(((v, p), Some(d)))
+                })
+                .await?;
+            ctx.journal_intent(
+                KIND,
+                Some(&plan.bot),
+                json!(plan),
+                json!({"version": version, "preview": preview}),
+            )?;
+            ctx.audit(KIND, "started", |e| {
+                e.bot = Some(plan.bot.clone());
+                e.environment = Some(preview.target.clone());
+                e.from_version = preview.other_live.clone();
+                e.to_version = Some(version.id.clone());
+                e.detail = Some(format!("deploy to idle environment {}", preview.target));
+            })
+            .await?;
+            (version, preview)
+        }
+    };
     let request = DeploymentRequest {
         bot_id: plan.bot.clone(),
         version_id: Some(version.id.clone()),
@@ -265,25 +296,46 @@ async fn run_inner(
         metadata: json!({"requestedBy": ctx.engine.operator, "operationId": ctx.op_key}),
     };
     let backend = ctx.engine.backend.clone();
-    let accepted = ctx
-        .step("create deployment", async {
-            let a = backend.create_deployment(&request).await?;
-            let d = format!("{} accepted", a.deployment_id);
-            Ok((a, Some(d)))
-        })
-        .await?;
-    *deployment = Some(accepted.deployment_id.clone());
-    ctx.emit(crate::engine::events::EventKind::Linked {
-        server_id: accepted.deployment_id.clone(),
+    let step = "create deployment";
+    let id = match ctx.journaled_id(step) {
+        Some(id) => {
+            ctx.emit(EventKind::StepFinished {
+                step: step.into(),
+                detail: Some(format!("{id}, created before the interruption")),
+            });
+            id
+        }
+        None => {
+            ctx.emit(EventKind::StepStarted { step: step.into() });
+            let a = ctx
+                .journaled_create(step, backend.create_deployment(&request), |a| {
+                    a.deployment_id.clone()
+                })
+                .await
+                .inspect_err(|e| {
+                    ctx.emit(EventKind::StepFailed {
+                        step: step.into(),
+                        reason: e.to_string(),
+                    })
+                })?;
+            ctx.emit(EventKind::StepFinished {
+                step: step.into(),
+                detail: Some(format!("{} accepted", a.deployment_id)),
+            });
+            ctx.audit(KIND, "deployment_created", |e| {
+                e.bot = Some(plan.bot.clone());
+                e.environment = Some(preview.target.clone());
+                e.to_version = Some(version.id.clone());
+                e.detail = Some(format!("deployment {}", a.deployment_id));
+            })
+            .await?;
+            a.deployment_id
+        }
+    };
+    *deployment = Some(id.clone());
+    ctx.emit(EventKind::Linked {
+        server_id: id.clone(),
     });
-    ctx.audit(KIND, "deployment_created", |e| {
-        e.bot = Some(plan.bot.clone());
-        e.environment = Some(preview.target.clone());
-        e.to_version = Some(version.id.clone());
-        e.detail = Some(format!("deployment {}", accepted.deployment_id));
-    })
-    .await?;
-    let id = accepted.deployment_id.clone();
     ctx.emit(crate::engine::events::EventKind::StepStarted {
         step: "wait for deployment".into(),
     });
@@ -362,42 +414,59 @@ async fn run_inner(
         drain: None,
         deployment_id: Some(id.clone()),
     };
-    ctx.step("switch traffic", async {
-        backend.set_routing(&routing).await?;
-        Ok((
-            (),
-            Some(format!("{} 100% · {} 0%", preview.target, preview.other)),
-        ))
-    })
-    .await?;
+    if ctx.passed("switch traffic") {
+        ctx.emit(EventKind::StepFinished {
+            step: "switch traffic".into(),
+            detail: Some("switched before the interruption".into()),
+        });
+    } else {
+        ctx.step("switch traffic", async {
+            backend.set_routing(&routing).await?;
+            Ok((
+                (),
+                Some(format!("{} 100% · {} 0%", preview.target, preview.other)),
+            ))
+        })
+        .await?;
+        ctx.journal_step("switch traffic")?;
+    }
     let mut synced = Vec::new();
     let regions = plan.regions.clone();
-    let sync_result = ctx
-        .step("sync regions", async {
-            let mut problems = Vec::new();
-            for r in &regions {
-                match backend.create_sync_job(&id, r).await {
-                    Ok(job) => synced.push(json!({"region": r, "syncJobId": job})),
-                    Err(e) => problems.push(format!("{r}: {e}")),
-                }
+    ctx.emit(EventKind::StepStarted {
+        step: "sync regions".into(),
+    });
+    let mut problems = Vec::new();
+    for r in &regions {
+        let step = format!("sync {r}");
+        let job = match ctx.journaled_id(&step) {
+            Some(job) => Ok(job),
+            None => {
+                ctx.journaled_create(&step, backend.create_sync_job(&id, r), |j: &String| {
+                    j.clone()
+                })
+                .await
             }
-            let detail = if regions.is_empty() {
-                "no regions configured".to_string()
-            } else {
-                format!("{} of {} regions", synced.len(), regions.len())
-            };
-            if problems.is_empty() {
-                Ok(((), Some(detail)))
-            } else {
-                // The release stands; a failed sync is reported, not rolled back.
-                Ok((
-                    (),
-                    Some(format!("{detail}; failed: {}", problems.join("; "))),
-                ))
-            }
-        })
-        .await;
-    sync_result?;
+        };
+        match job {
+            Ok(job) => synced.push(json!({"region": r, "syncJobId": job})),
+            // The release stands; a failed sync is reported, not rolled back.
+            Err(Stop::Backend(e)) => problems.push(format!("{r}: {e}")),
+            Err(stop) => return Err(stop),
+        }
+    }
+    let detail = if regions.is_empty() {
+        "no regions configured".to_string()
+    } else {
+        format!("{} of {} regions", synced.len(), regions.len())
+    };
+    ctx.emit(EventKind::StepFinished {
+        step: "sync regions".into(),
+        detail: Some(if problems.is_empty() {
+            detail
+        } else {
+            format!("{detail}; failed: {}", problems.join("; "))
+        }),
+    });
     let drain = watch_drain(ctx, plan, &preview.other, options.wait_drain).await?;
     let summary = format!(
         "{} {} live in {} with 100% of traffic (was {} in {}){}",

@@ -14,6 +14,7 @@ pub mod events;
 pub mod flows;
 pub mod judge;
 mod poll;
+mod resume;
 pub mod rollback;
 
 use std::sync::Arc;
@@ -129,6 +130,8 @@ pub struct Engine {
     pub webhooks: Option<WebhookSender>,
     pub clock: Clock,
     pub operator: String,
+    /// The intent journal (none: operations are not journaled, e.g. in unit tests).
+    pub journal: Option<crate::journal::JournalSink>,
     next_op: Arc<AtomicU64>,
 }
 
@@ -154,12 +157,34 @@ impl Engine {
             webhooks,
             clock,
             operator: operator.into(),
+            journal: None,
             next_op: Arc::new(AtomicU64::new(1)),
         }
     }
 
+    /// Journal every operation's intent and progress (see [`crate::journal`]).
+    pub fn with_journal(mut self, sink: crate::journal::JournalSink) -> Engine {
+        self.journal = Some(sink);
+        self
+    }
+
     /// Start a workflow in its own task. `run` gets the context and returns the report.
     pub fn spawn<F, Fut>(&self, events: mpsc::UnboundedSender<ProgressEvent>, run: F) -> OpHandle
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Report> + Send + 'static,
+    {
+        self.spawn_op(events, None, run)
+    }
+
+    /// [`Engine::spawn`], re-attached to the journaled operation `resumed` when given: the
+    /// run keeps its operation id and goes on writing its journal.
+    pub fn spawn_op<F, Fut>(
+        &self,
+        events: mpsc::UnboundedSender<ProgressEvent>,
+        resumed: Option<crate::journal::OpState>,
+        run: F,
+    ) -> OpHandle
     where
         F: FnOnce(Ctx) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Report> + Send + 'static,
@@ -171,12 +196,16 @@ impl Engine {
             engine: self.clone(),
             op: id,
             // Unique across processes and machines (UUIDv7: time-ordered, random tail).
-            op_key: format!("op-{}", uuid::Uuid::now_v7()),
+            op_key: resumed
+                .as_ref()
+                .map(|s| s.op.clone())
+                .unwrap_or_else(|| format!("op-{}", uuid::Uuid::now_v7())),
             events,
             commands: rx,
             cancel: cancel.clone(),
             paused: false,
             pause_hook: None,
+            journal: resume::Journaling::new(self, resumed),
         };
         let join = tokio::spawn(run(ctx));
         OpHandle {
@@ -205,6 +234,7 @@ pub struct Ctx {
     cancel: CancellationToken,
     paused: bool,
     pause_hook: Option<PauseHook>,
+    journal: resume::Journaling,
 }
 
 /// What happened while a workflow waited.
@@ -351,6 +381,7 @@ impl Ctx {
     pub async fn wait(&mut self, what: &str, d: Duration) -> Result<Woken, Stop> {
         let clock = self.clock();
         let mut remaining = d;
+        self.heartbeat();
         loop {
             if self.paused {
                 self.emit(EventKind::Paused);
@@ -450,6 +481,7 @@ impl Ctx {
         summary: String,
         details: Value,
     ) -> Report {
+        self.journal_finished(outcome, &summary);
         self.emit(EventKind::Finished {
             outcome,
             summary: summary.clone(),

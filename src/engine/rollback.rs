@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::backend::{RollbackRequest, SessionQuery};
@@ -27,7 +28,7 @@ pub const STEPS: &[&str] = &[
     "drain sessions",
 ];
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RollbackPlan {
     pub bot: String,
     /// Default: the last known-good version (see [`last_known_good`]).
@@ -161,7 +162,35 @@ async fn validate(engine: &Engine, plan: &RollbackPlan) -> Result<Target, Stop> 
     })
 }
 
+/// The target a re-attached run takes over from the journal: the version resolved at the
+/// start (never resolved again), what was live then, the environment switched.
+async fn rejoin(
+    engine: &Engine,
+    plan: &RollbackPlan,
+    resolved: &serde_json::Value,
+) -> Result<Target, Stop> {
+    let b = engine.backend.as_ref();
+    let id = resolved["target"]
+        .as_str()
+        .ok_or_else(|| Stop::Failed("the journaled rollback has no target".into()))?;
+    let detail = b.get_bot_detail(&plan.bot).await?;
+    let versions = b.list_versions(&plan.bot).await?;
+    let version = versions
+        .iter()
+        .find(|v| v.id == id)
+        .cloned()
+        .ok_or_else(|| Stop::NotFound(format!("{} has no version {id} any more", plan.bot)))?;
+    Ok(Target {
+        version,
+        live: resolved["live"].as_str().map(str::to_string),
+        env: resolved["environment"].as_str().map(str::to_string),
+        bot: detail,
+    })
+}
+
 pub async fn run(mut ctx: Ctx, plan: RollbackPlan) -> Report {
+    // A re-attached run carries on with the plan its predecessor journaled.
+    let plan = ctx.resumed_plan().unwrap_or(plan);
     ctx.started(
         KIND,
         format!(
@@ -300,28 +329,54 @@ async fn run_job(ctx: &mut Ctx, plan: &RollbackPlan, version: &str) -> Result<Ro
         force: false,
     };
     let drain = plan.wait_drain;
-    let job = ctx
-        .step("trigger rollback", async {
-            let id = backend
-                .create_rollback_job_drained(&request, Some(drain))
-                .await?;
-            let how = if drain.is_zero() {
-                "no drain".to_string()
-            } else {
-                format!("drain up to {}", human(drain))
-            };
-            Ok((id.clone(), Some(format!("job {id} for {version}, {how}"))))
-        })
-        .await?;
+    let step = "trigger rollback";
+    let key = format!("{step} {version}");
+    let how = if drain.is_zero() {
+        "no drain".to_string()
+    } else {
+        format!("drain up to {}", human(drain))
+    };
+    let job = match ctx.journaled_id(&key) {
+        Some(job) => {
+            ctx.emit(EventKind::StepFinished {
+                step: step.into(),
+                detail: Some(format!(
+                    "job {job} for {version}, created before the interruption"
+                )),
+            });
+            job
+        }
+        None => {
+            ctx.emit(EventKind::StepStarted { step: step.into() });
+            let job = ctx
+                .journaled_create(
+                    &key,
+                    backend.create_rollback_job_drained(&request, Some(drain)),
+                    |id: &String| id.clone(),
+                )
+                .await
+                .inspect_err(|e| {
+                    ctx.emit(EventKind::StepFailed {
+                        step: step.into(),
+                        reason: e.to_string(),
+                    })
+                })?;
+            ctx.emit(EventKind::StepFinished {
+                step: step.into(),
+                detail: Some(format!("job {job} for {version}, {how}")),
+            });
+            ctx.audit(KIND, "job_created", |e| {
+                e.bot = Some(plan.bot.clone());
+                e.to_version = Some(version.to_string());
+                e.detail = Some(format!("rollback job {job}"));
+            })
+            .await?;
+            job
+        }
+    };
     ctx.emit(EventKind::Linked {
         server_id: job.clone(),
     });
-    ctx.audit(KIND, "job_created", |e| {
-        e.bot = Some(plan.bot.clone());
-        e.to_version = Some(version.to_string());
-        e.detail = Some(format!("rollback job {job}"));
-    })
-    .await?;
     ctx.emit(EventKind::StepStarted {
         step: "wait for job".into(),
     });
@@ -501,26 +556,66 @@ fn conversation(
 
 async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
     let engine = ctx.engine.clone();
-    let target = ctx
-        .step("validate target", async {
-            let t = validate(&engine, plan).await?;
-            let d = format!(
-                "{} ({}, {}) replaces {}",
-                t.version.id,
-                t.version.status.as_str(),
-                t.version.environment.as_str(),
-                t.live.as_deref().unwrap_or("nothing")
-            );
-            Ok((t, Some(d)))
-        })
-        .await?;
+    let (target, sessions) = match ctx.resumed_intent().cloned() {
+        Some(r) => {
+            let t = rejoin(&engine, plan, &r).await?;
+            ctx.emit(EventKind::StepFinished {
+                step: "validate target".into(),
+                detail: Some(format!(
+                    "{} replaces {}, as the interrupted run resolved it",
+                    t.version.id,
+                    t.live.as_deref().unwrap_or("nothing")
+                )),
+            });
+            let check = SessionCheck {
+                active: r["activeSessions"].as_u64().unwrap_or_default(),
+                at_risk: r["sessionsAtRisk"].as_u64().unwrap_or_default(),
+            };
+            ctx.emit(EventKind::StepFinished {
+                step: "check sessions".into(),
+                detail: Some("checked by the interrupted run".into()),
+            });
+            ctx.audit_resumed(KIND, &plan.bot).await?;
+            (t, check)
+        }
+        None => {
+            let target = ctx
+                .step("validate target", async {
+                    let t = validate(&engine, plan).await?;
+                    let d = format!(
+                        "{} ({}, {}) replaces {}",
+                        t.version.id,
+                        t.version.status.as_str(),
+                        t.version.environment.as_str(),
+                        t.live.as_deref().unwrap_or("nothing")
+                    );
+                    Ok((t, Some(d)))
+                })
+                .await?;
+            let sessions = ctx
+                .step("check sessions", async {
+                    let (check, detail) = check_sessions(&engine, plan, &target).await?;
+                    Ok((check, Some(detail)))
+                })
+                .await?;
+            // The target ("last known good" included) is resolved once, here: a rerun
+            // after a crash rolls back to it, not to whatever is last known good then.
+            ctx.journal_intent(
+                KIND,
+                Some(&plan.bot),
+                json!(plan),
+                json!({
+                    "target": target.version.id,
+                    "live": target.live,
+                    "environment": target.env,
+                    "activeSessions": sessions.active,
+                    "sessionsAtRisk": sessions.at_risk,
+                }),
+            )?;
+            (target, sessions)
+        }
+    };
     let version = target.version.id.clone();
-    let sessions = ctx
-        .step("check sessions", async {
-            let (check, detail) = check_sessions(&engine, plan, &target).await?;
-            Ok((check, Some(detail)))
-        })
-        .await?;
     ctx.audit(KIND, "decision", |e| {
         e.bot = Some(plan.bot.clone());
         e.from_version = target.live.clone();

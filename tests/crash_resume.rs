@@ -1,0 +1,276 @@
+//! The fault suite of the intent journal: a headless relcon is SIGKILLed at points of a
+//! deploy, a canary and a rollback — chosen by what its journal says, never by a sleep —
+//! and the same command is run again against the same simulator. Properties:
+//!
+//! - exactly one server object per intent (no second deployment, canary or rollback job);
+//! - a canary ends promoted or rolled back, never left running alone at its first step;
+//! - a rollback to the last known good keeps the target its first run resolved;
+//! - `relcon audit verify` passes and the audit says the operation was interrupted and
+//!   resumed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use relcon::exit;
+use relcon::sim::world::CanaryPhase;
+use relcon::sim::{self, SimConfig, SimHandle};
+use serde_json::Value;
+
+/// Simulator seconds per wall second.
+const SPEED: f64 = 600.0;
+/// A journal record that has not appeared after this long (wall time) is a hang.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// When to kill: the first journal record it holds.
+type KillPoint = fn(&Value) -> bool;
+
+async fn sim() -> SimHandle {
+    sim::start(SimConfig {
+        port: 0,
+        speed: SPEED,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts")
+}
+
+/// `relcon ARGS` with no config file, pointed at `url`, its state under `dir`.
+fn relcon(dir: &Path, url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_relcon"));
+    c.args(args)
+        .env_remove("RELCON_CONFIG")
+        .env_remove("COGNIGY_CLIENT_ID")
+        .env_remove("COGNIGY_CLIENT_SECRET")
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("RELCON_CLOCK_SPEED", SPEED.to_string())
+        .env("COGNIGY_API_URL", url)
+        .env("COGNIGY_API_KEY", "demo-key");
+    c
+}
+
+fn journal_dir(dir: &Path) -> PathBuf {
+    dir.join("state").join("relcon").join("journal")
+}
+
+/// Every journal record written so far under `dir`.
+fn records(dir: &Path) -> Vec<Value> {
+    let Ok(entries) = std::fs::read_dir(journal_dir(dir)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        out.extend(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
+        );
+    }
+    out
+}
+
+/// Start `args` and SIGKILL it as soon as its journal holds a record for which `at` is
+/// true. Returns what the journal held when it died.
+async fn kill_when(dir: &Path, url: &str, args: &[&str], at: KillPoint) -> Vec<Value> {
+    let mut child = relcon(dir, url, args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("relcon starts");
+    let started = Instant::now();
+    loop {
+        if records(dir).iter().any(at) {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{args:?} ended ({status}) before the kill point");
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{args:?}: the kill point never came"
+        );
+        // Yield between looks at the journal; the state decides, not the time.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("reaped");
+    assert!(!status.success(), "{args:?} was killed, not finished");
+    let held = records(dir);
+    assert!(
+        !held.iter().any(|r| r["record"] == "finished"),
+        "{args:?} finished before it was killed: {held:?}"
+    );
+    held
+}
+
+async fn run(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().expect("relcon runs"))
+        .await
+        .expect("join")
+}
+
+fn says(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn code(o: &Output) -> u8 {
+    o.status.code().expect("an exit code") as u8
+}
+
+/// The audit verifies and says the operation was interrupted and resumed.
+async fn audit_records_the_interruption(dir: &Path, url: &str, workflow: &str) {
+    let o = run(relcon(dir, url, &["audit", "verify"])).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let o = run(relcon(dir, url, &["audit", "show", "--output", "json"])).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let shown: Vec<Value> = serde_json::from_slice(&o.stdout).expect("audit JSON");
+    let resumed: Vec<&Value> = shown
+        .iter()
+        .filter(|r| r["operation"] == workflow && r["event"] == "resumed")
+        .collect();
+    assert_eq!(resumed.len(), 1, "one resumed record: {shown:#?}");
+    let detail = resumed[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("interrupted"), "{detail}");
+    // The first run's records and the resumed run's share one operation id.
+    let id = &resumed[0]["operation_id"];
+    assert!(id.is_string(), "{shown:#?}");
+    let first = shown
+        .iter()
+        .position(|r| r["operation_id"] == *id)
+        .expect("the first run's records");
+    assert_ne!(shown[first]["event"], "resumed", "{shown:#?}");
+    // And nothing is left unfinished.
+    let o = run(relcon(dir, url, &["recover", "--output", "json"])).await;
+    let left: Value = serde_json::from_slice(&o.stdout).expect("recover JSON");
+    assert_eq!(left["unfinished"], serde_json::json!([]), "{left}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_killed_around_its_create_attaches_to_the_one_deployment() {
+    let s = sim().await;
+    let url = s.url();
+    // Killed between journaling the create's key and its answer; then once it is known.
+    let cases: [(&str, &str, KillPoint); 2] = [
+        ("bot-customer-service-v2", "v2.4.0", |r| {
+            r["record"] == "create"
+        }),
+        ("bot-travel-assistant", "v3.5.0", |r| {
+            r["record"] == "created"
+        }),
+    ];
+    for (bot, version, at) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let args = ["deploy", bot, version, "--yes"];
+        kill_when(d, &url, &args, at).await;
+        let o = run(relcon(d, &url, &args)).await;
+        assert_eq!(code(&o), exit::OK, "{bot}: {}", says(&o));
+        assert!(says(&o).contains("re-attaching"), "{}", says(&o));
+        let deployments: Vec<String> = {
+            let g = s.app.lock();
+            g.world
+                .deployments
+                .values()
+                .filter(|x| x.bot == bot)
+                .map(|x| x.id.clone())
+                .collect()
+        };
+        assert_eq!(deployments.len(), 1, "{bot}: {deployments:?}");
+        audit_records_the_interruption(d, &url, "deploy").await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_killed_at_its_first_step_is_adopted_and_driven_to_its_end() {
+    let s = sim().await;
+    let url = s.url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bot = "bot_abc123";
+    let args = ["canary", bot, "2.1.0-canary", "--steps", "5,50", "--yes"];
+    kill_when(d, &url, &args, |r| r["record"] == "created").await;
+    {
+        // Left alone at 5%: what the rerun must pick up.
+        let g = s.app.lock();
+        let c: Vec<_> = g.world.canaries.values().filter(|c| c.bot == bot).collect();
+        assert_eq!(c.len(), 1);
+        assert!(c[0].active(), "the canary runs after its driver died");
+    }
+    let o = run(relcon(d, &url, &args)).await;
+    assert!(
+        [exit::OK, exit::ROLLED_BACK].contains(&code(&o)),
+        "{}",
+        says(&o)
+    );
+    {
+        let g = s.app.lock();
+        let c: Vec<_> = g.world.canaries.values().filter(|c| c.bot == bot).collect();
+        assert_eq!(c.len(), 1, "one canary, adopted, not a second one");
+        assert!(
+            matches!(c[0].phase, CanaryPhase::Promoted | CanaryPhase::RolledBack),
+            "the canary ended: {:?}",
+            c[0].phase
+        );
+    }
+    audit_records_the_interruption(d, &url, "canary").await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_to_the_last_known_good_killed_keeps_its_target() {
+    let s = sim().await;
+    let url = s.url();
+    let bot = "bot_12345";
+    let cases: [KillPoint; 2] = [|r| r["record"] == "create", |r| r["record"] == "created"];
+    let mut target: Option<String> = None;
+    for (i, at) in cases.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let args = ["rollback", bot, "--yes"];
+        if i > 0 {
+            // Put the bot back where it was, so "last known good" means the same again.
+            s.app.reset();
+        }
+        let held = kill_when(d, &url, &args, at).await;
+        let journaled = held
+            .iter()
+            .find(|r| r["record"] == "intent")
+            .and_then(|r| r["plan"]["resolved"]["target"].as_str())
+            .map(str::to_string)
+            .expect("the intent names the target");
+        if let Some(t) = &target {
+            assert_eq!(&journaled, t, "the same world resolves the same target");
+        }
+        target = Some(journaled.clone());
+        let o = run(relcon(d, &url, &args)).await;
+        assert_eq!(code(&o), exit::OK, "{}", says(&o));
+        let jobs: Vec<String> = {
+            let g = s.app.lock();
+            g.world
+                .rollback_jobs
+                .values()
+                .filter(|j| j.bot == bot)
+                .map(|j| j.target.clone())
+                .collect()
+        };
+        assert_eq!(
+            jobs,
+            vec![journaled.clone()],
+            "one job, to the journaled target"
+        );
+        assert!(
+            says(&o).contains(&format!("rolled back to {journaled}")),
+            "{}",
+            says(&o)
+        );
+        audit_records_the_interruption(d, &url, "rollback").await;
+    }
+    s.stop().await;
+}
