@@ -13,7 +13,7 @@ use crate::audit::AuditRecord;
 use crate::cli::Global;
 use crate::config::{self, Config, ResolvedProfile, UiSettings};
 use crate::domain::Stage;
-use crate::engine::events::{OpCommand, OpId, ProgressEvent};
+use crate::engine::events::{OpCommand, OpId, ProgressEvent, WorkflowKind};
 use crate::engine::{canary, deploy, environment, flows, rollback};
 use crate::plans;
 use crate::runtime::{self, Runtime};
@@ -207,7 +207,10 @@ fn start_workflow(
                 regions: p.region_sync.clone(),
                 timeout: Duration::from_secs(900),
             };
-            rt.engine.spawn(events, move |ctx| deploy::run(ctx, plan))
+            let bot = Some(plan.bot.clone());
+            driven(rt, WorkflowKind::Deploy, bot, events, move |ctx| {
+                deploy::run(ctx, plan)
+            })
         }
         Effect::StartCanary(r) => {
             let ask = plans::CanaryAsk {
@@ -227,7 +230,10 @@ fn start_workflow(
                 ..plans::CanaryAsk::default()
             };
             let plan = plans::canary(&p.canary, &ask)?;
-            rt.engine.spawn(events, move |ctx| canary::run(ctx, plan))
+            let bot = Some(plan.bot.clone());
+            driven(rt, WorkflowKind::Canary, bot, events, move |ctx| {
+                canary::run(ctx, plan)
+            })
         }
         Effect::StartRollback {
             bot,
@@ -251,7 +257,10 @@ fn start_workflow(
                 min_confidence: s.min_confidence,
                 timeout: Duration::from_secs(600),
             };
-            rt.engine.spawn(events, move |ctx| rollback::run(ctx, plan))
+            let bot = Some(plan.bot.clone());
+            driven(rt, WorkflowKind::Rollback, bot, events, move |ctx| {
+                rollback::run(ctx, plan)
+            })
         }
         Effect::StartFlowsDeploy { env } => {
             let name = format!("{env}-{}.json", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
@@ -263,7 +272,9 @@ fn start_workflow(
                 bot: None,
                 manifest_path,
             };
-            rt.engine.spawn(events, move |ctx| flows::run(ctx, plan))
+            driven(rt, WorkflowKind::Flows, None, events, move |ctx| {
+                flows::run(ctx, plan)
+            })
         }
         Effect::StartEnvDeploy { env, snapshot_path } => {
             let snapshot = environment::Snapshot::load(&snapshot_path)?;
@@ -272,12 +283,30 @@ fn start_workflow(
                 snapshot,
                 health_interval: Duration::from_secs(15),
             };
-            rt.engine
-                .spawn(events, move |ctx| environment::run(ctx, plan))
+            driven(rt, WorkflowKind::Environment, None, events, move |ctx| {
+                environment::run(ctx, plan)
+            })
         }
         _ => return Ok(None),
     };
     Ok(Some((handle.id, handle.commands)))
+}
+
+/// Start a workflow driven on the server (a lease, commands from other relcons, events):
+/// see [`crate::engine::control`].
+fn driven<F, Fut>(
+    rt: &Runtime,
+    workflow: WorkflowKind,
+    bot: Option<String>,
+    events: UnboundedSender<ProgressEvent>,
+    run: F,
+) -> crate::engine::OpHandle
+where
+    F: FnOnce(crate::engine::Ctx) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::engine::Report> + Send + 'static,
+{
+    let settings = crate::engine::control::DriverSettings::for_engine(&rt.engine);
+    crate::engine::control::spawn_driven(&rt.engine, settings, workflow, bot, events, run)
 }
 
 async fn refresh(

@@ -511,7 +511,14 @@ pub async fn get(
 pub async fn run(global: &Global, rt: &Runtime, command: Command) -> Result<u8, CliError> {
     let backend = rt.backend.as_ref();
     let (bot, verb, reason) = match command {
-        Command::Get(a) => return get(backend, &a.bot, a.watch, global.output).await,
+        Command::Get(a) => {
+            return get(backend, &a.bot, a.watch, global.output)
+                .await
+                .map_err(|e| CliError {
+                    code: e.code,
+                    message: clean(&e.message),
+                });
+        }
         Command::Promote(a) => (
             a.bot,
             if a.full {
@@ -534,6 +541,7 @@ pub async fn run(global: &Global, rt: &Runtime, command: Command) -> Result<u8, 
             verb.as_str()
         )));
     }
+    // Every message carries server strings (ids, states): cleaned before a terminal sees it.
     let sent = send(
         backend,
         &bot,
@@ -542,7 +550,11 @@ pub async fn run(global: &Global, rt: &Runtime, command: Command) -> Result<u8, 
         reason.as_deref(),
         ANSWER_DEADLINE,
     )
-    .await?;
+    .await
+    .map_err(|e| CliError {
+        code: e.code,
+        message: clean(&e.message),
+    })?;
     match global.output {
         Output::Json => print_json(&sent),
         Output::Human => {
@@ -554,7 +566,7 @@ pub async fn run(global: &Global, rt: &Runtime, command: Command) -> Result<u8, 
             out(&format!(
                 "{mark} {} {}: {} by the driver, {} — {}",
                 sent.verb,
-                sent.operation_id,
+                clean(&sent.operation_id),
                 sent.command.state.as_str(),
                 sent.driver,
                 sent.command

@@ -237,7 +237,6 @@ where
         traffic_step: None,
         paused: false,
         waiting: VecDeque::new(),
-        last_renewal: None,
     };
     let driver_task = tokio::spawn(driver.run(inner_rx, key_rx));
     let wf = handle.join;
@@ -282,7 +281,6 @@ struct Driving {
     traffic_step: Option<(usize, usize, f64)>,
     paused: bool,
     waiting: VecDeque<Waiting>,
-    last_renewal: Option<tokio::time::Instant>,
 }
 
 impl Driving {
@@ -306,8 +304,13 @@ impl Driving {
         self.op_key = key.await.unwrap_or_default();
         let clock = self.engine.clock;
         let renew_every = self.settings.ttl / 3;
-        let mut poll = tokio::time::interval(self.settings.command_poll);
+        let floor = Duration::from_millis(10);
+        let mut poll = tokio::time::interval(self.settings.command_poll.max(floor));
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Its own timer, so that events and command reads never put a renewal off.
+        let mut renew = tokio::time::interval(clock.to_wall(renew_every).max(floor));
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        renew.reset();
         loop {
             tokio::select! {
                 e = rx.recv() => match e {
@@ -321,7 +324,7 @@ impl Driving {
                     None => break,
                 },
                 _ = poll.tick(), if self.server_id.is_some() => self.take_commands().await,
-                _ = clock.sleep(renew_every), if self.server_id.is_some() => self.renew().await,
+                _ = renew.tick(), if self.server_id.is_some() => self.renew().await,
             }
         }
         // Whatever the workflow still says after its end reaches the consumer.
@@ -425,7 +428,6 @@ impl Driving {
         match self.backend().acquire_lease(server_id, &req).await {
             Ok(_) => {
                 self.server_id = Some(server_id.to_string());
-                self.last_renewal = Some(tokio::time::Instant::now());
                 self.say(format!(
                     "driving {server_id}: lease held as {} on {} for {}s of server time, renewed every {}s; `relcon get|pause|resume|promote|abort` from any relcon reach it",
                     req.holder,
@@ -446,7 +448,7 @@ impl Driving {
         };
         let req = self.request();
         match self.backend().acquire_lease(&id, &req).await {
-            Ok(_) => self.last_renewal = Some(tokio::time::Instant::now()),
+            Ok(_) => {}
             Err(e @ BackendError::Conflict { .. }) => {
                 self.say(format!(
                     "lost the lease on {id} (it expired and another relcon took it over): {e}; this run no longer takes commands from the server"
