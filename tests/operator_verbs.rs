@@ -432,3 +432,59 @@ async fn verbs_on_a_bot_without_an_operation_in_progress_say_what_ended() {
         e.message
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_renews_its_lease_past_its_first_expiry() {
+    let h = Harness::start(Setup::default()).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let plan = long_plan();
+    let bot = Some(plan.bot.clone());
+    // Ten minutes of server time: a second of wall time at the tests' speed.
+    let s = DriverSettings {
+        ttl: Duration::from_secs(600),
+        ..settings(&h, "alice", "ci-a")
+    };
+    let handle = control::spawn_driven(&h.engine, s, WorkflowKind::Canary, bot, tx, move |ctx| {
+        canary::run(ctx, plan)
+    });
+    tokio::time::timeout(JOIN_TIMEOUT, async {
+        while let Some(e) = rx.recv().await {
+            if matches!(&e.kind, EventKind::Detail { message } if message.starts_with("driving ")) {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the lease is taken");
+    let b = h.engine.backend.as_ref();
+    let id = the_canary(b).await;
+    let first = b.get_operation(&id).await.unwrap();
+    let first_expiry = first.lease.clone().expect("a lease").expires_at;
+    // Until the server's clock is past the first lease's expiry.
+    let later = tokio::time::timeout(JOIN_TIMEOUT, async {
+        loop {
+            let d = b.get_operation(&id).await.unwrap();
+            let now = d.server_time.clone().unwrap_or_default();
+            if control::seconds_between(&first_expiry, &now).unwrap_or(0) > 0 {
+                return d;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the server's clock runs");
+    let lease = later.lease.clone().expect("still a lease");
+    assert!(!later.orphaned, "{later:?}");
+    assert!(Driver::of(&later).is_live(), "{later:?}");
+    assert_eq!(lease.acquired_at, first.lease.unwrap().acquired_at);
+    assert_ne!(lease.expires_at, first_expiry);
+
+    handle
+        .commands
+        .send(relcon::engine::events::OpCommand::Abort)
+        .unwrap();
+    tokio::time::timeout(JOIN_TIMEOUT, handle.join)
+        .await
+        .unwrap()
+        .unwrap();
+}
