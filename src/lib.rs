@@ -19,6 +19,7 @@ pub mod logging;
 pub mod operator;
 pub mod plans;
 pub mod recover;
+pub mod retry;
 pub mod runtime;
 pub mod sanitize;
 pub mod sim;

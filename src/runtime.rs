@@ -11,7 +11,7 @@ use crate::audit::AuditLog;
 use crate::backend::{Auth, HttpSettings, ReleaseApi, ReleaseBackend, RetryPolicy, TokenStyle};
 use crate::config::{Credentials, ResolvedProfile, TokenStyle as ConfigTokenStyle};
 use crate::engine::Engine;
-use crate::webhook::{RetryPolicy as HookRetry, WebhookSender, WebhookTarget};
+use crate::webhook::{DeliveryPolicy, WebhookSender, WebhookTarget};
 
 pub struct Runtime {
     pub profile: ResolvedProfile,
@@ -47,6 +47,7 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
         connect_timeout: profile.timeouts.connect,
         read_timeout: profile.timeouts.read,
         total_timeout: profile.timeouts.total,
+        deadline: profile.timeouts.deadline,
         retry: RetryPolicy {
             attempts: profile.retry.attempts.max(1),
             base_delay: profile.retry.base_delay,
@@ -75,8 +76,8 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
             Err(e) => anyhow::bail!("profile {}: {e}", profile.name),
         }
     }
-    let webhooks =
-        (!targets.is_empty()).then(|| WebhookSender::new(client, targets, HookRetry::default()));
+    let webhooks = (!targets.is_empty())
+        .then(|| WebhookSender::new(client, targets, DeliveryPolicy::default()));
     let backend: Arc<dyn ReleaseBackend> = Arc::new(api);
     let engine = Engine::new(
         backend.clone(),

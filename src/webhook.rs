@@ -18,13 +18,15 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use backon::Retryable;
+
+pub use crate::retry::RetryPolicy;
 use base64::prelude::{BASE64_STANDARD, Engine as _};
 use chrono::{SecondsFormat, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -264,26 +266,23 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
-/// How hard to try.
+/// How hard to try: the code base's one retry policy, and a limit per attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included (0 counts as 1).
-    pub attempts: u32,
-    /// Upper bound of the first wait; doubles each retry (waits are uniformly random below
-    /// the bound: "full jitter").
-    pub base_delay: Duration,
-    /// Cap for the bound, and for a server's Retry-After.
-    pub max_delay: Duration,
+pub struct DeliveryPolicy {
+    /// Attempts, backoff (full jitter) and the cap on a target's Retry-After.
+    pub retry: RetryPolicy,
     /// Limit for one attempt, connecting to reading the answer.
     pub per_attempt_timeout: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for DeliveryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
+        DeliveryPolicy {
+            retry: RetryPolicy {
+                attempts: 4,
+                base_delay: Duration::from_millis(500),
+                max_delay: Duration::from_secs(30),
+            },
             per_attempt_timeout: Duration::from_secs(10),
         }
     }
@@ -351,24 +350,12 @@ struct AttemptError {
     message: String,
 }
 
-/// Backoff bounds from an exponential schedule, each replaced by a uniform random wait
-/// below it ("full jitter").
-struct FullJitter<I>(I);
-
-impl<I: Iterator<Item = Duration>> Iterator for FullJitter<I> {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        self.0.next().map(|d| d.mul_f64(rand::random::<f64>()))
-    }
-}
-
 /// Sends signed events to the configured targets.
 #[derive(Clone, Debug)]
 pub struct WebhookSender {
     client: reqwest::Client,
     targets: Vec<WebhookTarget>,
-    policy: RetryPolicy,
+    policy: DeliveryPolicy,
 }
 
 impl WebhookSender {
@@ -376,7 +363,7 @@ impl WebhookSender {
     pub fn new(
         client: reqwest::Client,
         targets: Vec<WebhookTarget>,
-        policy: RetryPolicy,
+        policy: DeliveryPolicy,
     ) -> WebhookSender {
         WebhookSender {
             client,
@@ -432,15 +419,9 @@ impl WebhookSender {
         body: &[u8],
     ) -> DeliveryRecord {
         let secret = secret_bytes(target.secret.expose_secret());
-        let max_delay = self.policy.max_delay;
-        let backoff = FullJitter(
-            ExponentialBuilder::default()
-                .with_min_delay(self.policy.base_delay.min(max_delay))
-                .with_max_delay(max_delay)
-                .with_factor(2.0)
-                .with_max_times(self.policy.attempts.max(1) as usize - 1)
-                .build(),
-        );
+        let retry = self.policy.retry;
+        let max_delay = retry.max_delay;
+        let backoff = retry.waits().take(retry.tries() as usize - 1);
         let attempts = AtomicU32::new(0);
         let (attempts_ref, secret_ref, url) = (&attempts, secret.as_slice(), target.url.as_str());
         let shown_url = redacted_url(url);
@@ -520,7 +501,7 @@ impl WebhookSender {
         }
         let retryable = status.as_u16() == 429 || status.is_server_error();
         let retry_after = if retryable {
-            parse_retry_after(response.headers())
+            crate::retry::retry_after(response.headers())
         } else {
             None
         };
@@ -585,19 +566,6 @@ fn redact(message: &str, secret: &str) -> String {
         }
     }
     out
-}
-
-/// Retry-After as seconds or an HTTP date.
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 /// Whether `url` answers at all: a HEAD request with a 5 s timeout. Ok(status) for any
@@ -859,11 +827,13 @@ mod tests {
         reqwest::Client::builder().build().unwrap()
     }
 
-    fn fast(attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            attempts,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
+    fn fast(attempts: u32) -> DeliveryPolicy {
+        DeliveryPolicy {
+            retry: RetryPolicy {
+                attempts,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
             per_attempt_timeout: Duration::from_secs(5),
         }
     }
@@ -1029,7 +999,7 @@ mod tests {
             StatusCode::OK
         }
         let base = serve(Router::new().route("/", post(silent))).await;
-        let policy = RetryPolicy {
+        let policy = DeliveryPolicy {
             per_attempt_timeout: Duration::from_millis(50),
             ..fast(2)
         };

@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use relcon::audit::{self, AuditEntry, AuditLog, Filter};
-use relcon::webhook::{self, RetryPolicy, SignedHeaders, WebhookSender, WebhookTarget};
+use relcon::webhook::{
+    self, DeliveryPolicy, RetryPolicy, SignedHeaders, WebhookSender, WebhookTarget,
+};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -62,9 +64,12 @@ async fn a_deploy_is_announced_signed_and_audited() {
     let sender = WebhookSender::new(
         client,
         vec![target],
-        RetryPolicy {
-            base_delay: Duration::from_millis(1),
-            ..RetryPolicy::default()
+        DeliveryPolicy {
+            retry: RetryPolicy {
+                base_delay: Duration::from_millis(1),
+                ..DeliveryPolicy::default().retry
+            },
+            ..DeliveryPolicy::default()
         },
     );
 

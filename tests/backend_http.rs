@@ -1101,3 +1101,82 @@ async fn a_silent_server_times_out() {
     }
     assert!(err.to_string().contains("no answer from GET /api/v1/bots"));
 }
+
+/// A server that answers headers at once and then drips its body a byte every 50 ms, for
+/// as long as anyone listens.
+async fn dripping_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // The request first (a GET has no body: its head is all there is).
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n[";
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                loop {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if sock.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_dripping_body_fails_the_call_at_its_deadline_not_per_attempt() {
+    let mut s = settings(&dripping_server().await);
+    // Each byte arrives well inside the read timeout; only the call's deadline ends it.
+    s.read_timeout = Duration::from_secs(30);
+    s.total_timeout = Duration::from_secs(60);
+    s.deadline = Duration::from_millis(400);
+    s.retry.attempts = 4;
+    let err = ReleaseApi::new(s, key_auth())
+        .unwrap()
+        .list_bots()
+        .await
+        .unwrap_err();
+    match &err {
+        BackendError::Timeout {
+            after, attempts, ..
+        } => {
+            assert_eq!(*after, Duration::from_millis(400));
+            assert_eq!(*attempts, 1, "no retry can start after the deadline");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(err.to_string().contains("within 0.4 s"), "{err}");
+}
+
+#[tokio::test]
+async fn retries_and_their_waits_stay_inside_the_deadline() {
+    // 503 with a long Retry-After, on a real clock: the wait would outlast the deadline,
+    // so the call reports the server's answer at once instead of sleeping past it.
+    let server =
+        serve(|_, _| with_header(problem(503, "maintenance", json!({})), "retry-after", "30"))
+            .await;
+    let mut s = HttpSettings::new(&server.base);
+    s.deadline = Duration::from_secs(2);
+    s.retry.attempts = 4;
+    let err = ReleaseApi::new(s, key_auth())
+        .unwrap()
+        .list_bots()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    assert_eq!(err.attempts(), Some(1), "{err:?}");
+    assert_eq!(server.count(|h| h.path == "/api/v1/bots"), 1);
+}

@@ -5,10 +5,9 @@
 //! Every wait goes through [`Clock::sleep`], so against `relcon sim --speed X` a
 //! `Retry-After: 6` lasts six simulator seconds.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -22,26 +21,8 @@ use crate::sanitize::clean;
 /// The header every write carries so a retried request is not applied twice.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// How often and how patiently to retry transient failures.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts in total, the first one included (at least 1).
-    pub attempts: u32,
-    /// The first backoff ceiling (server time); it doubles per retry.
-    pub base_delay: Duration,
-    /// The longest single wait (server time), `Retry-After` included.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
+pub use crate::retry::RetryPolicy;
+use crate::retry::{Deadline, retry_after};
 
 /// Everything the client needs to know about the server it talks to.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +35,9 @@ pub struct HttpSettings {
     pub read_timeout: Duration,
     /// Wall time allowed for one attempt, from connecting to the end of the body.
     pub total_timeout: Duration,
+    /// Wall time allowed for one call, every attempt and wait included: a hung server
+    /// fails the call within it, whatever the retry policy.
+    pub deadline: Duration,
     pub retry: RetryPolicy,
     /// The server's clock: every backoff and `Retry-After` wait is slept on it.
     pub clock: Clock,
@@ -68,6 +52,7 @@ impl HttpSettings {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
             total_timeout: Duration::from_secs(60),
+            deadline: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             clock: Clock::real(),
             user_agent: format!("relcon/{}", env!("CARGO_PKG_VERSION")),
@@ -195,6 +180,7 @@ pub(crate) struct HttpClient {
     clock: Clock,
     connect_timeout: Duration,
     read_timeout: Duration,
+    deadline: Duration,
 }
 
 enum Outcome {
@@ -229,6 +215,7 @@ impl HttpClient {
             clock: settings.clock,
             connect_timeout: settings.connect_timeout,
             read_timeout: settings.read_timeout,
+            deadline: settings.deadline,
         })
     }
 
@@ -267,14 +254,12 @@ impl HttpClient {
         // Writes carry an idempotency key, so every method this client sends is safe to
         // resend; the check stays so a future unkeyed write is not retried by accident.
         let retry_safe = is_idempotent(&req.method) || key.is_some();
-        let max_attempts = self.retry.attempts;
-        let mut backoff = ExponentialBuilder::new()
-            .with_min_delay(self.retry.base_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_factor(2.0)
-            .without_max_times()
-            .build();
-        let mut next_delay = move || full_jitter(backoff.next().unwrap_or_default());
+        let max_attempts = self.retry.tries();
+        let mut backoff = self.retry.waits();
+        let deadline = Deadline::after(self.deadline);
+        let clock = self.clock;
+        // Another try only if its wait (on the server's clock) ends inside the deadline.
+        let fits = |wait: Duration| deadline.allows(clock.to_wall(wait));
         let mut attempt: u32 = 0;
         let mut refreshed = false;
 
@@ -314,22 +299,38 @@ impl HttpClient {
                 Body::Form(fields) => rb.form(fields),
             };
 
-            let outcome = match rb.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let headers = resp.headers().clone();
-                    match resp.bytes().await {
-                        Ok(b) => Outcome::Response(status, headers, b.to_vec()),
-                        Err(e) => Outcome::Transport(e),
+            let exchange = async {
+                match rb.send().await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let headers = resp.headers().clone();
+                        match resp.bytes().await {
+                            Ok(b) => Outcome::Response(status, headers, b.to_vec()),
+                            Err(e) => Outcome::Transport(e),
+                        }
                     }
+                    Err(e) => Outcome::Transport(e),
                 }
-                Err(e) => Outcome::Transport(e),
+            };
+            let Ok(outcome) = tokio::time::timeout(deadline.remaining(), exchange).await else {
+                tracing::warn!(
+                    method = %req.method,
+                    path = %req.path,
+                    attempt,
+                    deadline_ms = deadline.limit().as_millis() as u64,
+                    "no answer within the call's deadline"
+                );
+                return Err(BackendError::Timeout {
+                    what: what.clone(),
+                    after: deadline.limit(),
+                    attempts: attempt,
+                });
             };
 
             match outcome {
                 Outcome::Transport(e) => {
-                    if retry_safe && attempt < max_attempts {
-                        let wait = next_delay();
+                    let wait = self.retry.wait(None, &mut backoff);
+                    if retry_safe && attempt < max_attempts && fits(wait) {
                         tracing::warn!(
                             method = %req.method,
                             path = %req.path,
@@ -353,8 +354,8 @@ impl HttpClient {
                             });
                         }
                         Err(detail) => {
-                            if retry_safe && attempt < max_attempts {
-                                let wait = next_delay();
+                            let wait = self.retry.wait(None, &mut backoff);
+                            if retry_safe && attempt < max_attempts && fits(wait) {
                                 tracing::warn!(
                                     method = %req.method,
                                     path = %req.path,
@@ -396,11 +397,9 @@ impl HttpClient {
                     let transient = matches!(status.as_u16(), 429 | 502 | 503 | 504)
                         || (status == StatusCode::INTERNAL_SERVER_ERROR
                             && matches!(req.method, Method::GET | Method::HEAD));
-                    if transient && retry_safe && attempt < max_attempts {
-                        let hinted = retry_after(&headers)
-                            .or_else(|| problem_retry_after(&bytes))
-                            .map(|d| d.min(self.retry.max_delay));
-                        let wait = hinted.unwrap_or_else(&mut next_delay);
+                    let hint = retry_after(&headers).or_else(|| problem_retry_after(&bytes));
+                    let wait = self.retry.wait(hint, &mut backoff);
+                    if transient && retry_safe && attempt < max_attempts && fits(wait) {
                         tracing::warn!(
                             method = %req.method,
                             path = %req.path,
@@ -434,18 +433,30 @@ impl HttpClient {
         shown.set_fragment(None);
         let _ = shown.set_username("");
         let _ = shown.set_password(None);
-        let mut backoff = ExponentialBuilder::new()
-            .with_min_delay(self.retry.base_delay)
-            .with_max_delay(self.retry.max_delay)
-            .without_max_times()
-            .build();
+        let mut backoff = self.retry.waits();
+        let deadline = Deadline::after(self.deadline);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.client.head(parsed.clone()).send().await {
+            let Ok(sent) = tokio::time::timeout(
+                deadline.remaining(),
+                self.client.head(parsed.clone()).send(),
+            )
+            .await
+            else {
+                return Err(BackendError::Timeout {
+                    what: format!("HEAD {}", shown.as_str()),
+                    after: deadline.limit(),
+                    attempts: attempt,
+                });
+            };
+            let wait = self.retry.wait(None, &mut backoff);
+            match sent {
                 Ok(resp) => return Ok(resp.status().as_u16()),
-                Err(e) if attempt < self.retry.attempts => {
-                    let wait = full_jitter(backoff.next().unwrap_or_default());
+                Err(e)
+                    if attempt < self.retry.tries()
+                        && deadline.allows(self.clock.to_wall(wait)) =>
+                {
                     tracing::warn!(
                         url = %shown.as_str(),
                         attempt,
@@ -512,35 +523,12 @@ fn needs_idempotency_key(m: &Method) -> bool {
 }
 
 /// A uniformly random wait between zero and `ceiling` ("full jitter").
-fn full_jitter(ceiling: Duration) -> Duration {
-    ceiling.mul_f64(rand::random::<f64>())
-}
-
 /// Parse a body as JSON; empty bodies are `Null`.
 fn parse_json(bytes: &[u8]) -> Result<Value, String> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(Value::Null);
     }
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
-}
-
-/// `Retry-After` as integer seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = raw.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = raw.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Some(Duration::from_secs_f64(secs));
-    }
-    let when = httpdate::parse_http_date(raw).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 fn problem_retry_after(bytes: &[u8]) -> Option<Duration> {
@@ -772,30 +760,6 @@ pub(crate) fn error_from_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        let later = SystemTime::now() + Duration::from_secs(120);
-        let date = httpdate::fmt_http_date(later);
-        h.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
-        let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120));
-        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60));
-        h.insert(RETRY_AFTER, HeaderValue::from_str(&past).unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
-    }
-
-    #[test]
-    fn jitter_stays_under_the_ceiling() {
-        for _ in 0..100 {
-            assert!(full_jitter(Duration::from_secs(2)) <= Duration::from_secs(2));
-        }
-    }
 
     #[test]
     fn problems_are_sanitised_and_scrubbed() {

@@ -58,8 +58,11 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Between bytes of a response.
     pub read: Duration,
-    /// Whole request, retries not included.
+    /// One attempt, connecting to the end of the body.
     pub total: Duration,
+    /// One call, every attempt and retry wait included: a hung server fails a command's
+    /// call within it (plus a moment), whatever the retry policy says.
+    pub deadline: Duration,
 }
 
 impl Default for Timeouts {
@@ -67,29 +70,14 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_millis(3_000),
             read: Duration::from_millis(10_000),
-            total: Duration::from_millis(30_000),
+            total: Duration::from_millis(10_000),
+            deadline: Duration::from_millis(10_000),
         }
     }
 }
 
-/// Retries of failed requests (429, 5xx, connection errors), exponential with jitter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Tries in all, the first included (1 = no retries).
-    pub attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_millis(10_000),
-        }
-    }
-}
+/// Retries of failed requests (429, 5xx, connection errors): the code base's one policy.
+pub use crate::retry::RetryPolicy;
 
 /// Canary plan, judgement and health thresholds.
 #[derive(Debug, Clone, PartialEq)]
@@ -397,6 +385,7 @@ impl Profile {
                 connect: ms(t.connect_ms, td.connect),
                 read: ms(t.read_ms, td.read),
                 total: ms(t.total_ms, td.total),
+                deadline: ms(t.deadline_ms, td.deadline),
             },
             retry: RetryPolicy {
                 attempts: r.attempts.unwrap_or(rd.attempts),

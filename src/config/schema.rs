@@ -121,6 +121,9 @@ pub struct RawTimeouts {
     pub read_ms: Option<u64>,
     #[serde(default, deserialize_with = "check::opt_positive_ms")]
     pub total_ms: Option<u64>,
+    /// One call, retries included.
+    #[serde(default, deserialize_with = "check::opt_positive_ms")]
+    pub deadline_ms: Option<u64>,
 }
 
 /// `[profiles.NAME.retry]`.

@@ -178,10 +178,12 @@ impl Harness {
             WebhookSender::new(
                 http.clone(),
                 vec![target],
-                webhook::RetryPolicy {
-                    attempts: 2,
-                    base_delay: Duration::from_millis(1),
-                    max_delay: Duration::from_millis(10),
+                webhook::DeliveryPolicy {
+                    retry: webhook::RetryPolicy {
+                        attempts: 2,
+                        base_delay: Duration::from_millis(1),
+                        max_delay: Duration::from_millis(10),
+                    },
                     per_attempt_timeout: Duration::from_secs(2),
                 },
             )
