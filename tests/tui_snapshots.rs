@@ -253,7 +253,7 @@ fn deploy_preview_in_production() {
         for _ in 0..3 {
             step_app(&mut app, key('j'));
         }
-        step_app(&mut app, key('d'));
+        step_app(&mut app, key('D'));
         type_text(&mut app, "checkout");
         insta::assert_snapshot!(
             format!("deploy_preview_production_{w}x{h}"),
@@ -314,7 +314,7 @@ fn read_only_refusal() {
     let mut app = loaded(config, 80, 24);
     step_app(&mut app, code(KeyCode::Tab));
     step_app(&mut app, key('j'));
-    let effects = step_app(&mut app, key('d'));
+    let effects = step_app(&mut app, key('D'));
     assert!(effects.is_empty());
     insta::assert_snapshot!("read_only_refusal_80x24", screen(&app, 80, 24));
 }
@@ -479,4 +479,68 @@ fn an_unreachable_server_is_explained_where_the_bots_would_be() {
     assert!(s.contains("cannot load bots: cannot reach"), "{s}");
     assert!(s.contains("api_url"), "the pane says what to check:\n{s}");
     assert!(!s.contains("loading bots"), "{s}");
+}
+
+/// Every bot's id and every environment's live version and weight, whole, at every size;
+/// a version's id and every environment it is live in, whole.
+#[test]
+fn long_ids_are_never_cut() {
+    for (w, h) in CANARY_SIZES {
+        let mut app = sample::loaded_world(sample::config(), w, h, sample::World::demo_like());
+        // Order & Billing Support: v_80112 is live in two environments.
+        step_app(&mut app, key('j'));
+        let s = screen(&app, w, h);
+        for needle in [
+            "bot-customer-service-v2",
+            "bot_12345",
+            "v2.3.0 100%",
+            "v2.2.0 0%",
+            "v2.4.0 0%",
+            "v_80112 100%",
+            "v_stable_fallback",
+            "env_prod 100% · Staging 0%",
+        ] {
+            assert!(s.contains(needle), "{needle} whole at {w}x{h}:\n{s}");
+        }
+        insta::assert_snapshot!(format!("long_ids_{w}x{h}"), s);
+    }
+}
+
+/// Wide mode (`w`) shows every column at full width, and says so in the title.
+#[test]
+fn wide_mode_shows_every_column() {
+    let (w, h) = (160, 45);
+    let mut app = sample::loaded_world(sample::config(), w, h, sample::World::demo_like());
+
+    step_app(&mut app, key('w'));
+    let s = screen(&app, w, h);
+    assert!(s.contains("· wide"), "{s}");
+    assert!(s.contains("health") && s.contains("operation"), "{s}");
+    insta::assert_snapshot!("wide_mode_160x45", s);
+}
+
+/// Enter on a row opens the whole object; `y` copies its id (an OSC 52 effect) and the id
+/// stays on screen for selecting by hand.
+#[test]
+fn describe_a_bot_and_copy_its_id() {
+    for (w, h) in SIZES {
+        let mut app = sample::loaded_world(sample::config(), w, h, sample::World::demo_like());
+        step_app(&mut app, code(KeyCode::Enter));
+        assert_eq!(app.overlay(), Some("describe"));
+        let s = screen(&app, w, h);
+        for needle in ["bot bot-customer-service-v2", "env-prod-green", "v2.2.0"] {
+            assert!(s.contains(needle), "{needle}:\n{s}");
+        }
+        insta::assert_snapshot!(format!("describe_bot_{w}x{h}"), s);
+        let effects = step_app(&mut app, key('y'));
+        assert_eq!(
+            effects,
+            vec![relcon::tui::messages::Effect::Copy(
+                "bot-customer-service-v2".into()
+            )]
+        );
+        assert_eq!(app.overlay(), Some("describe"));
+        step_app(&mut app, code(KeyCode::Esc));
+        assert_eq!(app.overlay(), None);
+    }
 }

@@ -39,6 +39,9 @@ pub const ACTIONS: &[&str] = &[
     "pause_resume",
     "abort",
     "refresh",
+    "describe",
+    "copy_id",
+    "wide",
 ];
 
 /// Binding a key to this "action" removes the key's default binding.
@@ -370,7 +373,10 @@ mod tests {
             ("up", "up"),
             ("enter", "select"),
             ("esc", "back"),
-            ("d", "deploy"),
+            ("D", "deploy"),
+            ("d", "describe"),
+            ("y", "copy_id"),
+            ("w", "wide"),
             ("c", "canary"),
             ("r", "rollback"),
             ("p", "promote_step"),
@@ -385,7 +391,7 @@ mod tests {
         ] {
             assert_eq!(km.action(key), Some(action), "{key}");
         }
-        assert_eq!(km.bindings.len(), 24);
+        assert_eq!(km.bindings.len(), 27);
         // Every action has a key.
         for action in ACTIONS {
             assert!(!km.keys_for(action).is_empty(), "{action} has no key");

@@ -116,6 +116,11 @@ pub enum Overlay {
         detail: String,
         hint: String,
     },
+    /// The whole object behind a row, scrolled by `scroll`.
+    Describe {
+        target: super::describe::DescribeTarget,
+        scroll: u16,
+    },
 }
 
 impl Overlay {
@@ -128,6 +133,7 @@ impl Overlay {
             Overlay::RollbackPicker(_) => "rollback_picker",
             Overlay::Decision { .. } => "decision",
             Overlay::Error { .. } => "error",
+            Overlay::Describe { .. } => "describe",
         }
     }
 }
@@ -215,6 +221,8 @@ pub struct App {
     pub(crate) timeline_pos: ListPos,
     /// The selected decision in the Canary pane's analysis history.
     pub(crate) history: HistoryPos,
+    /// Wide mode (`w`): every column at full width, nothing dropped.
+    pub(crate) wide: bool,
     pub(crate) filter: String,
     pub(crate) filter_input: Option<Input>,
     pub(crate) overlays: Vec<Overlay>,
@@ -276,6 +284,7 @@ impl App {
             deploy_pos: ListPos::default(),
             timeline_pos: ListPos::default(),
             history: HistoryPos::default(),
+            wide: false,
             filter: String::new(),
             filter_input: None,
             overlays: Vec::new(),
@@ -586,6 +595,20 @@ impl App {
             Command::PromoteFull => self.promote(true),
             Command::PauseResume => self.pause_resume(None, out),
             Command::Abort => self.abort(),
+            Command::Describe => self.open_describe(),
+            Command::CopyId => self.copy_id(None, out),
+            Command::Wide => {
+                self.wide = !self.wide;
+                self.toast(
+                    Tone::Muted,
+                    if self.wide {
+                        "Wide mode: every column at full width (w again to fit the pane)."
+                    } else {
+                        "Columns fit the pane; w shows every column."
+                    }
+                    .to_string(),
+                );
+            }
         }
         self.keep_visible();
     }
@@ -600,24 +623,81 @@ impl App {
         );
     }
 
+    /// Enter: the selected decision in the Canary pane, else the selected row described.
     fn select(&mut self) {
         match self.focus {
-            PaneId::Bots => self.focus = PaneId::Versions,
-            PaneId::Versions => {}
-            PaneId::Deployments => {
-                if let Some(super::query::DeployItem::Run(i)) =
-                    self.deploy_items().get(self.deploy_pos.selected).copied()
-                    && self.runs.get(i).is_some_and(OpRun::is_canary)
-                {
-                    if let Some(bot) = self.runs.get(i).and_then(|r| r.bot.clone()) {
-                        self.select_bot(&bot);
-                    }
-                    self.focus = PaneId::Canary;
-                }
+            PaneId::Canary if self.history_run().is_some_and(|(_, n)| n > 0) => {
+                self.open_decision()
             }
-            PaneId::Canary => self.open_decision(),
-            PaneId::Timeline => {}
+            _ => self.open_describe(),
         }
+    }
+
+    /// Describe the selected row of the focused pane.
+    pub(crate) fn open_describe(&mut self) {
+        match self.describe_target() {
+            Some(target) => self.overlays.push(Overlay::Describe { target, scroll: 0 }),
+            None => self.toast(Tone::Muted, "Nothing selected to describe.".to_string()),
+        }
+    }
+
+    /// Copy the id of what describe shows, else of the selected row: OSC 52 to the
+    /// terminal, and the id in a toast for selecting by hand.
+    fn copy_id(&mut self, target: Option<&super::describe::DescribeTarget>, out: &mut Vec<Effect>) {
+        let target = match target {
+            Some(t) => Some(t.clone()),
+            None => self.describe_target(),
+        };
+        let Some(d) = target.and_then(|t| self.described(&t)) else {
+            self.toast(Tone::Muted, "Nothing selected to copy.".to_string());
+            return;
+        };
+        out.push(Effect::Copy(d.id.clone()));
+        self.toast(
+            Tone::Good,
+            format!(
+                "Copied {} {} (OSC 52; where the terminal refuses, select it here)",
+                d.kind, d.id
+            ),
+        );
+    }
+
+    fn describe_key(
+        &mut self,
+        key: KeyEvent,
+        target: super::describe::DescribeTarget,
+        scroll: u16,
+        out: &mut Vec<Effect>,
+    ) {
+        let body = Rect::new(0, 0, self.size.width, self.size.height.saturating_sub(1));
+        let Some(d) = self.described(&target) else {
+            // The object is gone (the list changed); nothing left to show.
+            return;
+        };
+        let max = super::widgets::describe::max_scroll(&d, body);
+        let page = super::widgets::describe::body_rows(body);
+        let command = self.keymap.command_for(&key);
+        let scroll = match (key.code, command) {
+            (KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q'), _)
+            | (_, Some(Command::Back | Command::Quit | Command::Describe)) => return,
+            (_, Some(Command::CopyId)) => {
+                self.copy_id(Some(&target), out);
+                scroll
+            }
+            (KeyCode::Down, _) | (_, Some(Command::Down)) => scroll.saturating_add(1),
+            (KeyCode::Up, _) | (_, Some(Command::Up)) => scroll.saturating_sub(1),
+            (KeyCode::PageDown | KeyCode::Char(' '), _) | (_, Some(Command::PageDown)) => {
+                scroll.saturating_add(page)
+            }
+            (KeyCode::PageUp, _) | (_, Some(Command::PageUp)) => scroll.saturating_sub(page),
+            (KeyCode::Home, _) | (_, Some(Command::Top)) => 0,
+            (KeyCode::End, _) | (_, Some(Command::Bottom)) => max,
+            _ => scroll,
+        };
+        self.overlays.push(Overlay::Describe {
+            target,
+            scroll: scroll.min(max),
+        });
     }
 
     /// The canary run the Canary pane shows, and how many decisions it has.
@@ -720,9 +800,17 @@ impl App {
             PaneId::Bots | PaneId::Versions => 3,
             _ => 2,
         };
-        area.map(|a| a.height.saturating_sub(chrome) as usize)
+        let lines = area
+            .map(|a| a.height.saturating_sub(chrome) as usize)
             .unwrap_or(1)
-            .max(1)
+            .max(1);
+        match (pane, area) {
+            // Bots rows are as tall as the environments they stack.
+            (PaneId::Bots, Some(a)) => {
+                super::panes::bots::rows_in(self, a.width.saturating_sub(2), lines)
+            }
+            _ => lines,
+        }
     }
 
     pub(crate) fn keep_visible(&mut self) {
@@ -748,23 +836,26 @@ impl App {
         };
         match top {
             Overlay::Help { scroll } => {
+                // The help owns the keyboard until it is closed: other keys do nothing.
                 let keep = match key.code {
                     KeyCode::Char('j') | KeyCode::Down => Some(scroll.saturating_add(1)),
                     KeyCode::Char('k') | KeyCode::Up => Some(scroll.saturating_sub(1)),
                     KeyCode::PageDown | KeyCode::Char(' ') => Some(scroll.saturating_add(10)),
                     KeyCode::PageUp => Some(scroll.saturating_sub(10)),
-                    _ => None,
+                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q' | '?') => None,
+                    _ if self.keymap.command_for(&key) == Some(Command::Help) => None,
+                    _ => Some(scroll),
                 };
                 if let Some(scroll) = keep {
                     self.overlays.push(Overlay::Help { scroll });
                 }
             }
             Overlay::Decision { run, index, scroll } => self.decision_key(key, run, index, scroll),
+            Overlay::Describe { target, scroll } => self.describe_key(key, target, scroll, out),
             Overlay::Error { .. } => {
-                if !matches!(
-                    key.code,
-                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char(' ')
-                ) {
+                // Only esc and enter close it: text typed on after an error (a palette line
+                // half-written) must never reach the panes as hotkeys.
+                if !matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
                     self.overlays.push(top);
                 }
             }
@@ -877,7 +968,7 @@ impl App {
                     _ => return,
                 }
                 self.dirty = true;
-            } else if let Overlay::Decision { .. } = top {
+            } else if let Overlay::Decision { .. } | Overlay::Describe { .. } = top {
                 let code = match m.kind {
                     MouseEventKind::ScrollDown => KeyCode::Down,
                     MouseEventKind::ScrollUp => KeyCode::Up,
@@ -942,7 +1033,10 @@ impl App {
         let line = (row - first) as usize;
         match pane {
             PaneId::Bots => {
-                let i = self.bots_pos.offset + line;
+                let tall = super::panes::bots::table_layout(self, area.width.saturating_sub(2))
+                    .row_height
+                    .max(1) as usize;
+                let i = self.bots_pos.offset + line / tall;
                 if i < self.visible_bots().len() {
                     self.bots_pos.selected = i;
                     self.sync_selected_bot();

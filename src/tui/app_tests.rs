@@ -79,7 +79,12 @@ fn navigation_moves_selection_and_panes() {
         KeyModifiers::SHIFT,
     )));
     assert_eq!(app.focus(), PaneId::Bots);
+    // Enter describes the selected bot; esc closes the description, then goes back.
     app.update(code(KeyCode::Enter));
+    assert_eq!(app.overlay(), Some("describe"));
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.overlay(), None);
+    app.update(code(KeyCode::Tab));
     assert_eq!(app.focus(), PaneId::Versions);
     app.update(code(KeyCode::Esc));
     assert_eq!(app.focus(), PaneId::Bots);
@@ -106,7 +111,7 @@ fn filter_narrows_the_bots_and_esc_clears_it() {
 fn deploy_asks_with_a_blue_green_preview_and_only_then_emits() {
     let mut app = app();
     focus_versions_on(&mut app, "v12");
-    let effects = step_app(&mut app, key('d'));
+    let effects = step_app(&mut app, key('D'));
     assert!(mutating(&effects).is_empty());
     assert_eq!(app.overlay(), Some("confirm"));
     let Some(Overlay::Confirm(c)) = app.overlays.last() else {
@@ -135,7 +140,7 @@ fn deploy_asks_with_a_blue_green_preview_and_only_then_emits() {
     assert_eq!(app.overlay(), None);
 
     // Saying no sends nothing.
-    step_app(&mut app, key('d'));
+    step_app(&mut app, key('D'));
     assert!(step_app(&mut app, key('n')).is_empty());
     assert_eq!(app.overlay(), None);
 }
@@ -144,11 +149,11 @@ fn deploy_asks_with_a_blue_green_preview_and_only_then_emits() {
 fn deploy_refuses_drafts_and_the_live_version() {
     let mut app = app();
     focus_versions_on(&mut app, "v15");
-    assert!(step_app(&mut app, key('d')).is_empty());
+    assert!(step_app(&mut app, key('D')).is_empty());
     assert_eq!(app.overlay(), None);
     assert!(app.toast_texts().iter().any(|t| t.contains("DRAFT")));
     focus_versions_on(&mut app, "v13");
-    step_app(&mut app, key('d'));
+    step_app(&mut app, key('D'));
     assert_eq!(app.overlay(), None);
     assert!(app.toast_texts().iter().any(|t| t.contains("already live")));
 }
@@ -272,7 +277,7 @@ fn read_only_refuses_every_change_visibly() {
     );
     sample::canary_run(&mut app);
     focus_versions_on(&mut app, "v12");
-    for k in ['d', 'c', 'r', 'p', 'P', ' ', 'a'] {
+    for k in ['D', 'c', 'r', 'p', 'P', ' ', 'a'] {
         let effects = step_app(&mut app, key(k));
         assert!(mutating(&effects).is_empty(), "{k}: {effects:?}");
         assert_eq!(app.overlay(), None, "{k}");
@@ -786,13 +791,11 @@ fn keys_do_not_leak_past_the_decision_popup() {
 }
 
 #[test]
-fn without_a_decision_enter_opens_nothing() {
+fn without_a_decision_enter_opens_no_decision() {
     let mut app = app();
     app.focus = PaneId::Canary;
     assert!(step_app(&mut app, code(KeyCode::Enter)).is_empty());
-    assert_eq!(app.overlay(), None);
-    step_app(&mut app, key('j'));
-    assert_eq!(app.overlay(), None);
+    assert_ne!(app.overlay(), Some("decision"));
 }
 
 #[test]
@@ -874,4 +877,21 @@ fn decisions_are_sanitised_and_reach_the_timeline() {
         })),
     );
     assert_eq!(app.local_timeline.len(), n);
+}
+
+/// Text typed on after an error dialog stays in the dialog: no key reaches the panes as a
+/// hotkey (it once started a rollback), and only esc or enter closes it.
+#[test]
+fn an_error_dialog_owns_the_keyboard() {
+    let mut app = app();
+    app.overlays.push(Overlay::Error {
+        title: "unknown command".into(),
+        detail: "x".into(),
+        hint: "y".into(),
+    });
+    let effects = type_text(&mut app, "rollback quickly D c p a");
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(app.overlay(), Some("error"));
+    step_app(&mut app, code(KeyCode::Esc));
+    assert_eq!(app.overlay(), None);
 }

@@ -31,6 +31,9 @@ pub enum Command {
     PauseResume,
     Abort,
     Refresh,
+    Describe,
+    CopyId,
+    Wide,
 }
 
 /// Where a command does something; the help lists a pane's commands only.
@@ -45,7 +48,7 @@ pub enum Scope {
 }
 
 impl Command {
-    pub const ALL: [Command; 22] = [
+    pub const ALL: [Command; 25] = [
         Command::Quit,
         Command::Help,
         Command::Palette,
@@ -68,6 +71,9 @@ impl Command {
         Command::PauseResume,
         Command::Abort,
         Command::Refresh,
+        Command::Describe,
+        Command::CopyId,
+        Command::Wide,
     ];
 
     /// The name used in the config file.
@@ -95,6 +101,9 @@ impl Command {
             Command::PauseResume => "pause_resume",
             Command::Abort => "abort",
             Command::Refresh => "refresh",
+            Command::Describe => "describe",
+            Command::CopyId => "copy_id",
+            Command::Wide => "wide",
         }
     }
 
@@ -127,6 +136,9 @@ impl Command {
             Command::PauseResume => "pause / resume the selected operation",
             Command::Abort => "abort the selected operation (restores)",
             Command::Refresh => "refresh now",
+            Command::Describe => "describe the selected row: every field and id",
+            Command::CopyId => "copy the id (of the row, or of what describe shows)",
+            Command::Wide => "wide mode: every column, nothing dropped",
         }
     }
 
@@ -460,7 +472,7 @@ mod default_source_tests {
     #[test]
     fn the_console_defaults_are_the_printed_defaults() {
         let d = default_bindings();
-        assert_eq!(d.len(), 24);
+        assert_eq!(d.len(), 27);
         assert_eq!(d.get("G").map(String::as_str), Some("bottom"));
         assert_eq!(d.get("pagedown").map(String::as_str), Some("page_down"));
         for action in d.values() {

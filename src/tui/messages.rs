@@ -91,6 +91,8 @@ pub enum Effect {
         op: OpId,
         cmd: OpCommand,
     },
+    /// Put this text on the terminal's clipboard (OSC 52); the console's loop does it.
+    Copy(String),
     /// The console is closing; the runtime should shut down.
     Quit,
 }

@@ -12,6 +12,7 @@
 //! the console never touches the network itself.
 
 pub mod app;
+pub mod describe;
 pub mod format;
 mod ingest;
 pub mod keymap;
@@ -165,11 +166,28 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
 
 fn send(effects_tx: &UnboundedSender<Effect>, effects: Vec<Effect>) {
     for effect in effects {
+        if let Effect::Copy(text) = &effect {
+            // The terminal is ours: the clipboard escape goes straight to it.
+            let _ = std::io::Write::write_all(&mut stdout(), osc52(text).as_bytes());
+            let _ = std::io::Write::flush(&mut stdout());
+            continue;
+        }
         tracing::debug!(?effect, "effect");
         if effects_tx.send(effect).is_err() {
             tracing::warn!("the runtime stopped listening for effects");
         }
     }
+}
+
+/// The OSC 52 escape that asks the terminal to put `text` on the clipboard. Terminals that
+/// do not allow it ignore it; the text stays on screen for selecting by hand.
+pub fn osc52(text: &str) -> String {
+    use base64::Engine;
+    let clean = crate::sanitize::clean(text);
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(clean.as_bytes())
+    )
 }
 
 async fn event_loop(

@@ -69,6 +69,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
                 detail,
                 hint,
             } => error_popup(frame, body, app, title, detail, hint),
+            Overlay::Describe { target, scroll } => {
+                if let Some(d) = app.described(target) {
+                    widgets::describe::render(frame, body, &app.theme, &d, *scroll)
+                }
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Row, Table, Wrap};
 
 use crate::domain::{BotSummary, Health};
@@ -11,6 +11,7 @@ use crate::tui::app::App;
 use crate::tui::format;
 use crate::tui::layout::PaneId;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::columns::{self, Column};
 
 use super::block;
 
@@ -70,42 +71,189 @@ fn operation(app: &App, bot: &BotSummary) -> Line<'static> {
     }
 }
 
-fn environments(theme: &Theme, bot: &BotSummary, wide: bool) -> Line<'static> {
+use super::env_label;
+
+/// Label width that lines up one bot's environments.
+fn label_w(bot: &BotSummary) -> usize {
+    bot.environments
+        .iter()
+        .map(|e| env_label(e).chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// One environment's live version and weight: `blue v2.3.0 100%`.
+fn env_spans(
+    theme: &Theme,
+    e: &crate::domain::BotEnvironment,
+    label_w: usize,
+) -> Vec<Span<'static>> {
+    let serving = e.traffic_weight > 0.0;
+    vec![
+        Span::styled(
+            format!("{:<label_w$}", env_label(e)),
+            if serving { theme.text } else { theme.muted },
+        ),
+        Span::styled(
+            format!(" {}", e.live_version.as_deref().unwrap_or("—")),
+            if serving { theme.accent } else { theme.muted },
+        ),
+        Span::styled(
+            format!(" {}", format::weight(e.traffic_weight)),
+            theme.muted,
+        ),
+    ]
+}
+
+/// Every environment on one line, ` · ` between them.
+fn environments_line(theme: &Theme, bot: &BotSummary) -> Line<'static> {
     let mut spans = Vec::new();
     for (i, e) in bot.environments.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" · ", theme.muted));
         }
-        let serving = e.traffic_weight > 0.0;
-        let name = if wide {
-            e.name.clone()
-        } else {
-            e.colour.clone().unwrap_or_else(|| e.name.clone())
-        };
-        spans.push(Span::styled(
-            name,
-            if serving { theme.text } else { theme.muted },
-        ));
-        spans.push(Span::styled(
-            format!(" {}", e.live_version.as_deref().unwrap_or("—")),
-            if serving { theme.accent } else { theme.muted },
-        ));
-        spans.push(Span::styled(
-            format!(" {}", format::weight(e.traffic_weight)),
-            theme.muted,
-        ));
+        spans.extend(env_spans(theme, e, 0));
     }
     Line::from(spans)
+}
+
+/// Every environment on a line of its own, labels aligned.
+fn environments_stacked(theme: &Theme, bot: &BotSummary) -> Vec<Line<'static>> {
+    let w = label_w(bot);
+    bot.environments
+        .iter()
+        .map(|e| Line::from(env_spans(theme, e, w)))
+        .collect()
+}
+
+/// How much a row folds to keep ids whole: all on one line; environments one per line;
+/// and also the id under the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fold {
+    OneLine,
+    Environments,
+    IdUnderName,
+}
+
+/// How the Bots table is laid out for a width: the columns kept (None: dropped), the fold,
+/// and how tall rows are.
+pub struct BotsLayout {
+    pub widths: Vec<Option<u16>>,
+    pub fold: Fold,
+    pub row_height: u16,
+}
+
+const SPACING: u16 = 1;
+
+fn headers(fold: Fold) -> [&'static str; 5] {
+    let first = if fold == Fold::IdUnderName {
+        "bot / id"
+    } else {
+        "bot"
+    };
+    [first, "id", "live version, weight", "health", "operation"]
+}
+
+fn columns(app: &App, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
+    let theme = &app.theme;
+    let live: Vec<usize> = bots
+        .iter()
+        .flat_map(|b| match fold {
+            Fold::OneLine => vec![environments_line(theme, b).width()],
+            _ => environments_stacked(theme, b)
+                .iter()
+                .map(Line::width)
+                .collect(),
+        })
+        .collect();
+    let h = headers(fold);
+    let ids = bots.iter().map(|b| b.id.chars().count());
+    let (name, id) = match fold {
+        Fold::IdUnderName => {
+            let id_w = ids.max().unwrap_or(0) as u16;
+            let mut name = Column::text(
+                h[0],
+                id_w.max(8),
+                bots.iter()
+                    .map(|b| b.name.chars().count().max(b.id.chars().count())),
+            );
+            name.content = columns::Content::Text {
+                min: id_w.max(8).min(name.width),
+            };
+            // No id column of its own: priority far below everything, width 0.
+            let id = Column::exact(h[1], [0]).priority(u8::MAX);
+            (name, id)
+        }
+        _ => (
+            Column::text(h[0], 8, bots.iter().map(|b| b.name.chars().count())),
+            Column::exact(h[1], ids),
+        ),
+    };
+    vec![
+        name,
+        id,
+        Column::exact(h[2], live),
+        Column::text(
+            h[3],
+            1,
+            bots.iter().map(|b| health(theme, b, app.wide).width()),
+        )
+        .priority(3),
+        Column::text(h[4], 10, bots.iter().map(|b| operation(app, b).width())).priority(2),
+    ]
+}
+
+/// The layout of the Bots table in a pane `inner_w` columns wide.
+pub fn table_layout(app: &App, inner_w: u16) -> BotsLayout {
+    let bots = app.visible_bots();
+    let tallest = bots
+        .iter()
+        .map(|b| b.environments.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as u16;
+    for fold in [Fold::OneLine, Fold::Environments, Fold::IdUnderName] {
+        let cols = columns(app, &bots, fold);
+        let last = fold == Fold::IdUnderName;
+        if (app.wide && fold == Fold::OneLine)
+            || last
+            || columns::fits_whole(&cols, inner_w, SPACING)
+        {
+            let mut widths = columns::fit(&cols, inner_w, SPACING, app.wide);
+            if fold == Fold::IdUnderName {
+                widths[1] = None;
+            }
+            let row_height = match fold {
+                Fold::OneLine => 1,
+                Fold::Environments => tallest,
+                Fold::IdUnderName => tallest.max(2),
+            };
+            return BotsLayout {
+                widths,
+                fold,
+                row_height,
+            };
+        }
+    }
+    unreachable!("the last fold always returns")
+}
+
+/// Table rows of the Bots pane that fit in a body `lines` tall.
+pub fn rows_in(app: &App, inner_w: u16, lines: usize) -> usize {
+    (lines / table_layout(app, inner_w).row_height.max(1) as usize).max(1)
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
     let bots = app.visible_bots();
-    let extra = if app.filter.is_empty() {
+    let mut extra = if app.filter.is_empty() {
         format!("{}", bots.len())
     } else {
         format!("{} of {} · /{}", bots.len(), app.bots.len(), app.filter)
     };
+    if app.wide {
+        extra.push_str(" · wide");
+    }
     let block = block(app, PaneId::Bots, focused, Some(extra));
     if bots.is_empty() {
         let text = if app.bots.is_empty() {
@@ -128,9 +276,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         return;
     }
     let inner_w = area.width.saturating_sub(2);
-    let wide = inner_w >= 100;
-    let height = area.height.saturating_sub(3) as usize;
+    let lay = table_layout(app, inner_w);
+    let height = rows_in(app, inner_w, area.height.saturating_sub(3) as usize);
     let pos = app.bots_pos;
+    let keep = |cells: Vec<Text<'static>>| -> Vec<Text<'static>> {
+        cells
+            .into_iter()
+            .zip(&lay.widths)
+            .filter(|(_, w)| w.is_some())
+            .map(|(c, _)| c)
+            .collect()
+    };
+    let name_w = lay.widths[0].unwrap_or(8) as usize;
+    let op_w = lay.widths[4].unwrap_or(0) as usize;
     let rows = bots
         .iter()
         .enumerate()
@@ -138,42 +296,49 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         .take(height)
         .map(|(i, bot)| {
             let style = super::row_style(theme, i == pos.selected, focused);
-            Row::new(vec![
-                Line::raw(bot.name.clone()),
-                environments(theme, bot, wide),
-                health(theme, bot, inner_w >= 100),
-                operation(app, bot),
-            ])
+            let live: Text<'static> = match lay.fold {
+                Fold::OneLine => Text::from(environments_line(theme, bot)),
+                _ => Text::from(environments_stacked(theme, bot)),
+            };
+            let op = operation(app, bot);
+            let op = if op.width() > op_w && !app.wide {
+                let text: String = op.spans.iter().map(|s| s.content.as_ref()).collect();
+                Line::styled(format::fit(&text, op_w), op.style)
+            } else {
+                op
+            };
+            let name = Line::raw(format::fit(&bot.name, name_w));
+            let first = match lay.fold {
+                Fold::IdUnderName => {
+                    Text::from(vec![name, Line::styled(bot.id.clone(), theme.muted)])
+                }
+                _ => Text::from(name),
+            };
+            Row::new(keep(vec![
+                first,
+                Text::styled(bot.id.clone(), theme.muted),
+                live,
+                Text::from(health(theme, bot, app.wide)),
+                Text::from(op),
+            ]))
+            .height(lay.row_height)
             .style(style)
         });
-    let name_w = bots
+    let header: Vec<&str> = headers(lay.fold)
+        .into_iter()
+        .zip(&lay.widths)
+        .filter(|(_, w)| w.is_some())
+        .map(|(h, _)| h)
+        .collect();
+    let widths: Vec<Constraint> = lay
+        .widths
         .iter()
-        .map(|b| b.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 22) as u16;
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(name_w),
-            Constraint::Fill(1),
-            Constraint::Length(if inner_w >= 100 { 16 } else { 7 }),
-            Constraint::Length(if inner_w >= 100 { 18 } else { 16 }),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "bot",
-            if wide {
-                "environments: live version, weight"
-            } else {
-                "live version, weight"
-            },
-            "health",
-            "operation",
-        ])
-        .style(theme.header),
-    )
-    .block(block);
+        .flatten()
+        .map(|w| Constraint::Length(*w))
+        .collect();
+    let table = Table::new(rows, widths)
+        .column_spacing(SPACING)
+        .header(Row::new(header).style(theme.header))
+        .block(block);
     frame.render_widget(table, area);
 }

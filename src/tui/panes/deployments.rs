@@ -246,9 +246,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     );
     if items.is_empty() {
         frame.render_widget(
-            Paragraph::new("no operations yet — d deploys, c starts a canary, r rolls back")
-                .style(theme.muted)
-                .block(block),
+            Paragraph::new(format!(
+                "no operations yet — {} deploys, {} starts a canary, {} rolls back",
+                app.keymap.keys_for(crate::tui::keymap::Command::Deploy),
+                app.keymap.keys_for(crate::tui::keymap::Command::Canary),
+                app.keymap.keys_for(crate::tui::keymap::Command::Rollback)
+            ))
+            .style(theme.muted)
+            .block(block),
             area,
         );
         return;

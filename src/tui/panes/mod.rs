@@ -25,6 +25,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, focused: b
     }
 }
 
+/// How an environment is named in a row: its colour, else the shorter of its name and
+/// its id (the id is what the CLI takes; describe shows both).
+pub fn env_label(e: &crate::domain::BotEnvironment) -> String {
+    if let Some(c) = &e.colour {
+        return c.clone();
+    }
+    if e.environment_id.chars().count() < e.name.chars().count() {
+        e.environment_id.clone()
+    } else {
+        e.name.clone()
+    }
+}
+
 /// The border and title every pane shares; `extra` goes after the title.
 /// A table row's style: highlighted when selected, bold only in the focused pane.
 pub fn row_style(

@@ -11,28 +11,52 @@ use crate::tui::app::App;
 use crate::tui::format;
 use crate::tui::layout::PaneId;
 use crate::tui::query::{last_known_good, verdict_is_bad, verdict_is_good};
+use crate::tui::widgets::columns::{self, Column};
 
 use super::block;
 
+/// Every environment the version is live in, with its weight: `blue 100% · Staging 0%`.
 fn live_text(app: &App, v: &Version) -> String {
     let bot = app.selected_bot_summary();
     v.live_in
         .iter()
         .map(|env_id| {
             match bot.and_then(|b| b.environments.iter().find(|e| &e.environment_id == env_id)) {
-                Some(e) => format!("{} {}", e.name, format::weight(e.traffic_weight)),
+                Some(e) => format!(
+                    "{} {}",
+                    super::env_label(e),
+                    format::weight(e.traffic_weight)
+                ),
                 None => env_id.clone(),
             }
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(" · ")
+}
+
+const SPACING: u16 = 1;
+const HEADERS: [&str; 8] = [
+    "", "version", "label", "status", "stage", "created", "live now", "canary",
+];
+
+fn stage_text(v: &Version) -> &'static str {
+    match v.environment {
+        Stage::Production => "PROD",
+        Stage::Staging => "STG",
+    }
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
     let bot = app.selected_bot_summary();
     let versions = app.current_versions();
-    let extra = bot.map(|b| format!("of {}", b.name));
+    let extra = bot.map(|b| {
+        let mut t = format!("of {} ({})", b.name, b.id);
+        if app.wide {
+            t.push_str(" · wide");
+        }
+        t
+    });
     let block = block(app, PaneId::Versions, focused, extra);
     if versions.is_empty() {
         let text = match bot {
@@ -47,7 +71,44 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     }
     let good = last_known_good(bot, versions);
     let inner_w = area.width.saturating_sub(2);
-    let show_label = inner_w >= 96;
+    let live: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            let t = live_text(app, v);
+            if t.is_empty() { "—".to_string() } else { t }
+        })
+        .collect();
+    let verdicts: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            v.last_canary_verdict
+                .as_deref()
+                .unwrap_or("—")
+                .replace('_', " ")
+        })
+        .collect();
+    let cols = [
+        Column::exact(HEADERS[0], [1]),
+        Column::exact(HEADERS[1], versions.iter().map(|v| v.id.chars().count())),
+        Column::text(
+            HEADERS[2],
+            8,
+            versions.iter().map(|v| v.label.chars().count()),
+        )
+        .priority(5),
+        Column::exact(HEADERS[3], versions.iter().map(|v| v.status.as_str().len())).priority(1),
+        Column::exact(HEADERS[4], versions.iter().map(|v| stage_text(v).len())).priority(4),
+        Column::exact(
+            HEADERS[5],
+            versions
+                .iter()
+                .map(|v| format::date_minute(&v.created_at).chars().count()),
+        )
+        .priority(3),
+        Column::exact(HEADERS[6], live.iter().map(|l| l.chars().count())),
+        Column::text(HEADERS[7], 8, verdicts.iter().map(|l| l.chars().count())).priority(2),
+    ];
+    let widths = columns::fit(&cols, inner_w, SPACING, app.wide);
     let height = area.height.saturating_sub(3) as usize;
     let pos = app.versions_pos;
     let rows = versions
@@ -62,7 +123,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 VersionStatus::Draft => theme.warn,
                 VersionStatus::Archived => theme.muted,
             };
-            let verdict = v.last_canary_verdict.as_deref().unwrap_or("—");
+            let verdict = &verdicts[i];
             let verdict_style = if verdict_is_bad(verdict) {
                 theme.bad
             } else if verdict_is_good(verdict) {
@@ -75,50 +136,46 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             } else {
                 Line::raw("")
             };
-            let live = live_text(app, v);
-            let mut cells = vec![mark, Line::raw(v.id.clone())];
-            if show_label {
-                cells.push(Line::raw(v.label.clone()));
-            }
-            cells.extend([
+            let label_w = widths[2].unwrap_or(0) as usize;
+            let verdict_w = widths[7].unwrap_or(0) as usize;
+            let cells = [
+                mark,
+                Line::raw(v.id.clone()),
+                Line::raw(format::fit(&v.label, label_w)),
                 Line::styled(v.status.as_str(), status_style),
-                Line::raw(match v.environment {
-                    Stage::Production => "PROD",
-                    Stage::Staging => "STG",
-                }),
+                Line::raw(stage_text(v)),
                 Line::styled(format::date_minute(&v.created_at), theme.muted),
-                Line::styled(
-                    if live.is_empty() {
-                        "—".to_string()
-                    } else {
-                        live
-                    },
-                    theme.accent,
-                ),
-                Line::styled(verdict.replace('_', " "), verdict_style),
-            ]);
-            Row::new(cells).style(style)
+                Line::styled(live[i].clone(), theme.accent),
+                Line::styled(format::fit(verdict, verdict_w), verdict_style),
+            ];
+            Row::new(
+                cells
+                    .into_iter()
+                    .zip(&widths)
+                    .filter(|(_, w)| w.is_some())
+                    .map(|(c, _)| c)
+                    .collect::<Vec<_>>(),
+            )
+            .style(style)
         });
-    let mut widths = vec![Constraint::Length(1), Constraint::Length(8)];
-    let mut header = vec!["", "version"];
-    if show_label {
-        widths.push(Constraint::Fill(1));
-        header.push("label");
-    }
-    widths.extend([
-        Constraint::Length(9),
-        Constraint::Length(5),
-        Constraint::Length(16),
-        Constraint::Fill(1),
-        Constraint::Length(11),
-    ]);
-    header.extend(["status", "stage", "created", "live now", "canary"]);
+    let header: Vec<&str> = HEADERS
+        .into_iter()
+        .zip(&widths)
+        .filter(|(_, w)| w.is_some())
+        .map(|(h, _)| h)
+        .collect();
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .flatten()
+        .map(|w| Constraint::Length(*w))
+        .collect();
     let footer = good.map(|g| format!("★ last known good: {g}"));
     let block = match footer {
         Some(f) => block.title_bottom(Line::styled(format!(" {f} "), theme.muted)),
         None => block,
     };
-    let table = Table::new(rows, widths)
+    let table = Table::new(rows, constraints)
+        .column_spacing(SPACING)
         .header(Row::new(header).style(theme.header))
         .block(block);
     frame.render_widget(table, area);

@@ -1,7 +1,9 @@
 //! Reusable pieces drawn inside panes and overlays. Each widget that takes input keeps its
 //! state in a plain struct the `App` owns, and handles keys without side effects.
 
+pub mod columns;
 pub mod confirm;
+pub mod describe;
 pub mod form;
 pub mod help;
 pub mod metric_chart;

@@ -208,11 +208,164 @@ fn version(
     }
 }
 
+/// Bots with the demo's long ids, environment names and version ids (the ones a newcomer
+/// sees in `relcon demo`): nothing of them may be cut.
+pub fn demo_bots() -> Vec<BotSummary> {
+    let p = Stage::Production;
+    let s = Stage::Staging;
+    let bot = |id: &str, name: &str, envs: Vec<BotEnvironment>, err: f64| BotSummary {
+        id: id.into(),
+        name: name.into(),
+        description: format!("{name} (demo)"),
+        environments: envs,
+        active_operation: None,
+        active_sessions: 37,
+        health: Health::Healthy,
+        error_rate: Some(err),
+    };
+    vec![
+        bot(
+            "bot-customer-service-v2",
+            "Customer Service",
+            vec![
+                env(
+                    "env-prod-blue",
+                    "Production (blue)",
+                    p,
+                    Some("blue"),
+                    Some("v2.3.0"),
+                    100.0,
+                ),
+                env(
+                    "env-prod-green",
+                    "Production (green)",
+                    p,
+                    Some("green"),
+                    Some("v2.2.0"),
+                    0.0,
+                ),
+                env("env-staging", "Staging", s, None, Some("v2.4.0"), 0.0),
+            ],
+            0.011,
+        ),
+        bot(
+            "bot_12345",
+            "Order & Billing Support",
+            vec![
+                env(
+                    "env_prod",
+                    "Production (billing)",
+                    p,
+                    None,
+                    Some("v_80112"),
+                    100.0,
+                ),
+                env("env-staging", "Staging", s, None, Some("v_80112"), 0.0),
+            ],
+            0.037,
+        ),
+        bot(
+            "bot_abc123",
+            "Order Assistant",
+            vec![
+                env(
+                    "env_prod_456",
+                    "Production (orders)",
+                    p,
+                    None,
+                    Some("2.0.4"),
+                    100.0,
+                ),
+                env("env-staging", "Staging", s, None, Some("2.1.0-canary"), 0.0),
+            ],
+            0.015,
+        ),
+    ]
+}
+
 pub fn versions(bot: &str) -> Vec<Version> {
     use Stage::*;
     use VersionStatus::*;
     let d = 86_400;
     match bot {
+        "bot-customer-service-v2" => vec![
+            version(
+                "v2.5.0-rc1",
+                Draft,
+                Production,
+                -d,
+                &[],
+                None,
+                "nlu-intent-classifier-v4.2",
+            ),
+            version(
+                "v2.4.0",
+                Published,
+                Production,
+                -3 * d,
+                &["env-staging"],
+                None,
+                "nlu-intent-classifier-v4.2",
+            ),
+            version(
+                "v2.3.0",
+                Published,
+                Production,
+                -16 * d,
+                &["env-prod-blue"],
+                Some("promoted"),
+                "nlu-intent-classifier-v4.1",
+            ),
+            version(
+                "v2.2.0",
+                Published,
+                Production,
+                -30 * d,
+                &["env-prod-green"],
+                Some("promoted"),
+                "nlu-intent-classifier-v4.0",
+            ),
+        ],
+        "bot_12345" => vec![
+            version(
+                "v_80112",
+                Published,
+                Production,
+                -2 * d,
+                &["env_prod", "env-staging"],
+                Some("promoted"),
+                "nlu-billing-v1",
+            ),
+            version(
+                "v_stable_fallback",
+                Published,
+                Production,
+                -20 * d,
+                &[],
+                Some("promoted"),
+                "nlu-billing-v1",
+            ),
+        ],
+        "bot_abc123" => vec![
+            version(
+                "2.1.0-canary",
+                Published,
+                Staging,
+                -d,
+                &["env-staging"],
+                None,
+                "nlu-orders-v2",
+            ),
+            version(
+                "2.0.4",
+                Published,
+                Production,
+                -5 * d,
+                &["env_prod_456"],
+                Some("promoted"),
+                "nlu-orders-v2",
+            ),
+        ],
         "bot-checkout" => vec![
             version("v15", Draft, Production, -d / 4, &[], None, "nlu-15"),
             version(
@@ -425,6 +578,17 @@ pub struct World {
 }
 
 impl World {
+    /// The demo's bots, nothing running.
+    pub fn demo_like() -> World {
+        World {
+            bots: demo_bots(),
+            operations: Vec::new(),
+            canaries: Vec::new(),
+            timeline: Vec::new(),
+            series: None,
+        }
+    }
+
     pub fn sample() -> World {
         World {
             bots: bots(),
@@ -539,7 +703,12 @@ pub fn config() -> AppConfig {
 
 /// A console at `w`×`h` that has loaded the world.
 pub fn loaded(config: AppConfig, w: u16, h: u16) -> App {
-    change_world(|world| *world = World::sample());
+    loaded_world(config, w, h, World::sample())
+}
+
+/// A console at `w`×`h` that has loaded `world`.
+pub fn loaded_world(config: AppConfig, w: u16, h: u16, world: World) -> App {
+    change_world(|w| *w = world);
     let mut app = App::new(config);
     step_app(
         &mut app,
