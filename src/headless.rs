@@ -577,6 +577,8 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
         Some(b) => vec![rt.backend.get_bot(b).await.map_err(backend_error)?],
         None => rt.backend.list_bots().await.map_err(backend_error)?,
     };
+    // Orphans: canaries left alone too long are rolled back first, the others shown.
+    let (orphans, swept) = crate::recover::orphans_seen(rt, bot, "relcon status").await;
     // Running canaries, for the split between the arms.
     let canaries = rt
         .backend
@@ -591,6 +593,17 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
                 let mine: Vec<&crate::domain::Canary> =
                     canaries.iter().filter(|c| c.bot_id == b.id).collect();
                 v["canaries"] = json!(mine);
+                let alone: Vec<_> = orphans
+                    .iter()
+                    .filter(|o| o.bot.as_deref() == Some(b.id.as_str()))
+                    .collect();
+                v["orphans"] = json!(alone);
+                let rolled: Vec<_> = swept
+                    .iter()
+                    .filter(|s| s.bot.as_deref() == Some(b.id.as_str()))
+                    .map(|s| json!({"operationId": s.operation_id, "reason": s.reason}))
+                    .collect();
+                v["orphansRolledBack"] = json!(rolled);
                 v
             })
             .collect();
@@ -649,6 +662,22 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
                 op.state,
                 op.version_id.as_deref().unwrap_or("")
             );
+        }
+        for o in orphans
+            .iter()
+            .filter(|o| o.bot.as_deref() == Some(b.id.as_str()))
+        {
+            out!(
+                "    ⚠ {} — `relcon adopt {id}` takes it over, `relcon end {id}` ends it safely",
+                o.describe(),
+                id = b.id
+            );
+        }
+        for s in swept
+            .iter()
+            .filter(|s| s.bot.as_deref() == Some(b.id.as_str()))
+        {
+            out!("    ↺ canary {} {}", s.operation_id, clean(&s.reason));
         }
     }
     Ok(exit::OK)

@@ -16,7 +16,7 @@ use crate::domain::{
     CommandState, ControlCommand, OperationCommand, OperationDetail, OperationEvent,
     OperationEventKind, OperationKind,
 };
-use crate::engine::control::{Driver, outcome_of_event};
+use crate::engine::control::{Driver, Orphan, outcome_of_event};
 use crate::engine::events::Outcome;
 use crate::exit;
 use crate::headless::{CliError, exit_code};
@@ -278,6 +278,12 @@ pub struct View {
     /// Who drives it, in words.
     pub driver: String,
     pub driven: bool,
+    /// Set when the operation is in progress and nobody drives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orphan: Option<Orphan>,
+    /// Orphaned canaries this look rolled back (left alone longer than the limit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub swept: Vec<String>,
     /// Set once the operation ended (or is left paused with nobody driving it): the exit
     /// code `get --watch` ends with.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -335,6 +341,8 @@ pub async fn look(
         outcome_message: previous.and_then(|p| p.outcome_message.clone()),
         driver: String::new(),
         driven: false,
+        orphan: None,
+        swept: Vec::new(),
         exit_code: None,
         last_seq: after.unwrap_or(0),
         new_events: Vec::new(),
@@ -365,6 +373,7 @@ pub async fn look(
     let driver = Driver::of(&v.operation);
     v.driver = driver.describe();
     v.driven = driver.is_live();
+    v.orphan = Orphan::of(&v.operation);
     let op = &v.operation.operation;
     v.exit_code = if let Some(o) = v.outcome {
         Some(exit_code(o))
@@ -408,6 +417,19 @@ pub fn render(v: &View) -> Vec<String> {
         rows.push(("decision", clean(&d.message)));
     }
     rows.push(("driver", v.driver.clone()));
+    if let Some(o) = &v.orphan {
+        rows.push((
+            "orphaned",
+            format!(
+                "{}; take it over with `relcon adopt {bot}`, or end it safely with `relcon end {bot}`",
+                o.why(),
+                bot = clean(&v.bot)
+            ),
+        ));
+    }
+    for s in &v.swept {
+        rows.push(("swept", clean(s)));
+    }
     if v.operation.pending_commands > 0 {
         rows.push((
             "commands",
@@ -447,7 +469,19 @@ pub async fn get(
     watch: bool,
     output: Output,
 ) -> Result<u8, CliError> {
-    let first = look(backend, bot, None, None).await?;
+    get_swept(backend, bot, watch, output, Vec::new()).await
+}
+
+/// [`get`], saying which orphaned canaries were rolled back before the look.
+pub async fn get_swept(
+    backend: &dyn ReleaseBackend,
+    bot: &str,
+    watch: bool,
+    output: Output,
+    swept: Vec<String>,
+) -> Result<u8, CliError> {
+    let mut first = look(backend, bot, None, None).await?;
+    first.swept = swept;
     if !watch {
         match output {
             Output::Json => print_json(&first),
@@ -512,7 +546,16 @@ pub async fn run(global: &Global, rt: &Runtime, command: Command) -> Result<u8, 
     let backend = rt.backend.as_ref();
     let (bot, verb, reason) = match command {
         Command::Get(a) => {
-            return get(backend, &a.bot, a.watch, global.output)
+            let swept = if rt.profile.read_only {
+                Vec::new()
+            } else {
+                crate::engine::control::sweep_orphans(&rt.engine, Some(&a.bot), "relcon get")
+                    .await
+                    .into_iter()
+                    .map(|s| format!("canary {}: {}", s.operation_id, s.reason))
+                    .collect()
+            };
+            return get_swept(backend, &a.bot, a.watch, global.output, swept)
                 .await
                 .map_err(|e| CliError {
                     code: e.code,

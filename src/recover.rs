@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::backend::ReleaseBackend;
 use crate::cli::Output;
+use crate::engine::control::{Orphan, Swept, sweep_orphans};
 use crate::engine::events::WorkflowKind;
 use crate::engine::{Ctx, Report, canary, deploy, rollback};
 use crate::journal::{Journal, JournalSink, OpState, hostname, process_alive};
@@ -101,6 +102,28 @@ where
         ctx.adopt(s);
     }
     run(ctx).await
+}
+
+/// What a listing command (`status`) sees of orphans: canaries alone longer than the limit
+/// are rolled back first ([`crate::engine::control::sweep_orphans`], not in a read-only
+/// profile), then the orphans still there are returned with what was rolled back.
+pub async fn orphans_seen(
+    rt: &Runtime,
+    bot: Option<&str>,
+    seen_by: &str,
+) -> (Vec<Orphan>, Vec<Swept>) {
+    let swept = if rt.profile.read_only {
+        Vec::new()
+    } else {
+        sweep_orphans(&rt.engine, bot, seen_by).await
+    };
+    let orphans = rt
+        .backend
+        .list_operation_details(bot, true)
+        .await
+        .map(|ops| ops.iter().filter_map(Orphan::of).collect())
+        .unwrap_or_default();
+    (orphans, swept)
 }
 
 /// One unfinished operation, for the list.

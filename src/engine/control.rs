@@ -21,6 +21,7 @@ use crate::backend::{BackendError, LeaseRequest, ReleaseBackend};
 use crate::clock::Clock;
 use crate::domain::{
     CommandState, ControlCommand, OperationCommand, OperationDetail, OperationEventKind,
+    OperationKind,
 };
 
 /// The shortest lease, in server time.
@@ -43,6 +44,9 @@ pub struct DriverSettings {
     pub ttl: Duration,
     /// Wall time between two reads of pending commands.
     pub command_poll: Duration,
+    /// The key of a lease taken before the run started (an adoption): the driver renews it
+    /// instead of taking one under the run's id, and the bot is not checked for live leases.
+    pub lease_key: Option<String>,
 }
 
 impl DriverSettings {
@@ -54,6 +58,7 @@ impl DriverSettings {
             host: hostname(),
             ttl: lease_ttl(engine.clock),
             command_poll: COMMAND_POLL,
+            lease_key: None,
         }
     }
 }
@@ -172,6 +177,205 @@ impl Driver {
     }
 }
 
+/// How long (server time) a canary may run with nobody driving it before the next relcon
+/// that sees it rolls it back: the plan is not on the server, so one default for all.
+pub const ORPHAN_LIMIT: Duration = Duration::from_secs(600);
+/// Sets [`ORPHAN_LIMIT`]: a duration (`10m`, `90s`) or `off`.
+pub const ORPHAN_LIMIT_ENV: &str = "RELCON_ORPHAN_LIMIT";
+
+/// The limit in force: [`ORPHAN_LIMIT_ENV`] if set (`None` for `off`), else [`ORPHAN_LIMIT`].
+pub fn orphan_limit() -> Option<Duration> {
+    match std::env::var(ORPHAN_LIMIT_ENV) {
+        Ok(v) if v.trim().eq_ignore_ascii_case("off") => None,
+        Ok(v) if !v.trim().is_empty() => {
+            Some(crate::config::parse_duration(v.trim()).unwrap_or(ORPHAN_LIMIT))
+        }
+        _ => Some(ORPHAN_LIMIT),
+    }
+}
+
+/// An operation in progress that nobody drives: its lease expired, or no relcon holds one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Orphan {
+    pub operation_id: String,
+    pub kind: OperationKind,
+    pub bot: Option<String>,
+    pub state: String,
+    /// The last holder and its host (none: nobody ever held a lease, or it was given up).
+    pub holder: Option<String>,
+    pub host: Option<String>,
+    /// Server seconds since the lease expired (without a lease: since the operation last
+    /// changed).
+    pub alone_for: i64,
+    pub lease_expired: bool,
+}
+
+impl Orphan {
+    /// The orphan `d` is, if it is one.
+    pub fn of(d: &OperationDetail) -> Option<Orphan> {
+        if !d.operation.active {
+            return None;
+        }
+        let (holder, host, alone_for, lease_expired) = match Driver::of(d) {
+            Driver::Live { .. } => return None,
+            Driver::Expired { holder, host, ago } => (Some(holder), Some(host), ago, true),
+            Driver::None => {
+                let now = d.server_time.as_deref().unwrap_or(&d.operation.updated_at);
+                let since = seconds_between(&d.operation.updated_at, now).unwrap_or(0);
+                (None, None, since.max(0), false)
+            }
+        };
+        Some(Orphan {
+            operation_id: d.operation.id.clone(),
+            kind: d.operation.kind,
+            bot: d.operation.bot_id.clone(),
+            state: d.operation.state.clone(),
+            holder,
+            host,
+            alone_for,
+            lease_expired,
+        })
+    }
+
+    /// `HOLDER@HOST`, or `nobody`.
+    pub fn holder_at(&self) -> String {
+        use crate::sanitize::clean;
+        match (&self.holder, &self.host) {
+            (Some(h), Some(x)) => format!("{}@{}", clean(h), clean(x)),
+            _ => "nobody".into(),
+        }
+    }
+
+    /// `lease of alice on ci-7 expired 3m05s ago`, `no relcon holds a lease (unchanged for 42s)`.
+    pub fn why(&self) -> String {
+        use crate::sanitize::clean;
+        match (&self.holder, &self.host, self.lease_expired) {
+            (Some(h), Some(x), true) => format!(
+                "the lease of {} on {} expired {} ago",
+                clean(h),
+                clean(x),
+                age_text(self.alone_for)
+            ),
+            _ => format!(
+                "no relcon holds a lease on it (unchanged for {})",
+                age_text(self.alone_for)
+            ),
+        }
+    }
+
+    /// One line: `orphaned canary cnry_000001 (running): the lease of … expired 3m05s ago`.
+    pub fn describe(&self) -> String {
+        format!(
+            "orphaned {} {} ({}): {}",
+            self.kind.as_str(),
+            crate::sanitize::clean(&self.operation_id),
+            crate::sanitize::clean(&self.state).replace('_', " "),
+            self.why()
+        )
+    }
+
+    /// Left alone longer than `limit`: a canary whose lease expired, or one running (not
+    /// paused for a person on purpose) with no lease at all.
+    pub fn overdue(&self, limit: Duration) -> bool {
+        self.kind == OperationKind::Canary
+            && self.alone_for.max(0) as u64 > limit.as_secs()
+            && (self.lease_expired || !self.state.contains("paused"))
+    }
+}
+
+/// A canary [`sweep_orphans`] rolled back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Swept {
+    pub operation_id: String,
+    pub bot: Option<String>,
+    /// Why, as the audit record says it.
+    pub reason: String,
+}
+
+/// The one place that rolls back canaries left alone too long: every orphaned canary of
+/// `bot` (all bots without one) alone longer than [`orphan_limit`] is rolled back to its
+/// baseline, with an audit record saying why. The relcon takes the expired lease first, so
+/// of two that see the same orphan only one acts. `seen_by` names the command, for the
+/// record. Best effort: a failure leaves the canary for the next relcon.
+pub async fn sweep_orphans(engine: &Engine, bot: Option<&str>, seen_by: &str) -> Vec<Swept> {
+    let Some(limit) = orphan_limit() else {
+        return Vec::new();
+    };
+    let backend = engine.backend.as_ref();
+    let Ok(ops) = backend.list_operation_details(bot, true).await else {
+        return Vec::new();
+    };
+    let mut swept = Vec::new();
+    for d in &ops {
+        let Some(o) = Orphan::of(d).filter(|o| o.overdue(limit)) else {
+            continue;
+        };
+        let id = o.operation_id.clone();
+        let key = format!("op-{}", uuid::Uuid::now_v7());
+        let req = LeaseRequest {
+            holder: engine.operator.clone(),
+            host: hostname(),
+            operation_key: key.clone(),
+            ttl: lease_ttl(engine.clock),
+        };
+        if backend.acquire_lease(&id, &req).await.is_err() {
+            // Another relcon took it first (or the server refuses): not ours to act on.
+            continue;
+        }
+        let reason = format!(
+            "orphaned: {}, longer than the {} a canary may run with nobody driving it ({ORPHAN_LIMIT_ENV}); rolled back to its baseline by {seen_by} ({} on {})",
+            o.why(),
+            age_text(limit.as_secs() as i64),
+            req.holder,
+            req.host
+        );
+        let mut entry = AuditEntry::new(engine.operator.clone(), "canary", "orphan_rolled_back");
+        entry.operation_id = Some(key.clone());
+        entry.bot = o.bot.clone();
+        entry.environment = d.operation.environment_id.clone();
+        entry.from_version = d.operation.version_id.clone();
+        entry.outcome = Some(Outcome::RolledBack.as_str().into());
+        entry.detail = Some(format!("{reason}; canary {id}"));
+        // The decision is recorded before it is carried out.
+        if engine.audit.append(entry).await.is_ok() {
+            match backend.rollback_canary(&id, &reason).await {
+                Ok(_) => {
+                    let text = format!("rolled_back: {reason}");
+                    let _ = backend
+                        .post_event(&id, OperationEventKind::Outcome, &text)
+                        .await;
+                    swept.push(Swept {
+                        operation_id: id.clone(),
+                        bot: o.bot.clone(),
+                        reason,
+                    });
+                }
+                Err(e) => {
+                    let mut entry = AuditEntry::new(
+                        engine.operator.clone(),
+                        "canary",
+                        "orphan_rollback_failed",
+                    );
+                    entry.operation_id = Some(key.clone());
+                    entry.bot = o.bot.clone();
+                    entry.detail = Some(format!("canary {id}: {e}"));
+                    let _ = engine.audit.append(entry).await;
+                }
+            }
+        }
+        let _ = backend.release_lease(&id, &key).await;
+    }
+    swept
+}
+
+/// [`check_bot_free`], after rolling back the bot's canaries left alone too long
+/// ([`sweep_orphans`]): the start of a workflow is one of the relcons that see them.
+pub async fn check_bot_free_sweeping(engine: &Engine, bot: &str) -> Result<(), Stop> {
+    sweep_orphans(engine, Some(bot), "the start of a workflow").await;
+    check_bot_free(engine.backend.as_ref(), bot).await
+}
+
 /// Refuse to start on `bot` while another relcon's live lease holds one of its operations.
 pub async fn check_bot_free(backend: &dyn ReleaseBackend, bot: &str) -> Result<(), Stop> {
     let ops = match backend.list_operation_details(Some(bot), true).await {
@@ -212,11 +416,13 @@ where
 {
     let (inner_tx, inner_rx) = mpsc::unbounded_channel();
     let (key_tx, key_rx) = oneshot::channel::<String>();
-    let check_bot = bot.clone();
+    // An adoption took its lease already: nothing to check, and that lease is the one to renew.
+    let check_bot = bot.clone().filter(|_| settings.lease_key.is_none());
+    let lease_key = settings.lease_key.clone();
     let handle = engine.spawn(inner_tx, move |ctx: Ctx| async move {
-        let _ = key_tx.send(ctx.op_key.clone());
+        let _ = key_tx.send(lease_key.unwrap_or_else(|| ctx.op_key.clone()));
         if let Some(bot) = &check_bot
-            && let Err(stop) = check_bot_free(ctx.backend(), bot).await
+            && let Err(stop) = check_bot_free_sweeping(&ctx.engine, bot).await
         {
             let details = super::details(&ctx, json!({"bot": bot}));
             return ctx.finish_stopped(workflow, stop, details).await;
