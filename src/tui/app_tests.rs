@@ -183,10 +183,20 @@ fn canary_plan_form_validates_then_confirms() {
         Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
     );
     type_text(&mut app, "90s");
-    // Longest hold, the three guardrails, minimum conversations, then submit.
+    // Longest hold, the three guardrails, minimum conversations, then the environment.
     for _ in 0..6 {
         step_app(&mut app, code(KeyCode::Enter));
     }
+    // The environment is chosen here, as `relcon canary --environment` does; one the bot
+    // is not bound to is refused in the form.
+    let clear = Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    step_app(&mut app, clear.clone());
+    type_text(&mut app, "env-nowhere");
+    step_app(&mut app, code(KeyCode::Enter));
+    assert_eq!(app.overlay(), Some("canary_form"));
+    step_app(&mut app, clear);
+    type_text(&mut app, "env-prod-green");
+    step_app(&mut app, code(KeyCode::Enter));
     assert_eq!(app.overlay(), Some("confirm"));
     let effects = step_app(&mut app, key('y'));
     let [Effect::StartCanary(req)] = effects.as_slice() else {
@@ -194,7 +204,7 @@ fn canary_plan_form_validates_then_confirms() {
     };
     assert_eq!(req.bot, "bot-checkout");
     assert_eq!(req.version, "v12");
-    assert_eq!(req.env, "env-prod-blue");
+    assert_eq!(req.env, "env-prod-green");
     assert_eq!(req.steps, vec![5.0, 25.0, 50.0, 100.0]);
     assert_eq!(req.interval, std::time::Duration::from_secs(90));
 }
@@ -503,15 +513,28 @@ fn palette_runs_environment_deploys_with_confirmation() {
             snapshot_path: "./snap.json".into()
         }]
     );
+    // Like `relcon env-deploy`, an environment no bot here is bound to is sent to the
+    // server to check, with the dialog saying so.
     step_app(&mut app, key(':'));
-    type_text(&mut app, "flows-deploy nowhere");
+    type_text(&mut app, "env-deploy env_prod_us_01 ./snap.json");
+    step_app(&mut app, code(KeyCode::Enter));
+    assert_eq!(app.overlay(), Some("confirm"));
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!()
+    };
+    assert!(c.lines.iter().any(|(_, l)| l.contains("server checks")));
+    assert_eq!(
+        step_app(&mut app, key('y')),
+        vec![Effect::StartEnvDeploy {
+            env: "env_prod_us_01".into(),
+            snapshot_path: "./snap.json".into()
+        }]
+    );
+    step_app(&mut app, key(':'));
+    type_text(&mut app, "flows-deploy");
     step_app(&mut app, code(KeyCode::Enter));
     assert_eq!(app.overlay(), None);
-    assert!(
-        app.toast_texts()
-            .iter()
-            .any(|t| t.contains("Unknown environment"))
-    );
+    assert!(app.toast_texts().iter().any(|t| t.contains("Usage")));
     step_app(&mut app, key(':'));
     type_text(&mut app, "pane time");
     step_app(&mut app, code(KeyCode::Enter));

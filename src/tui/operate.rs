@@ -275,7 +275,12 @@ impl App {
                 live.live_version.as_deref().unwrap_or("—")
             ),
         )];
-        let form = plan::canary_form(intro, &self.canary_defaults);
+        let envs: Vec<String> = bot
+            .environments
+            .iter()
+            .map(|e| e.environment_id.clone())
+            .collect();
+        let form = plan::canary_form(intro, &self.canary_defaults, &live.environment_id, &envs);
         self.overlays
             .push(Overlay::CanaryForm(Box::new(form), target));
     }
@@ -285,9 +290,19 @@ impl App {
         mut form: Box<super::widgets::form::FormState>,
         target: CanaryTarget,
     ) {
-        match plan::parse_canary(&mut form, &target) {
+        let envs: Vec<String> = self
+            .bots
+            .iter()
+            .filter(|b| b.id == target.bot_id)
+            .flat_map(|b| b.environments.iter().map(|e| e.environment_id.clone()))
+            .collect();
+        match plan::parse_canary(&mut form, &target, &envs) {
             None => self.overlays.push(Overlay::CanaryForm(form, target)),
             Some(req) => {
+                let target = CanaryTarget {
+                    env: req.env.clone(),
+                    ..target
+                };
                 let steps: Vec<String> = req.steps.iter().map(|s| format::weight(*s)).collect();
                 let lines = vec![
                     (
@@ -794,13 +809,9 @@ impl App {
             );
             return;
         };
-        if !envs.is_empty() && !envs.contains(&env) {
-            self.toast(
-                Tone::Warn,
-                format!("Unknown environment {env:?}; known: {}.", envs.join(", ")),
-            );
-            return;
-        }
+        // The CLI sends any environment id and the server checks it; so does the console.
+        // An id no bot here is bound to is said in the dialog, not refused.
+        let unbound = !envs.contains(&env);
         let production = self
             .bots
             .iter()
@@ -845,6 +856,19 @@ impl App {
             )
         };
         let mut lines = lines;
+        if unbound {
+            lines.push((
+                Tone::Muted,
+                format!(
+                    "No bot shown here is bound to {env}; the server checks the id (bound: {}).",
+                    if envs.is_empty() {
+                        "none".to_string()
+                    } else {
+                        envs.join(", ")
+                    }
+                ),
+            ));
+        }
         if production {
             lines.push((Tone::Warn, format!("{env} is a production environment.")));
         }

@@ -17,6 +17,8 @@ const ERRORS: usize = 3;
 const LATENCY: usize = 4;
 const SATISFACTION: usize = 5;
 const MIN_CONV: usize = 6;
+/// Last, so the plan's own fields keep their places: as `relcon canary --environment`.
+const ENVIRONMENT: usize = 7;
 
 /// What the plan form starts with (the profile's `[canary]` settings).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +56,14 @@ fn duration_text(d: Duration) -> String {
     }
 }
 
-pub fn canary_form(mut intro: Vec<(Tone, String)>, d: &CanaryDefaults) -> FormState {
+/// The form for a canary in `env` (the bot's busiest production environment, as the CLI's
+/// default) or any other of the bot's environments, `envs`.
+pub fn canary_form(
+    mut intro: Vec<(Tone, String)>,
+    d: &CanaryDefaults,
+    env: &str,
+    envs: &[String],
+) -> FormState {
     let t = &d.thresholds;
     for line in d.judge.lines() {
         intro.push((Tone::Muted, line.to_string()));
@@ -104,6 +113,11 @@ pub fn canary_form(mut intro: Vec<(Tone, String)>, d: &CanaryDefaults) -> FormSt
                 &d.min_conversations.to_string(),
                 "per arm, before a metric is judged",
             ),
+            FormField::new(
+                "Environment",
+                env,
+                &format!("where the canary runs: {}", envs.join(", ")),
+            ),
         ],
         focus: 0,
     }
@@ -143,8 +157,17 @@ fn parse_steps(s: &str) -> Result<Vec<f64>, String> {
 }
 
 /// The request the form describes; on errors, marks the fields and returns `None`.
-pub fn parse_canary(form: &mut FormState, target: &CanaryTarget) -> Option<CanaryRequest> {
+/// `envs`: the bot's environments (ids), one of which the canary must run in.
+pub fn parse_canary(
+    form: &mut FormState,
+    target: &CanaryTarget,
+    envs: &[String],
+) -> Option<CanaryRequest> {
     form.clear_errors();
+    let env = form.value(ENVIRONMENT).trim().to_string();
+    if env.is_empty() || (!envs.is_empty() && !envs.contains(&env)) {
+        form.set_error(ENVIRONMENT, format!("one of {}", envs.join(", ")));
+    }
     let steps = parse_steps(form.value(STEPS))
         .map_err(|e| form.set_error(STEPS, e))
         .ok();
@@ -196,7 +219,7 @@ pub fn parse_canary(form: &mut FormState, target: &CanaryTarget) -> Option<Canar
     Some(CanaryRequest {
         bot: target.bot_id.clone(),
         version: target.version.clone(),
-        env: target.env.clone(),
+        env,
         steps: steps?,
         interval: interval?,
         max_hold: max_hold?,
@@ -231,14 +254,22 @@ mod tests {
 
     #[test]
     fn the_default_form_parses() {
-        let mut form = canary_form(Vec::new(), &CanaryDefaults::default());
+        let envs = vec!["e".to_string(), "f".to_string()];
+        let mut form = canary_form(Vec::new(), &CanaryDefaults::default(), "e", &envs);
         let target = CanaryTarget {
             bot_id: "b".into(),
             bot_name: "bot".into(),
             version: "v2".into(),
             env: "e".into(),
         };
-        let req = parse_canary(&mut form, &target).unwrap();
+        let req = parse_canary(&mut form, &target, &envs).unwrap();
+        assert_eq!(req.env, "e");
+        // The environment is chosen in the form, as with `relcon canary --environment`.
+        form.fields[ENVIRONMENT] = FormField::new("Environment", "f", "");
+        assert_eq!(parse_canary(&mut form, &target, &envs).unwrap().env, "f");
+        form.fields[ENVIRONMENT] = FormField::new("Environment", "nowhere", "");
+        assert!(parse_canary(&mut form, &target, &envs).is_none());
+        assert!(form.fields[ENVIRONMENT].error.is_some());
         assert_eq!(req.steps, vec![5.0, 25.0, 50.0, 100.0]);
         assert_eq!(req.interval, Duration::from_secs(300));
         assert_eq!(req.thresholds, Thresholds::default());
@@ -264,13 +295,13 @@ mod defaults_tests {
             max_hold: Duration::from_secs(1200),
             judge: String::new(),
         };
-        let form = canary_form(Vec::new(), &d);
+        let form = canary_form(Vec::new(), &d, "env-a", &["env-a".to_string()]);
         let values: Vec<String> = (0..form.fields.len())
             .map(|i| form.value(i).to_string())
             .collect();
         assert_eq!(
             values,
-            vec!["5,10,25", "90s", "20m", "2%", "800", "4", "40"]
+            vec!["5,10,25", "90s", "20m", "2%", "800", "4", "40", "env-a"]
         );
         assert_eq!(duration_text(Duration::from_secs(120)), "2m");
         assert_eq!(duration_text(Duration::from_secs(7200)), "2h");
