@@ -113,6 +113,14 @@ pub enum Command {
     /// OP, re-attach to it and drive it to its end. Rerunning the same deploy, canary or
     /// rollback command re-attaches too.
     Recover(RecoverArgs),
+    /// Take over driving an orphaned operation (its lease expired, or nobody holds one),
+    /// from any machine: a canary is judged from its start and continues at the step its
+    /// weight is at, a deploy is polled to its end and switched, a rollback polled and
+    /// verified. Audited with whom it was adopted from.
+    Adopt(AdoptArgs),
+    /// End an orphaned operation safely: a canary is rolled back to its baseline, a
+    /// deployment cancelled (its switch never made). Audited.
+    End(EndArgs),
     /// The local audit trail.
     Audit {
         #[command(subcommand)]
@@ -342,6 +350,21 @@ pub struct VerbArgs {
 pub struct RecoverArgs {
     /// The operation id (or a unique prefix of it), as `relcon recover` lists it.
     pub op: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AdoptArgs {
+    /// The bot (its operation in progress) or a server operation id (cnry_…, dep_…, job_…).
+    pub target: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EndArgs {
+    /// The bot (its operation in progress) or a server operation id.
+    pub target: String,
+    /// Why, for the audit trail and the operation's events.
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

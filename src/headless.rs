@@ -280,9 +280,25 @@ where
     F: FnOnce(crate::engine::Ctx) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Report> + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::unbounded_channel();
     // Driven on the server: a lease, commands from other relcons, events for followers.
     let settings = crate::engine::control::DriverSettings::for_engine(&rt.engine);
+    drive_with(rt, output, workflow, bot, settings, run).await
+}
+
+/// [`drive`] with given driver settings (an adoption's lease key).
+pub(crate) async fn drive_with<F, Fut>(
+    rt: &Runtime,
+    output: Output,
+    workflow: crate::engine::events::WorkflowKind,
+    bot: Option<String>,
+    settings: crate::engine::control::DriverSettings,
+    run: F,
+) -> Report
+where
+    F: FnOnce(crate::engine::Ctx) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Report> + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel();
     let mut handle =
         crate::engine::control::spawn_driven(&rt.engine, settings, workflow, bot, tx, run);
     let printer = Printer::new(output);
@@ -389,7 +405,10 @@ fn canary_plan(rt: &Runtime, a: &CanaryArgs) -> Result<canary::CanaryPlan, CliEr
     plans::canary(&rt.profile.canary, &ask).map_err(CliError::refused)
 }
 
-fn rollback_plan(rt: &Runtime, a: &RollbackArgs) -> Result<rollback::RollbackPlan, CliError> {
+pub(crate) fn rollback_plan(
+    rt: &Runtime,
+    a: &RollbackArgs,
+) -> Result<rollback::RollbackPlan, CliError> {
     let s = &rt.profile.rollback;
     let environment = match s.environment.to_uppercase().as_str() {
         "STAGING" => Stage::Staging,
@@ -537,6 +556,20 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 guard(global, &rt, "resume an interrupted operation", "recover")?;
             }
             crate::recover::run(&rt, out, a.op)
+                .await
+                .map_err(|(code, message)| CliError { code, message })
+        }
+        Command::Adopt(a) => {
+            let rt = build(global)?;
+            guard(global, &rt, &format!("adopt {}", a.target), &a.target)?;
+            crate::recover::adopt(&rt, out, &a.target)
+                .await
+                .map_err(|(code, message)| CliError { code, message })
+        }
+        Command::End(a) => {
+            let rt = build(global)?;
+            guard(global, &rt, &format!("end {}", a.target), &a.target)?;
+            crate::recover::end(&rt, out, &a.target, a.reason.as_deref())
                 .await
                 .map_err(|(code, message)| CliError { code, message })
         }

@@ -11,12 +11,14 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::backend::ReleaseBackend;
+use crate::audit::AuditEntry;
+use crate::backend::{LeaseRequest, ReleaseBackend};
 use crate::cli::Output;
-use crate::engine::control::{Orphan, Swept, sweep_orphans};
+use crate::domain::{OperationDetail, OperationKind};
+use crate::engine::control::{Driver, DriverSettings, Orphan, Swept, age_text, sweep_orphans};
 use crate::engine::events::WorkflowKind;
 use crate::engine::{Ctx, Report, canary, deploy, rollback};
-use crate::journal::{Journal, JournalSink, OpState, hostname, process_alive};
+use crate::journal::{Journal, JournalSink, OpState, Record, hostname, process_alive};
 use crate::runtime::Runtime;
 use crate::sanitize::clean;
 
@@ -237,6 +239,20 @@ pub async fn run(rt: &Runtime, out: Output, op: Option<String>) -> Result<u8, (u
     }
     let bot = s.bot.clone().unwrap_or_default();
     release_dead_leases(rt.backend.as_ref(), &bot, &s).await;
+    let settings = DriverSettings::for_engine(&rt.engine);
+    let report = drive_resumed(rt, out, s, settings, None).await?;
+    Ok(crate::headless::print_report(out, &report))
+}
+
+/// Drive `s` to its end under `settings`: re-attached from the journal, or (with `adopted`,
+/// whom from) from the server's state.
+async fn drive_resumed(
+    rt: &Runtime,
+    out: Output,
+    s: OpState,
+    settings: DriverSettings,
+    adopted: Option<String>,
+) -> Result<crate::engine::Report, (u8, String)> {
     let plan = s.plan.get("plan").cloned().unwrap_or_default();
     let bad = |e: serde_json::Error| {
         (
@@ -245,26 +261,33 @@ pub async fn run(rt: &Runtime, out: Output, op: Option<String>) -> Result<u8, (u
         )
     };
     let workflow = s.workflow;
-    let botref = Some(bot);
+    let botref = s.bot.clone();
+    let reattach = move |mut ctx: Ctx, s: OpState| {
+        match adopted {
+            Some(note) => ctx.adopt_orphan(s, note),
+            None => ctx.adopt(s),
+        }
+        ctx
+    };
     let report = match workflow {
         WorkflowKind::Deploy => {
             let p: deploy::DeployPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::headless::drive(rt, out, workflow, botref, move |ctx| {
-                attach(ctx, Some(s), move |c| deploy::run(c, p))
+            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+                deploy::run(reattach(ctx, s), p)
             })
             .await
         }
         WorkflowKind::Canary => {
             let p: canary::CanaryPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::headless::drive(rt, out, workflow, botref, move |ctx| {
-                attach(ctx, Some(s), move |c| canary::run(c, p))
+            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+                canary::run(reattach(ctx, s), p)
             })
             .await
         }
         WorkflowKind::Rollback => {
             let p: rollback::RollbackPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::headless::drive(rt, out, workflow, botref, move |ctx| {
-                attach(ctx, Some(s), move |c| rollback::run(c, p))
+            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+                rollback::run(reattach(ctx, s), p)
             })
             .await
         }
@@ -275,5 +298,347 @@ pub async fn run(rt: &Runtime, out: Output, op: Option<String>) -> Result<u8, (u
             ));
         }
     };
+    Ok(report)
+}
+
+fn refused(message: String) -> (u8, String) {
+    (crate::exit::REFUSED, message)
+}
+
+fn backend_failed(e: crate::backend::BackendError) -> (u8, String) {
+    let code = match e {
+        crate::backend::BackendError::NotFound { .. } => crate::exit::NOT_FOUND,
+        crate::backend::BackendError::Unauthorized { .. }
+        | crate::backend::BackendError::Forbidden { .. } => crate::exit::CONFIG,
+        _ => crate::exit::FAILED,
+    };
+    (code, clean(&e.to_string()))
+}
+
+/// `BOT` (its operation in progress, else its last) or a server operation id.
+async fn target_op(rt: &Runtime, target: &str) -> Result<OperationDetail, (u8, String)> {
+    if let Ok(d) = rt.backend.get_operation(target).await {
+        return Ok(d);
+    }
+    match crate::operator::current(rt.backend.as_ref(), target).await {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err((
+            crate::exit::NOT_FOUND,
+            format!("bot {} has no operations", clean(target)),
+        )),
+        Err(e) => Err((e.code, clean(&e.message))),
+    }
+}
+
+/// The orphan `d` is, or the refusal that says why it is not one.
+fn orphan_or_refuse(d: &OperationDetail, verb: &str) -> Result<Orphan, (u8, String)> {
+    let op = &d.operation;
+    if let Some(o) = Orphan::of(d) {
+        return Ok(o);
+    }
+    if !op.active {
+        return Err(refused(format!(
+            "{} {} has ended ({}): nothing to {verb}",
+            op.kind.as_str(),
+            clean(&op.id),
+            clean(&op.state).replace('_', " ")
+        )));
+    }
+    let bot = op.bot_id.as_deref().map(clean).unwrap_or_default();
+    Err(refused(format!(
+        "{} {} is not orphaned: it is driven by {}; act on it with `relcon pause|resume|promote|abort {bot}`, or wait for its lease to expire",
+        op.kind.as_str(),
+        clean(&op.id),
+        Driver::of(d).describe()
+    )))
+}
+
+/// Take the lease of an orphan under a new key: of two relcons, one gets it.
+async fn take_orphan(
+    rt: &Runtime,
+    o: &Orphan,
+    settings: &DriverSettings,
+    key: &str,
+) -> Result<(), (u8, String)> {
+    let req = LeaseRequest {
+        holder: settings.holder.clone(),
+        host: settings.host.clone(),
+        operation_key: key.to_string(),
+        ttl: settings.ttl,
+    };
+    rt.backend
+        .acquire_lease(&o.operation_id, &req)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            refused(format!(
+                "cannot take the lease on {}: {}",
+                clean(&o.operation_id),
+                clean(&e.to_string())
+            ))
+        })
+}
+
+/// What the server says about an orphan, put as a journal of this machine would hold it:
+/// the plan (the profile's, for what the server does not keep), the intent resolved from
+/// the server's objects, and the object created. Journaled here when there is a journal,
+/// so that if this relcon dies too, the next one on this machine re-attaches.
+async fn from_server(
+    rt: &Runtime,
+    d: &OperationDetail,
+    key: &str,
+) -> Result<OpState, (u8, String)> {
+    let op = &d.operation;
+    let b = rt.backend.as_ref();
+    let bot = op
+        .bot_id
+        .clone()
+        .ok_or_else(|| refused(format!("{} belongs to no bot", clean(&op.id))))?;
+    let version = op.version_id.clone().unwrap_or_default();
+    let env = op.environment_id.clone();
+    let (workflow, plan, resolved, step) = match op.kind {
+        OperationKind::Canary => {
+            let c = b.get_canary(&op.id).await.map_err(backend_failed)?;
+            let ask = crate::plans::CanaryAsk {
+                bot: bot.clone(),
+                version: c.version.clone(),
+                environment: Some(c.environment_id.clone()),
+                max_traffic: Some(c.max_traffic_percentage),
+                interactive: false,
+                ..Default::default()
+            };
+            let plan = crate::plans::canary(&rt.profile.canary, &ask).map_err(refused)?;
+            (
+                WorkflowKind::Canary,
+                json!(plan),
+                json!({"environment": c.environment_id, "version": c.version}),
+                "start canary".to_string(),
+            )
+        }
+        OperationKind::Deployment => {
+            let summary = b.get_bot(&bot).await.map_err(backend_failed)?;
+            let versions = b.list_versions(&bot).await.map_err(backend_failed)?;
+            let v = versions
+                .into_iter()
+                .find(|v| v.id == version)
+                .ok_or_else(|| refused(format!("{bot} has no version {version} any more")))?;
+            let preview = deploy::preview(&summary, env.as_deref()).map_err(refused)?;
+            let plan = deploy::DeployPlan {
+                bot: bot.clone(),
+                version: version.clone(),
+                target: env.clone(),
+                regions: rt.profile.region_sync.clone(),
+                timeout: std::time::Duration::from_secs(900),
+            };
+            (
+                WorkflowKind::Deploy,
+                json!(plan),
+                json!({"version": v, "preview": preview}),
+                "create deployment".to_string(),
+            )
+        }
+        OperationKind::Rollback => {
+            let summary = b.get_bot(&bot).await.map_err(backend_failed)?;
+            let args = crate::cli::RollbackArgs {
+                bot: bot.clone(),
+                to: Some(version.clone()),
+                max_active_sessions: None,
+                wait_drain: None,
+                fallback: None,
+            };
+            let plan =
+                crate::headless::rollback_plan(rt, &args).map_err(|e| (e.code, e.message))?;
+            let live = rollback::live_version(&summary, plan.environment);
+            (
+                WorkflowKind::Rollback,
+                json!(plan),
+                json!({"target": version, "live": live, "environment": env, "activeSessions": 0, "sessionsAtRisk": 0}),
+                format!("trigger rollback {version}"),
+            )
+        }
+        other => {
+            return Err(refused(format!(
+                "a {} cannot be adopted; end it on the server",
+                other.as_str()
+            )));
+        }
+    };
+    let now = Utc::now();
+    let driver = crate::journal::Driver::this_process(&rt.engine.operator);
+    let plan = json!({"plan": plan, "resolved": resolved});
+    if let Some(sink) = &rt.engine.journal {
+        let intent = Record::Intent {
+            op: key.to_string(),
+            workflow,
+            bot: Some(bot.clone()),
+            plan: plan.clone(),
+            driver: driver.clone(),
+            profile: sink.profile.clone(),
+            api_url: sink.api_url.clone(),
+            at: now,
+        };
+        let written = sink.journal.begin(intent).and_then(|j| {
+            j.append(&Record::Created {
+                step: step.clone(),
+                server_id: op.id.clone(),
+                at: now,
+            })
+        });
+        if written.is_ok()
+            && let Some(s) = sink.journal.find(key)
+        {
+            return Ok(s);
+        }
+    }
+    Ok(OpState {
+        path: Default::default(),
+        op: key.to_string(),
+        workflow,
+        bot: Some(bot),
+        plan,
+        profile: rt.profile.name.clone(),
+        api_url: rt.profile.api_url.clone(),
+        started_at: now,
+        driver,
+        expires_at: None,
+        creates: Vec::new(),
+        created: vec![(step, op.id.clone())],
+        steps: Vec::new(),
+        finished: None,
+        aliases: Vec::new(),
+        resumes: 0,
+    })
+}
+
+/// `relcon adopt BOT|OP`: take over driving an orphan, from the server's state.
+pub async fn adopt(rt: &Runtime, out: Output, target: &str) -> Result<u8, (u8, String)> {
+    let d = target_op(rt, target).await?;
+    let o = orphan_or_refuse(&d, "adopt")?;
+    let key = format!("op-{}", uuid::Uuid::now_v7());
+    let settings = DriverSettings {
+        lease_key: Some(key.clone()),
+        ..DriverSettings::for_engine(&rt.engine)
+    };
+    take_orphan(rt, &o, &settings, &key).await?;
+    let state = match from_server(rt, &d, &key).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = rt.backend.release_lease(&o.operation_id, &key).await;
+            return Err(e);
+        }
+    };
+    let note = match o.lease_expired {
+        true => format!(
+            "adopted from {}, lease expired {} ago",
+            o.holder_at(),
+            age_text(o.alone_for)
+        ),
+        false => format!(
+            "adopted: no relcon held a lease on it (unchanged for {})",
+            age_text(o.alone_for)
+        ),
+    };
+    eprintln!(
+        "relcon: {} {}: {note}; driving it as {} on {}",
+        o.kind.as_str(),
+        clean(&o.operation_id),
+        clean(&settings.holder),
+        clean(&settings.host)
+    );
+    let report = drive_resumed(rt, out, state, settings, Some(note)).await?;
     Ok(crate::headless::print_report(out, &report))
+}
+
+/// `relcon end BOT|OP`: end an orphan safely — a canary rolled back to its baseline, a
+/// deployment cancelled before its switch. Audited; the lease is taken while it acts.
+pub async fn end(
+    rt: &Runtime,
+    out: Output,
+    target: &str,
+    reason: Option<&str>,
+) -> Result<u8, (u8, String)> {
+    let d = target_op(rt, target).await?;
+    let o = orphan_or_refuse(&d, "end")?;
+    let op = &d.operation;
+    let workflow = match op.kind {
+        OperationKind::Canary => WorkflowKind::Canary,
+        OperationKind::Deployment => WorkflowKind::Deploy,
+        OperationKind::Rollback => {
+            return Err(refused(format!(
+                "rollback job {} cannot be stopped half-way (it is the way back); `relcon adopt {}` drives it to its end and verifies it",
+                clean(&op.id),
+                clean(target)
+            )));
+        }
+        other => {
+            return Err(refused(format!(
+                "a {} cannot be ended here",
+                other.as_str()
+            )));
+        }
+    };
+    let key = format!("op-{}", uuid::Uuid::now_v7());
+    let settings = DriverSettings::for_engine(&rt.engine);
+    take_orphan(rt, &o, &settings, &key).await?;
+    let what = match workflow {
+        WorkflowKind::Canary => "rolled back to its baseline",
+        _ => "deployment cancelled; traffic stays where it is",
+    };
+    let detail = format!(
+        "ended {}: {}; {what} by {} on {}{}",
+        o.describe(),
+        o.why(),
+        clean(&settings.holder),
+        clean(&settings.host),
+        reason
+            .map(|r| format!(" ({})", clean(r)))
+            .unwrap_or_default()
+    );
+    let mut entry = AuditEntry::new(rt.engine.operator.clone(), workflow.as_str(), "ended");
+    entry.operation_id = Some(key.clone());
+    entry.bot = op.bot_id.clone();
+    entry.environment = op.environment_id.clone();
+    entry.from_version = op.version_id.clone();
+    entry.detail = Some(detail.clone());
+    let result = match rt.engine.audit.append(entry).await {
+        Err(e) => Err((
+            crate::exit::FAILED,
+            format!("the audit trail is not writable ({e}); nothing was changed"),
+        )),
+        Ok(_) => match workflow {
+            WorkflowKind::Canary => rt
+                .backend
+                .rollback_canary(&op.id, &detail)
+                .await
+                .map(|_| ())
+                .map_err(backend_failed),
+            _ => rt
+                .backend
+                .rollback_deployment(&op.id)
+                .await
+                .map(|_| ())
+                .map_err(backend_failed),
+        },
+    };
+    if result.is_ok() {
+        let text = format!("cancelled: {detail}");
+        let _ = rt
+            .backend
+            .post_event(&op.id, crate::domain::OperationEventKind::Outcome, &text)
+            .await;
+    }
+    let _ = rt.backend.release_lease(&op.id, &key).await;
+    result?;
+    if out == Output::Json {
+        out!(
+            "{}",
+            crate::sanitize::json_pretty(
+                &json!({"outcome": "ended", "exitCode": 0, "operationId": op.id, "summary": detail})
+            )
+            .unwrap_or_default()
+        );
+    } else {
+        out!("✔ ended: {detail}");
+    }
+    Ok(crate::exit::OK)
 }

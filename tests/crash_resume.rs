@@ -74,6 +74,17 @@ fn records(dir: &Path) -> Vec<Value> {
 /// Start `args` and SIGKILL it as soon as its journal holds a record for which `at` is
 /// true. Returns what the journal held when it died.
 async fn kill_when(dir: &Path, url: &str, args: &[&str], at: KillPoint) -> Vec<Value> {
+    kill_once(dir, url, args, |held| held.iter().any(at)).await
+}
+
+/// Start `args` and SIGKILL it as soon as `ready` holds of its journal (and whatever else
+/// the closure looks at). Returns what the journal held when it died.
+async fn kill_once(
+    dir: &Path,
+    url: &str,
+    args: &[&str],
+    ready: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let mut child = relcon(dir, url, args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -81,7 +92,7 @@ async fn kill_when(dir: &Path, url: &str, args: &[&str], at: KillPoint) -> Vec<V
         .expect("relcon starts");
     let started = Instant::now();
     loop {
-        if records(dir).iter().any(at) {
+        if ready(&records(dir)) {
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -272,5 +283,210 @@ async fn a_rollback_to_the_last_known_good_killed_keeps_its_target() {
         );
         audit_records_the_interruption(d, &url, "rollback").await;
     }
+    s.stop().await;
+}
+
+/// Poll `relcon get BOT` from the relcon in `dir` until it reports the bot's operation
+/// orphaned (its driver's lease expired); the orphan it reports.
+async fn until_orphaned(dir: &Path, url: &str, bot: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let mut c = relcon(dir, url, &["get", bot, "--output", "json"]);
+        c.env("RELCON_ORPHAN_LIMIT", "off");
+        let o = run(c).await;
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        if v["orphan"].is_object() {
+            return v;
+        }
+        assert!(started.elapsed() < DEADLINE, "never orphaned: {}", says(&o));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A canary whose relcon was killed at its first step, for a relcon on another machine
+/// (its own state dir, no journal of the first) to find.
+async fn orphaned_canary(s: &SimHandle, bot: &str) -> tempfile::TempDir {
+    let first = tempfile::tempdir().unwrap();
+    let args = ["canary", bot, "2.1.0-canary", "--steps", "5,50", "--yes"];
+    // Killed once it drives the canary: the server holds its lease.
+    kill_once(first.path(), &s.url(), &args, |_| {
+        let g = s.app.lock();
+        g.world.canaries.values().any(|c| {
+            c.bot == bot
+                && g.world
+                    .controls
+                    .get(&c.id)
+                    .is_some_and(|x| x.lease.is_some())
+        })
+    })
+    .await;
+    first
+}
+
+fn canary_phases(s: &SimHandle, bot: &str) -> Vec<CanaryPhase> {
+    let g = s.app.lock();
+    g.world
+        .canaries
+        .values()
+        .filter(|c| c.bot == bot)
+        .map(|c| c.phase)
+        .collect()
+}
+
+async fn audit_shown(dir: &Path, url: &str) -> Vec<Value> {
+    let o = run(relcon(dir, url, &["audit", "verify"])).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let o = run(relcon(dir, url, &["audit", "show", "--output", "json"])).await;
+    serde_json::from_slice(&o.stdout).expect("audit JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_relcon_adopts_an_orphaned_canary_and_drives_it_to_its_end() {
+    let s = sim().await;
+    let url = s.url();
+    let bot = "bot_abc123";
+    let _first = orphaned_canary(&s, bot).await;
+    let other = tempfile::tempdir().unwrap();
+    let b = other.path();
+    let seen = until_orphaned(b, &url, bot).await;
+    assert_eq!(seen["orphan"]["leaseExpired"], true, "{seen}");
+    assert!(seen["orphan"]["holder"].is_string(), "{seen}");
+
+    let mut c = relcon(b, &url, &["adopt", bot]);
+    c.env("RELCON_ORPHAN_LIMIT", "off");
+    let o = run(c).await;
+    assert!(
+        [exit::OK, exit::ROLLED_BACK].contains(&code(&o)),
+        "{}",
+        says(&o)
+    );
+    assert!(says(&o).contains("adopted from"), "{}", says(&o));
+    let phases = canary_phases(&s, bot);
+    assert_eq!(phases.len(), 1, "adopted, not a second canary: {phases:?}");
+    assert!(
+        matches!(phases[0], CanaryPhase::Promoted | CanaryPhase::RolledBack),
+        "{phases:?}"
+    );
+    let shown = audit_shown(b, &url).await;
+    let adopted: Vec<&Value> = shown
+        .iter()
+        .filter(|r| r["operation"] == "canary" && r["event"] == "adopted")
+        .collect();
+    assert_eq!(adopted.len(), 1, "{shown:#?}");
+    assert!(
+        adopted[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("lease expired")),
+        "{shown:#?}"
+    );
+    // Nothing is left for anyone: the bot's operation has ended.
+    let o = run(relcon(b, &url, &["adopt", bot])).await;
+    assert_eq!(code(&o), exit::REFUSED, "{}", says(&o));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_an_orphaned_canary_rolls_it_back_and_says_why() {
+    let s = sim().await;
+    let url = s.url();
+    let bot = "bot_abc123";
+    let _first = orphaned_canary(&s, bot).await;
+    let other = tempfile::tempdir().unwrap();
+    let b = other.path();
+    until_orphaned(b, &url, bot).await;
+    let mut c = relcon(b, &url, &["end", bot, "--reason", "its owner left"]);
+    c.env("RELCON_ORPHAN_LIMIT", "off");
+    let o = run(c).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    assert_eq!(canary_phases(&s, bot), vec![CanaryPhase::RolledBack]);
+    let shown = audit_shown(b, &url).await;
+    let ended = shown
+        .iter()
+        .find(|r| r["event"] == "ended")
+        .unwrap_or_else(|| panic!("{shown:#?}"));
+    let detail = ended["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("orphaned canary"), "{detail}");
+    assert!(detail.contains("its owner left"), "{detail}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_alone_past_the_limit_is_rolled_back_by_the_next_relcon_that_looks() {
+    let s = sim().await;
+    let url = s.url();
+    let bot = "bot_abc123";
+    let _first = orphaned_canary(&s, bot).await;
+    let other = tempfile::tempdir().unwrap();
+    let b = other.path();
+    until_orphaned(b, &url, bot).await;
+    // Its lease has expired; a minute of server time later (0.1 s here) it is overdue.
+    let started = Instant::now();
+    loop {
+        let mut c = relcon(b, &url, &["status", bot]);
+        c.env("RELCON_ORPHAN_LIMIT", "1m");
+        let o = run(c).await;
+        assert_eq!(code(&o), exit::OK, "{}", says(&o));
+        if canary_phases(&s, bot) == vec![CanaryPhase::RolledBack] {
+            assert!(says(&o).contains("rolled back"), "{}", says(&o));
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "never rolled back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown = audit_shown(b, &url).await;
+    let r = shown
+        .iter()
+        .find(|r| r["event"] == "orphan_rolled_back")
+        .unwrap_or_else(|| panic!("{shown:#?}"));
+    assert!(
+        r["detail"].as_str().is_some_and(|d| d.contains("expired")),
+        "{r}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_another_tool_runs_without_a_lease_is_never_swept() {
+    let s = sim().await;
+    let url = s.url();
+    let bot = "bot_abc123";
+    // A seed-001 script on the Release API: a canary, no lease.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/bots/{bot}/deploy"))
+        .bearer_auth("demo-key")
+        .header("X-Deployment-Type", "canary")
+        .json(&serde_json::json!({
+            "bot_id": bot,
+            "environment_id": "env_prod_456",
+            "version": "2.1.0-canary",
+            "traffic_matrix": {"stable": 95, "canary": 5},
+            "rollback_thresholds": {"error_rate": 0.05},
+            "max_traffic_percentage": 50
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let other = tempfile::tempdir().unwrap();
+    let b = other.path();
+    // Shown as orphaned (nobody holds a lease), left alone longer than the limit...
+    let started = Instant::now();
+    loop {
+        let seen = until_orphaned(b, &url, bot).await;
+        assert_eq!(seen["orphan"]["leaseExpired"], false, "{seen}");
+        if seen["orphan"]["aloneFor"].as_i64().unwrap_or(0) > 120 {
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "{seen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ... and still not rolled back behind its owner's back.
+    let mut c = relcon(b, &url, &["status", bot]);
+    c.env("RELCON_ORPHAN_LIMIT", "1m");
+    let o = run(c).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let phases = canary_phases(&s, bot);
+    assert_eq!(phases.len(), 1);
+    assert!(!matches!(phases[0], CanaryPhase::RolledBack), "{phases:?}");
     s.stop().await;
 }

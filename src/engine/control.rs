@@ -275,12 +275,14 @@ impl Orphan {
         )
     }
 
-    /// Left alone longer than `limit`: a canary whose lease expired, or one running (not
-    /// paused for a person on purpose) with no lease at all.
+    /// Left alone longer than `limit`: a canary whose lease expired that long ago. A canary
+    /// that never had a lease is another tool's (a script on the Release API drives it
+    /// without one): it is shown as orphaned, and can be adopted or ended by a person, but
+    /// is never rolled back behind its owner's back.
     pub fn overdue(&self, limit: Duration) -> bool {
         self.kind == OperationKind::Canary
+            && self.lease_expired
             && self.alone_for.max(0) as u64 > limit.as_secs()
-            && (self.lease_expired || !self.state.contains("paused"))
     }
 }
 

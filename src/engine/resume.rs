@@ -25,6 +25,8 @@ pub(crate) struct Journaling {
     resumed: Option<OpState>,
     driver: Driver,
     renewed: Option<Instant>,
+    /// Set when the run adopted an orphan from the server's state: whom from, in words.
+    adopted: Option<String>,
     /// Problems writing it, shown once.
     warned: std::sync::atomic::AtomicBool,
 }
@@ -42,6 +44,7 @@ impl Journaling {
             resumed,
             driver: Driver::this_process(&engine.operator),
             renewed: None,
+            adopted: None,
             warned: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -63,6 +66,14 @@ impl Ctx {
             key: spawned_as,
             at: Utc::now(),
         });
+    }
+
+    /// Re-attach this run to an orphan found on the server (`relcon adopt`): `state` is
+    /// what the server says, put as a journal would; `note` says whom it was adopted from,
+    /// for the progress and the audit trail.
+    pub fn adopt_orphan(&mut self, state: OpState, note: String) {
+        self.adopt(state);
+        self.journal.adopted = Some(note);
     }
 
     /// The journaled operation this run re-attached to, if any.
@@ -214,6 +225,19 @@ impl Ctx {
         let Some(s) = self.resumed().cloned() else {
             return Ok(());
         };
+        if let Some(note) = self.journal.adopted.clone() {
+            let objects: Vec<String> = s.created.iter().map(|(_, id)| id.clone()).collect();
+            let detail = format!("{note}; re-attached to {}", objects.join(", "));
+            self.detail(detail.clone());
+            self.heartbeat();
+            return self
+                .audit(workflow, "adopted", |e| {
+                    e.bot = Some(bot.to_string());
+                    e.detail = Some(detail);
+                    e.metrics = Some(json!({"serverObjects": s.created}));
+                })
+                .await;
+        }
         let last = s
             .steps
             .last()
