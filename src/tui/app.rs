@@ -231,6 +231,8 @@ pub struct App {
     pub(crate) dirty: bool,
     pub(crate) quit: bool,
     pub(crate) quit_when_idle: bool,
+    /// Printed once the screen is restored: what was left running and how to pick it up.
+    pub(crate) exit_notes: Vec<String>,
 }
 
 /// How long toasts stay.
@@ -292,6 +294,7 @@ impl App {
             dirty: true,
             quit: false,
             quit_when_idle: false,
+            exit_notes: Vec::new(),
         };
         for w in warnings {
             app.toast(Tone::Warn, w);
@@ -373,6 +376,16 @@ impl App {
             self.quit = true;
         }
         out
+    }
+
+    /// What to print once the screen is restored (operations left running), taken once.
+    pub fn take_exit_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.exit_notes)
+    }
+
+    /// What quitting now would print (for tests).
+    pub fn exit_notes(&self) -> &[String] {
+        &self.exit_notes
     }
 
     pub(crate) fn req(&mut self) -> RequestId {
@@ -884,7 +897,10 @@ impl App {
                                 out.extend(effects);
                             }
                         }
-                        ConfirmKind::Quit => out.push(Effect::Quit),
+                        ConfirmKind::Quit => {
+                            self.leave_running();
+                            out.push(Effect::Quit);
+                        }
                     },
                     ConfirmOutcome::AbortAndQuit => self.abort_all_then_quit(out),
                 }

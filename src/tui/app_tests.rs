@@ -382,11 +382,16 @@ fn quit_asks_while_an_operation_runs_and_can_abort_first() {
         panic!()
     };
     assert!(c.lines.iter().any(|(_, l)| l.contains("#7")));
+    // Each run says what stopping it does.
+    assert!(c.lines.iter().any(|(_, l)| l.contains("s: rolls back")));
     assert!(app.update(key('n')).is_empty());
     assert!(!app.should_quit());
 
+    // `y` is not a choice of this dialog.
     app.update(key('q'));
-    let effects = app.update(key('a'));
+    assert!(app.update(key('y')).is_empty());
+    assert!(!app.should_quit());
+    let effects = app.update(key('s'));
     assert_eq!(
         effects,
         vec![Effect::Command {
@@ -409,6 +414,22 @@ fn quit_asks_while_an_operation_runs_and_can_abort_first() {
     let effects = app.update(Action::Tick(at(6)));
     assert!(effects.contains(&Effect::Quit));
     assert!(app.should_quit());
+}
+
+#[test]
+fn quit_leaving_runs_prints_how_to_pick_them_up() {
+    let mut app = with_canary();
+    app.update(key('q'));
+    let effects = app.update(key('l'));
+    assert_eq!(effects, vec![Effect::Quit]);
+    assert!(app.should_quit());
+    let notes = app.exit_notes().join("\n");
+    assert!(notes.contains("left 1 operation(s) running"), "{notes}");
+    assert!(notes.contains("#7"), "{notes}");
+    assert!(notes.contains("recover"), "{notes}");
+    assert!(notes.contains("get bot-care --watch"), "{notes}");
+    assert_eq!(app.take_exit_notes().len(), notes.lines().count());
+    assert!(app.exit_notes().is_empty());
 }
 
 #[test]

@@ -33,6 +33,65 @@ pub fn duration(secs: i64) -> String {
     }
 }
 
+/// What a run waits for and when, never flipping between `0:00` and `0:01`: the time left
+/// rounds up, and the last second reads as happening now. `what` is the engine's word for
+/// it ("canary step 3 look", "poll"): a canary look reads `next look in 0:12`, then
+/// `looking…`.
+pub fn countdown(what: &str, from: DateTime<Utc>, until: DateTime<Utc>) -> String {
+    let ms = (until - from).num_milliseconds();
+    let look = what.ends_with("look");
+    let what = if look { "next look" } else { what };
+    if ms <= 1000 {
+        return if look {
+            "looking…".to_string()
+        } else {
+            format!("{what} now")
+        };
+    }
+    // Whole seconds left, rounded up: 1.2 s reads 0:02, so it counts down and never back.
+    let secs = (ms + 999) / 1000;
+    format!("{what} in {}", duration(secs))
+}
+
+/// A run's summary without what its row already says: the run's title and its outcome
+/// word ("canary bot v8 rolled back: step 2 …" under "canary bot v8 · rolled back" reads
+/// "step 2 …"), and without the engine's own step count when the console counted the
+/// steps itself (`drop_step_count`).
+pub fn summary_after(summary: &str, title: &str, word: &str, drop_step_count: bool) -> String {
+    let mut s = summary.trim();
+    let short = title.strip_prefix("canary ").unwrap_or(title);
+    for t in [title, short] {
+        if !t.is_empty()
+            && let Some(rest) = s.strip_prefix(t)
+        {
+            s = rest.trim_start();
+            break;
+        }
+    }
+    if let Some(rest) = s.strip_prefix(word) {
+        s = rest.trim_start_matches([':', ' ']);
+    } else if let Some((subject, rest)) = s.split_once(&format!(" {word}: "))
+        && !subject.contains(':')
+    {
+        // "canary bot-a v8 rolled back: …" where the row names the bot otherwise.
+        s = rest;
+    }
+    let mut out = s.to_string();
+    if drop_step_count && let Some(i) = out.find(" at step ") {
+        let tail = &out[i + " at step ".len()..];
+        // " at step 5 of 5" — digits, " of ", digits.
+        let n = tail.chars().take_while(|c| c.is_ascii_digit()).count();
+        if n > 0 && tail[n..].starts_with(" of ") {
+            let rest = &tail[n + 4..];
+            let m = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+            if m > 0 {
+                out = format!("{}{}", &out[..i], &rest[m..]);
+            }
+        }
+    }
+    out
+}
+
 /// Seconds from `from` to `to`.
 pub fn secs_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_seconds()
@@ -131,5 +190,68 @@ mod tests {
         assert_eq!(fit("abc", 8), "abc");
         assert_eq!(date_minute("2024-05-01T12:03:09Z"), "2024-05-01 12:03");
         assert_eq!(metric("avg_latency_ms", 812.4), "812ms");
+    }
+
+    #[test]
+    fn countdown_says_what_and_never_shows_zero() {
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+        assert_eq!(
+            countdown("canary step 3 look", t0, at(12_000)),
+            "next look in 0:12"
+        );
+        assert_eq!(
+            countdown("canary step 3 look", t0, at(11_200)),
+            "next look in 0:12"
+        );
+        assert_eq!(
+            countdown("canary step 3 look", t0, at(1_500)),
+            "next look in 0:02"
+        );
+        assert_eq!(countdown("canary step 3 look", t0, at(900)), "looking…");
+        assert_eq!(countdown("canary step 3 look", t0, at(-3_000)), "looking…");
+        assert_eq!(countdown("poll", t0, at(400)), "poll now");
+        for ms in (0..5_000).step_by(50) {
+            let c = countdown("canary step 3 look", t0, at(ms));
+            assert!(!c.contains("0:00") && !c.contains("0:01"), "{ms}: {c}");
+        }
+    }
+
+    #[test]
+    fn summary_after_drops_what_the_row_says() {
+        assert_eq!(
+            summary_after(
+                "canary bot-a v8 rolled back: error rate worse",
+                "canary bot-a v8",
+                "rolled back",
+                false
+            ),
+            "error rate worse"
+        );
+        // The subject named by id where the row names the bot: dropped all the same.
+        assert_eq!(
+            summary_after(
+                "canary bot-a v8 rolled back: step 2 (25%): worse",
+                "canary care-bot v8",
+                "rolled back",
+                false
+            ),
+            "step 2 (25%): worse"
+        );
+        assert_eq!(
+            summary_after("no change: x", "canary a v8", "rolled back", false),
+            "no change: x"
+        );
+        assert_eq!(
+            summary_after(
+                "bot-a v8 promoted in prod at step 3 of 5 (was v7)",
+                "canary bot-a v8",
+                "promoted",
+                true
+            ),
+            "in prod (was v7)"
+        );
     }
 }

@@ -15,6 +15,17 @@ use super::messages::{Effect, TimelineEntry, Update};
 use super::state::{OpRun, Waiting};
 use super::theme::Tone;
 
+/// How the timeline's entry for a run's end begins (`Outcome::as_str`, spaced).
+const ENDING_WORDS: [&str; 7] = [
+    "succeeded",
+    "rolled back",
+    "refused",
+    "failed",
+    "cancelled",
+    "timed out",
+    "paused",
+];
+
 /// Progress events kept in the timeline of this process.
 const LOCAL_TIMELINE_CAP: usize = 2000;
 
@@ -192,7 +203,7 @@ impl App {
                     }
                 }
                 entries.sort_by_key(|e| e.at);
-                self.audit = entries;
+                self.audit = self.merged_timeline(entries);
             }
             Update::Progress(ev) => self.on_progress(ev, out),
             Update::Connection { ok, detail } => {
@@ -353,18 +364,28 @@ impl App {
                     Outcome::Paused => Tone::Warn,
                     Outcome::Refused | Outcome::Failed | Outcome::TimedOut => Tone::Bad,
                 };
-                toast = Some((
-                    tone,
-                    format!(
-                        "{} {}: {summary}",
+                let text = match (outcome, canary_reached(run)) {
+                    // The step the canary reached, as its own events counted it: the
+                    // audit's decisions say the same.
+                    (Outcome::Succeeded, Some((n, _))) => {
+                        format!("{} promoted at 100% after {}", run.title, steps_word(n))
+                    }
+                    _ => format!(
+                        "{} {}: {}",
                         run.title,
-                        outcome.as_str().replace('_', " ")
+                        outcome.as_str().replace('_', " "),
+                        format::summary_after(
+                            &summary,
+                            &run.title,
+                            &outcome.as_str().replace('_', " "),
+                            false
+                        )
                     ),
-                ));
-                entry = Some((
-                    format!("{}: {summary}", outcome.as_str().replace('_', " ")),
-                    Vec::new(),
-                ));
+                };
+                toast = Some((tone, text));
+                let word = outcome.as_str().replace('_', " ");
+                let rest = format::summary_after(&summary, &run.title, &word, false);
+                entry = Some((format!("{word}: {rest}"), Vec::new()));
             }
         }
         let op = format!("#{}", run.id);
@@ -391,6 +412,45 @@ impl App {
         }
     }
 
+    /// The audit trail with this process's own events kept: a run's steps, pauses and
+    /// resumes stay after it ends, and a run and the server operation it drives are one
+    /// operation (`#7`), its decisions and ending listed once, as the audit has them.
+    fn merged_timeline(&self, mut audit: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
+        let mut linked: Vec<String> = Vec::new();
+        for e in &mut audit {
+            if let Some(op) = &e.op
+                && let Some(run) = self.runs.iter().find(|r| r.server_ids.contains(op))
+            {
+                let tag = format!("#{}", run.id);
+                e.op = Some(tag.clone());
+                if !linked.contains(&tag) {
+                    linked.push(tag);
+                }
+            }
+        }
+        let near = |a: &TimelineEntry, b: &TimelineEntry| (a.at - b.at).num_seconds().abs() <= 5;
+        let local = self.local_timeline.iter().filter(|e| {
+            let Some(op) = e.op.as_ref().filter(|op| linked.contains(op)) else {
+                return true;
+            };
+            let decision = e.text.starts_with("canary step ");
+            let ending = ENDING_WORDS
+                .iter()
+                .any(|w| e.text.starts_with(&format!("{w}: ")));
+            let recorded = audit
+                .iter()
+                .any(|a| a.op.as_ref() == Some(op) && near(a, e));
+            !((decision || ending) && recorded)
+        });
+        let mut out: Vec<TimelineEntry> = audit.iter().cloned().chain(local.cloned()).collect();
+        out.sort_by_key(|e| e.at);
+        if out.len() > LOCAL_TIMELINE_CAP {
+            let extra = out.len() - LOCAL_TIMELINE_CAP;
+            out.drain(..extra);
+        }
+        out
+    }
+
     fn push_local_timeline(&mut self, entry: TimelineEntry) {
         let pos = self.local_timeline.partition_point(|e| e.at <= entry.at);
         self.local_timeline.insert(pos, entry);
@@ -398,6 +458,24 @@ impl App {
             let extra = self.local_timeline.len() - LOCAL_TIMELINE_CAP;
             self.local_timeline.drain(..extra);
         }
+    }
+}
+
+/// The step a canary run reached and the steps in its plan, from its own events: the
+/// newest look or decision, whichever is further.
+pub(crate) fn canary_reached(run: &OpRun) -> Option<(usize, Option<usize>)> {
+    let from_sample = run.sample.as_ref().map(|s| s.step);
+    let from_decisions = run.decisions.iter().map(|d| d.step).max();
+    let n = from_sample.into_iter().chain(from_decisions).max()?;
+    Some((n, run.sample.as_ref().map(|s| s.steps_total)))
+}
+
+/// `1 step`, `3 steps`.
+pub(crate) fn steps_word(n: usize) -> String {
+    if n == 1 {
+        "1 step".to_string()
+    } else {
+        format!("{n} steps")
     }
 }
 

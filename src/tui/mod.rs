@@ -161,7 +161,12 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
     };
     let _ = execute!(stdout(), DisableMouseCapture);
     ratatui::restore();
-    result
+    // What was left running, and the commands that pick it up, once the screen is back.
+    let notes = result?;
+    for line in notes {
+        eprintln!("{line}");
+    }
+    Ok(())
 }
 
 fn send(effects_tx: &UnboundedSender<Effect>, effects: Vec<Effect>) {
@@ -196,7 +201,7 @@ async fn event_loop(
     max_fps: u32,
     effects_tx: UnboundedSender<Effect>,
     mut updates_rx: UnboundedReceiver<Update>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let frame_gap = Duration::from_secs_f64(1.0 / f64::from(max_fps.clamp(1, 240)));
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -217,7 +222,7 @@ async fn event_loop(
             event = events.next() => match event {
                 Some(Ok(event)) => Action::from_event(event),
                 Some(Err(e)) => return Err(anyhow::Error::from(e).context("reading terminal input")),
-                None => return Ok(()),
+                None => return Ok(app.take_exit_notes()),
             },
             _ = tick.tick() => Some(Action::Tick(chrono::Utc::now())),
             update = updates_rx.recv(), if updates_open => match update {
@@ -242,7 +247,7 @@ async fn event_loop(
             send(&effects_tx, effects);
         }
         if app.should_quit() {
-            return Ok(());
+            return Ok(app.take_exit_notes());
         }
         let due = last_draw.is_none_or(|t| t.elapsed() >= frame_gap);
         if app.is_dirty() && due {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::domain::{Stage, VersionStatus};
-use crate::engine::events::OpCommand;
+use crate::engine::events::{OpCommand, WorkflowKind};
 
 use super::app::{App, CanaryTarget, Overlay};
 use super::format;
@@ -645,8 +645,46 @@ impl App {
         self.push_confirm(confirm, None);
     }
 
+    /// What aborting `run` does, in one sentence (the abort and quit dialogs say it).
+    pub(crate) fn stop_effect(&self, run: &OpRun) -> String {
+        match run.workflow {
+            Some(WorkflowKind::Canary) => {
+                let stable = self
+                    .canaries
+                    .iter()
+                    .find(|c| Some(c.bot_id.as_str()) == run.bot.as_deref() && c.state.is_active())
+                    .map(|c| c.stable_version.clone())
+                    .unwrap_or_else(|| "the baseline".to_string());
+                format!("rolls back: traffic returns to {stable} (100%)")
+            }
+            Some(WorkflowKind::Deploy) => {
+                "reverts: the previous version and routing come back".to_string()
+            }
+            Some(WorkflowKind::Rollback) => {
+                "stops where it is: a switch already made stays, nothing more changes".to_string()
+            }
+            _ => "stops and restores the previous state where it can".to_string(),
+        }
+    }
+
+    /// The `relcon` that follows `run` (or picks it up) from a shell.
+    fn pick_up_commands(&self, run: &OpRun) -> String {
+        let profile = format!("relcon --profile {}", self.profile);
+        match &run.bot {
+            Some(bot) => {
+                format!("{profile} get {bot} --watch (follow) · {profile} recover (drive)")
+            }
+            None => format!("{profile} recover (drive)"),
+        }
+    }
+
     pub(crate) fn ask_quit(&mut self, out: &mut Vec<Effect>) {
-        let running: Vec<&OpRun> = self.runs.iter().filter(|r| r.is_active()).collect();
+        let running: Vec<OpRun> = self
+            .runs
+            .iter()
+            .filter(|r| r.is_active())
+            .cloned()
+            .collect();
         if running.is_empty() {
             out.push(Effect::Quit);
             return;
@@ -660,23 +698,60 @@ impl App {
         )];
         for r in &running {
             lines.push((
-                Tone::Normal,
-                format!("  • #{} {} — {}", r.id, r.title, r.state_text()),
+                Tone::Accent,
+                format!("• #{} {} — {}", r.id, r.title, r.state_text()),
             ));
+            lines.push((Tone::Normal, format!("    s: {}", self.stop_effect(r))));
         }
         lines.push((Tone::Normal, String::new()));
         lines.push((
             Tone::Normal,
-            "y: quit now. They run inside relcon and stop with it; what the server has done so far stays (a canary keeps its current traffic split), nothing is rolled back.".to_string(),
-        ));
-        lines.push((
-            Tone::Normal,
-            "a: abort them first (each restores the previous state), quit when they have finished."
+            "l  leave running, quit: the server keeps what they have done so far (a canary \
+             keeps its split) but nobody judges or finishes them until a relcon drives them \
+             again; on exit relcon prints the commands that pick each one up."
                 .to_string(),
         ));
+        if self.profile == "demo" {
+            lines.push((
+                Tone::Warn,
+                "   The demo's simulator stops with this console: there is nothing to pick up."
+                    .to_string(),
+            ));
+        }
+        lines.push((
+            Tone::Normal,
+            "s  stop safely, then quit: abort each as listed; relcon quits once all have ended."
+                .to_string(),
+        ));
+        lines.push((Tone::Muted, "esc  stay: nothing changes.".to_string()));
         self.overlays.push(Overlay::Confirm(Box::new(
             ConfirmState::new("Quit relcon?", lines, ConfirmKind::Quit).danger(),
         )));
+    }
+
+    /// Quitting and leaving the running operations: what to print once the screen is back.
+    pub(crate) fn leave_running(&mut self) {
+        let running: Vec<OpRun> = self
+            .runs
+            .iter()
+            .filter(|r| r.is_active())
+            .cloned()
+            .collect();
+        if running.is_empty() {
+            return;
+        }
+        let mut notes = vec![format!(
+            "relcon: left {} operation(s) running; nobody drives them until a relcon picks them up:",
+            running.len()
+        )];
+        for r in &running {
+            notes.push(format!("  #{} {} ({})", r.id, r.title, r.state_text()));
+            notes.push(format!("    {}", self.pick_up_commands(r)));
+        }
+        if self.profile == "demo" {
+            notes.push("  (the demo's simulator stopped with the console)".to_string());
+        }
+        self.exit_notes = notes;
     }
 
     pub(crate) fn abort_all_then_quit(&mut self, out: &mut Vec<Effect>) {

@@ -198,7 +198,15 @@ impl App {
             sel.and_then(|s| latest_canary(Some(s))),
         ) {
             (None, None) => {
-                let run = latest_run(None).filter(|r| r.is_active());
+                // The canary running now; else the one that ended last, with its final
+                // state, unless the server has another bot's canary running.
+                let run = latest_run(None).filter(|r| r.is_active()).or_else(|| {
+                    let last = latest_run(None)?;
+                    let other_live = self.canaries.iter().any(|c| {
+                        c.state.is_active() && Some(c.bot_id.as_str()) != last.bot.as_deref()
+                    });
+                    (!other_live).then_some(last)
+                });
                 let canary = match run.and_then(|r| r.bot.as_deref()) {
                     Some(b) => latest_canary(Some(b)),
                     None => latest_canary(None).filter(|c| c.state.is_active()),

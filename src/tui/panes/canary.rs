@@ -324,16 +324,26 @@ fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
             Outcome::Succeeded => ("promoted".to_string(), theme.good),
             o => (o.as_str().replace('_', " "), theme.warn),
         };
-        // "canary bot-care v8 rolled back: step 2 (25%): …" → "step 2 (25%): …"
-        let mut summary = summary
-            .split_once(&format!("{word}: "))
-            .map(|(_, rest)| rest.to_string())
-            .unwrap_or_else(|| summary.clone());
-        let mut when = run
-            .finished_at
-            .map(|t| format!("{word} at {}", format::clock(t)))
-            .unwrap_or(word);
-        if let Some(s) = s {
+        let reached = crate::tui::ingest::canary_reached(run);
+        let promoted = *outcome == Outcome::Succeeded && reached.is_some();
+        // "canary bot-care v8 rolled back: step 2 (25%): …" → "step 2 (25%): …"; a
+        // promotion's step count is ours, from the run's events.
+        let mut summary = format::summary_after(summary, &run.title, &word, promoted);
+        summary = summary
+            .strip_prefix(&format!("{word}: "))
+            .map(str::to_string)
+            .unwrap_or(summary);
+        let mut when = word.clone();
+        if promoted && let Some((n, total)) = reached {
+            let of = total
+                .filter(|t| *t != n)
+                .map(|t| format!(" of {t}"))
+                .unwrap_or_default();
+            when = format!(
+                "{when} at 100% after {}{of}",
+                crate::tui::ingest::steps_word(n)
+            );
+        } else if let Some(s) = s {
             // "step 2 (25%): …" says again what the step piece says.
             let step = format!("step {} ({}%): ", s.step, s.weight_set);
             if let Some(rest) = summary.strip_prefix(&step) {
@@ -346,15 +356,19 @@ fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
                 format::weight(s.weight_set)
             );
         }
+        if let Some(t) = run.finished_at {
+            when = format!("{when} · {}", format::clock(t));
+        }
         let (muted, text) = (theme.muted, theme.text);
         return Timing::Line(Box::new(move |width| {
             let used = Span::raw(when.as_str()).width() + 2;
             let rest = text::fit_words(&summary, width.saturating_sub(used));
-            Line::from(vec![
-                Span::styled(when.clone(), style),
-                Span::styled(": ", muted),
-                Span::styled(rest, text),
-            ])
+            let mut spans = vec![Span::styled(when.clone(), style)];
+            if !rest.is_empty() {
+                spans.push(Span::styled(if promoted { " · " } else { ": " }, muted));
+                spans.push(Span::styled(rest, text));
+            }
+            Line::from(spans)
         }));
     }
     let Some(s) = s else {
@@ -369,6 +383,19 @@ fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
         );
         pieces
             .push(Piece::new("pauses at ", theme.muted).and(held(s.max_hold_seconds), theme.text));
+    }
+    // What the run waits for now, and when.
+    if run.paused_at.is_none() && !paused_for_decision(run) {
+        match &run.waiting {
+            Some(w) => pieces.push(Piece::new(
+                format::countdown(&w.what, app.now, w.until),
+                theme.accent,
+            )),
+            None if s.verdict == Verdict::Inconclusive && s.held_seconds >= s.min_hold_seconds => {
+                pieces.push(Piece::new("waiting for data", theme.accent))
+            }
+            None => {}
+        }
     }
     Timing::Pieces(pieces)
 }

@@ -60,6 +60,8 @@ fn run_lines(app: &App, run: &OpRun, selected: bool) -> Vec<Line<'static>> {
             if let Some(at) = run.finished_at {
                 head.push(Span::styled(format!(" {}", format::clock(at)), theme.muted));
             }
+            let summary =
+                format::summary_after(summary, &run.title, &o.as_str().replace('_', " "), false);
             if !summary.is_empty() {
                 head.push(Span::styled(format!(" · {summary}"), theme.muted));
             }
@@ -91,11 +93,7 @@ fn run_lines(app: &App, run: &OpRun, selected: bool) -> Vec<Line<'static>> {
             }
             if let (Some(w), false) = (&run.waiting, expanded_run(run, selected)) {
                 head.push(Span::styled(
-                    format!(
-                        " · {} in {}",
-                        w.what,
-                        format::duration(format::secs_between(now, w.until))
-                    ),
+                    format!(" · {}", format::countdown(&w.what, now, w.until)),
                     theme.accent,
                 ));
             }

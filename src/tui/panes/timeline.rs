@@ -10,6 +10,7 @@ use crate::tui::format;
 use crate::tui::layout::PaneId;
 use crate::tui::messages::TimelineEntry;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::columns::{self, Column};
 
 fn text_style(theme: &Theme, e: &TimelineEntry) -> ratatui::style::Style {
     let t = e.text.to_lowercase();
@@ -48,37 +49,48 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     }
     let height = area.height.saturating_sub(2) as usize;
     let pos = app.timeline_pos;
-    let op_w = app
-        .timeline_rows()
-        .skip(pos.offset)
-        .take(height)
-        .map(|e| e.op.as_deref().map_or(0, |o| o.chars().count()))
-        .max()
-        .unwrap_or(0)
-        .min(12)
-        + 1;
-    let lines: Vec<Line> = app
-        .timeline_rows()
+    let bot_name = |e: &TimelineEntry| {
+        e.bot
+            .as_deref()
+            .map(|id| {
+                app.bot(id)
+                    .map(|b| b.name.clone())
+                    .unwrap_or_else(|| id.to_string())
+            })
+            .unwrap_or_default()
+    };
+    let shown: Vec<&TimelineEntry> = app.timeline_rows().skip(pos.offset).take(height).collect();
+    // The operation id is shown whole; the bot's name gives way first, then goes.
+    let cols = [
+        Column::exact("time", shown.iter().map(|_| 8)),
+        Column::exact(
+            "op",
+            shown
+                .iter()
+                .map(|e| e.op.as_deref().map_or(0, |o| o.chars().count())),
+        ),
+        Column::text("bot", 8, shown.iter().map(|e| bot_name(e).chars().count())).priority(1),
+        Column::text("what", 12, shown.iter().map(|_| 12)),
+    ];
+    let widths = columns::fit(&cols, area.width.saturating_sub(2), 1, false);
+    let op_w = widths[1].unwrap_or(cols[1].width) as usize;
+    let bot_w = widths[2].map(usize::from);
+    let lines: Vec<Line> = shown
+        .into_iter()
         .enumerate()
-        .skip(pos.offset)
-        .take(height)
         .map(|(i, e)| {
-            let bot = e
-                .bot
-                .as_deref()
-                .map(|id| {
-                    app.bot(id)
-                        .map(|b| b.name.clone())
-                        .unwrap_or_else(|| id.to_string())
-                })
-                .unwrap_or_default();
+            let i = i + pos.offset;
+            let bot = match bot_w {
+                Some(w) => format!("{:<w$} ", format::fit(&bot_name(e), w)),
+                None => String::new(),
+            };
             let mut spans = vec![
                 Span::styled(format!("{} ", format::clock(e.at)), theme.muted),
                 Span::styled(
-                    format!("{:<op_w$}", e.op.as_deref().unwrap_or("")),
+                    format!("{:<op_w$} ", e.op.as_deref().unwrap_or("")),
                     theme.muted,
                 ),
-                Span::styled(format!("{bot:<14} "), theme.accent),
+                Span::styled(bot, theme.accent),
                 Span::styled(e.text.clone(), text_style(theme, e)),
             ];
             for (k, v) in &e.figures {

@@ -86,11 +86,15 @@ impl ConfirmState {
             return ConfirmOutcome::Stay;
         }
         match (key.code, &self.kind) {
-            (KeyCode::Char('y') | KeyCode::Char('Y'), _) => ConfirmOutcome::Confirm,
-            (KeyCode::Enter, ConfirmKind::Effects(_)) => ConfirmOutcome::Confirm,
-            (KeyCode::Char('a') | KeyCode::Char('A'), ConfirmKind::Quit) => {
+            (KeyCode::Char('l') | KeyCode::Char('L'), ConfirmKind::Quit) => ConfirmOutcome::Confirm,
+            (KeyCode::Char('s') | KeyCode::Char('S'), ConfirmKind::Quit) => {
                 ConfirmOutcome::AbortAndQuit
             }
+            // The quit dialog's choices are named keys; `y` is not one of them.
+            (KeyCode::Char('y') | KeyCode::Char('Y'), ConfirmKind::Effects(_)) => {
+                ConfirmOutcome::Confirm
+            }
+            (KeyCode::Enter, ConfirmKind::Effects(_)) => ConfirmOutcome::Confirm,
             (KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('q'), _) => {
                 ConfirmOutcome::Cancel
             }
@@ -149,7 +153,9 @@ impl ConfirmState {
         }
         let hint = match (&self.kind, self.typed.is_some()) {
             (_, true) => "enter confirm · esc cancel",
-            (ConfirmKind::Quit, false) => "y quit now · a abort them, then quit · n/esc stay",
+            (ConfirmKind::Quit, false) => {
+                "l leave running, quit · s stop safely, then quit · esc stay"
+            }
             (ConfirmKind::Effects(_), false) => "y/enter confirm · n/esc cancel",
         };
         frame.render_widget(Line::styled(hint, theme.muted), keys);

@@ -76,15 +76,8 @@ pub fn run_steps(
                         .paused_at
                         .map(|p| format::duration(format::secs_between(p, now)))
                         .unwrap_or_default();
-                    let countdown = match &run.waiting {
-                        Some(w) => format!(
-                            " · {} in {}",
-                            w.what,
-                            format::duration(format::secs_between(now, w.until))
-                        ),
-                        None => String::new(),
-                    };
-                    (format!("paused {since}{countdown}"), Tone::Warn)
+                    // Paused, the run waits for a person, not for its clock.
+                    (format!("paused {since} · waiting for a person"), Tone::Warn)
                 }
                 StepState::Running => {
                     let elapsed = s
@@ -93,11 +86,7 @@ pub fn run_steps(
                         .unwrap_or_default();
                     let mut extra = elapsed;
                     if let Some(w) = &run.waiting {
-                        extra.push_str(&format!(
-                            " · {} in {}",
-                            w.what,
-                            format::duration(format::secs_between(now, w.until))
-                        ));
+                        extra.push_str(&format!(" · {}", format::countdown(&w.what, now, w.until)));
                     } else if let Some(d) = &run.last_detail {
                         extra.push_str(&format!(" · {d}"));
                     }
