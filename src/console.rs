@@ -80,7 +80,8 @@ async fn run_console(
     };
     let worker = tokio::spawn(serve(rt, effects_rx, updates_tx));
     let result = tui::run(ctx).await;
-    // Workflows run inside relcon and stop with it; what the server did so far stays.
+    // Workflows run inside relcon and stop with it; what the server did so far stays, and
+    // the journal lets the next relcon on this machine pick them up.
     worker.abort();
     result
 }
@@ -101,6 +102,18 @@ async fn serve(
         }
     });
     let mut ops: HashMap<OpId, UnboundedSender<OpCommand>> = HashMap::new();
+    // Operations of this machine whose relcon died are picked up, not left alone.
+    let (resumed, problems) = crate::recover::reattach_for_console(&rt, progress_tx.clone()).await;
+    for h in resumed {
+        ops.insert(h.id, h.commands);
+    }
+    if !problems.is_empty() {
+        error(
+            &updates,
+            "cannot re-attach an interrupted operation",
+            &problems.join("\n"),
+        );
+    }
     while let Some(effect) = effects.recv().await {
         let tx = updates.clone();
         match effect {

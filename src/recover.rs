@@ -301,6 +301,78 @@ async fn drive_resumed(
     Ok(report)
 }
 
+/// The console's start: every unfinished operation of this machine against this server
+/// whose relcon is gone is re-attached and driven by the console, its progress sent to
+/// `events` (each appears in the Deployments pane as it would had the console started it).
+/// A canary re-attached here waits for a person when its evidence does not settle, as the
+/// console's own canaries do. The demo starts a fresh world each time: nothing of an earlier
+/// demo is re-attached. Returns the handles and, for what could not be re-attached, why.
+pub async fn reattach_for_console(
+    rt: &Runtime,
+    events: tokio::sync::mpsc::UnboundedSender<crate::engine::events::ProgressEvent>,
+) -> (Vec<crate::engine::OpHandle>, Vec<String>) {
+    let (mut handles, mut problems) = (Vec::new(), Vec::new());
+    if rt.profile.name == "demo" {
+        return (handles, problems);
+    }
+    let pending: Vec<OpState> = unfinished(rt)
+        .into_iter()
+        .filter(|s| s.api_url == rt.profile.api_url && abandoned_here(s))
+        .collect();
+    for s in pending {
+        if let Some(bot) = s.bot.clone() {
+            release_dead_leases(rt.backend.as_ref(), &bot, &s).await;
+        }
+        let op = s.op.clone();
+        match spawn_resumed(rt, s, events.clone()) {
+            Ok(h) => handles.push(h),
+            Err(e) => problems.push(format!("{op}: {e}")),
+        }
+    }
+    (handles, problems)
+}
+
+/// Spawn `s` re-attached from the journal, driven on the server, progress to `events`.
+fn spawn_resumed(
+    rt: &Runtime,
+    s: OpState,
+    events: tokio::sync::mpsc::UnboundedSender<crate::engine::events::ProgressEvent>,
+) -> Result<crate::engine::OpHandle, String> {
+    let plan = s.plan.get("plan").cloned().unwrap_or_default();
+    let bad = |e: serde_json::Error| format!("its journaled plan cannot be read: {e}");
+    let workflow = s.workflow;
+    let bot = s.bot.clone();
+    let settings = DriverSettings::for_engine(&rt.engine);
+    let spawn = |run| {
+        crate::engine::control::spawn_driven(&rt.engine, settings, workflow, bot, events, run)
+    };
+    Ok(match workflow {
+        WorkflowKind::Deploy => {
+            let p: deploy::DeployPlan = serde_json::from_value(plan).map_err(bad)?;
+            spawn(Box::new(move |ctx| {
+                Box::pin(attach(ctx, Some(s), move |c| deploy::run(c, p))) as ReportFuture
+            }) as Runner)
+        }
+        WorkflowKind::Canary => {
+            let mut p: canary::CanaryPlan = serde_json::from_value(plan).map_err(bad)?;
+            p.interactive = true;
+            spawn(Box::new(move |ctx| {
+                Box::pin(attach(ctx, Some(s), move |c| canary::run(c, p))) as ReportFuture
+            }) as Runner)
+        }
+        WorkflowKind::Rollback => {
+            let p: rollback::RollbackPlan = serde_json::from_value(plan).map_err(bad)?;
+            spawn(Box::new(move |ctx| {
+                Box::pin(attach(ctx, Some(s), move |c| rollback::run(c, p))) as ReportFuture
+            }) as Runner)
+        }
+        other => return Err(format!("a {} operation cannot be resumed", other.as_str())),
+    })
+}
+
+type ReportFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Report> + Send>>;
+type Runner = Box<dyn FnOnce(Ctx) -> ReportFuture + Send>;
+
 fn refused(message: String) -> (u8, String) {
     (crate::exit::REFUSED, message)
 }

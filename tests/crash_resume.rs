@@ -490,3 +490,87 @@ async fn a_canary_another_tool_runs_without_a_lease_is_never_swept() {
     assert!(!matches!(phases[0], CanaryPhase::RolledBack), "{phases:?}");
     s.stop().await;
 }
+
+/// `relcon` (the console) in a detached tmux session on its own socket, with the same
+/// environment as [`relcon`]; the server is killed when dropped.
+struct Console {
+    socket: String,
+}
+
+impl Console {
+    fn open(dir: &Path, url: &str) -> Console {
+        let socket = format!("relcon-crash-{}", std::process::id());
+        let cmd = format!(
+            "env -u RELCON_CONFIG XDG_CONFIG_HOME={d}/config XDG_DATA_HOME={d}/data XDG_STATE_HOME={d}/state RELCON_CLOCK_SPEED={SPEED} COGNIGY_API_URL={url} COGNIGY_API_KEY=demo-key {bin}",
+            d = dir.display(),
+            bin = env!("CARGO_BIN_EXE_relcon"),
+        );
+        let c = Console { socket };
+        c.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "c",
+            "-x",
+            "160",
+            "-y",
+            "45",
+            &cmd,
+        ]);
+        c
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs (scripts/test.sh installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "c"])
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_picks_up_a_canary_whose_relcon_died_on_this_machine() {
+    let s = sim().await;
+    let url = s.url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bot = "bot_abc123";
+    let args = ["canary", bot, "2.1.0-canary", "--steps", "5,50", "--yes"];
+    kill_when(d, &url, &args, |r| r["record"] == "created").await;
+    let console = Console::open(d, &url);
+    // Driven to its end by the console, which nobody asked to: it read the journal.
+    let started = Instant::now();
+    loop {
+        let phases = canary_phases(&s, bot);
+        assert_eq!(phases.len(), 1, "re-attached, not a second canary");
+        if matches!(phases[0], CanaryPhase::Promoted | CanaryPhase::RolledBack) {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the console did not pick the canary up; it shows:\n{}",
+            console.screen()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let screen = console.screen();
+    assert!(screen.contains("canary"), "{screen}");
+    drop(console);
+    audit_records_the_interruption(d, &url, "canary").await;
+    s.stop().await;
+}
