@@ -574,3 +574,84 @@ async fn the_console_picks_up_a_canary_whose_relcon_died_on_this_machine() {
     audit_records_the_interruption(d, &url, "canary").await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relcons_racing_on_one_bot_make_one_operation_and_the_loser_names_the_winner() {
+    let s = sim().await;
+    let url = s.url();
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "bot_abc123",
+            &[
+                "canary",
+                "bot_abc123",
+                "2.1.0-canary",
+                "--steps",
+                "5,50",
+                "--yes",
+            ],
+        ),
+        (
+            "bot-customer-service-v2",
+            &["deploy", "bot-customer-service-v2", "v2.4.0", "--yes"],
+        ),
+    ];
+    for (bot, args) in cases {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut first = relcon(a.path(), &url, args);
+        first.env("USER", "alice");
+        let mut second = relcon(b.path(), &url, args);
+        second.env("USER", "bob");
+        let (x, y) = tokio::join!(run(first), run(second));
+        let mut codes = [code(&x), code(&y)];
+        codes.sort();
+        assert!(
+            [exit::OK, exit::ROLLED_BACK].contains(&codes[0]) && codes[1] == exit::REFUSED,
+            "{bot}: {codes:?}\nalice: {}\nbob: {}",
+            says(&x),
+            says(&y)
+        );
+        // The refusal names who holds the bot, not only the server's id for it.
+        let (loser, winner) = if code(&x) == exit::REFUSED {
+            (&x, "bob")
+        } else {
+            (&y, "alice")
+        };
+        assert!(
+            says(loser).contains(&format!("driven by {winner}")),
+            "{bot}: the refusal does not name {winner}: {}",
+            says(loser)
+        );
+        let made = {
+            let g = s.app.lock();
+            g.world.canaries.values().filter(|c| c.bot == bot).count()
+                + g.world
+                    .deployments
+                    .values()
+                    .filter(|d| d.bot == bot)
+                    .count()
+        };
+        assert_eq!(made, 1, "{bot}: one server operation");
+        // The two relcons' audits share no operation id.
+        let ids = |d: &Path| -> Vec<String> {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_relcon"))
+                .args(["audit", "show", "--output", "json"])
+                .env("XDG_DATA_HOME", d.join("data"))
+                .env("XDG_STATE_HOME", d.join("state"))
+                .env("XDG_CONFIG_HOME", d.join("config"))
+                .env("COGNIGY_API_URL", &url)
+                .env("COGNIGY_API_KEY", "demo-key")
+                .output()
+                .unwrap();
+            let shown: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap_or_default();
+            shown
+                .iter()
+                .filter_map(|r| r["operation_id"].as_str().map(str::to_string))
+                .collect()
+        };
+        let (ia, ib) = (ids(a.path()), ids(b.path()));
+        assert!(!ia.is_empty() && !ib.is_empty(), "{ia:?} {ib:?}");
+        assert!(ia.iter().all(|i| !ib.contains(i)), "{ia:?} {ib:?}");
+    }
+    s.stop().await;
+}

@@ -385,3 +385,36 @@ async fn environment_survives_expiring_tokens() {
     let o = environment_once(&h, "environment expiring tokens").await;
     assert_refreshed(&h, "environment", o).await;
 }
+
+// --- a flaky network does not end a healthy release ------------------------------------------
+
+/// With almost a third of answers lost after the server acted, a healthy canary is never
+/// rolled back: a read that fails is no verdict, and writes are replayed under their keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_canary_is_never_rolled_back_for_lost_responses() {
+    let mut outcomes = Vec::new();
+    for &seed in SEEDS.iter().chain(&[5, 7]) {
+        let h = Harness::start(Setup {
+            seed: Some(seed),
+            faults: fault("lostResponseRate=0.3"),
+            speed: speed("canary_once"),
+            ..Setup::default()
+        })
+        .await;
+        let label = format!("canary lostResponseRate=0.3 seed {seed}");
+        let outcome = canary_once(&h, &label).await;
+        assert_ne!(outcome, Outcome::RolledBack, "{label}");
+        let st = stats(&h).await;
+        assert!(
+            answered(&st, None, 502) > 0,
+            "{label}: the fault never showed"
+        );
+        outcomes.push(outcome);
+    }
+    // Most get all the way: a pause for a person is allowed, a failure to finish is not usual.
+    let promoted = outcomes
+        .iter()
+        .filter(|o| **o == Outcome::Succeeded)
+        .count();
+    assert!(promoted * 2 > outcomes.len(), "{outcomes:?}");
+}

@@ -230,12 +230,7 @@ async fn validate(engine: &Engine, plan: &CanaryPlan) -> Result<(String, String)
     let b = engine.backend.as_ref();
     let bot = b.get_bot(&plan.bot).await?;
     if let Some(op) = &bot.active_operation {
-        return Err(Stop::Refused(format!(
-            "{} already has a {} in progress ({})",
-            bot.id,
-            op.kind.as_str(),
-            op.id
-        )));
+        return Err(super::control::busy(b, &bot.id, op.kind.as_str(), &op.id).await);
     }
     let env = match &plan.environment {
         Some(e) => bot

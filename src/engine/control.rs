@@ -378,6 +378,56 @@ pub async fn check_bot_free_sweeping(engine: &Engine, bot: &str) -> Result<(), S
     check_bot_free(engine.backend.as_ref(), bot).await
 }
 
+/// Who drives the operation `id`, in words, once its driver has a lease or after
+/// [`NAMING_WAIT`] (wall time): of two relcons that raced, the winner takes its lease right
+/// after its create answers, so the loser looks a few times. `None` when it cannot be read.
+async fn driver_named(backend: &dyn ReleaseBackend, id: &str) -> Option<String> {
+    let started = std::time::Instant::now();
+    loop {
+        let driver = Driver::of(&backend.get_operation(id).await.ok()?);
+        if driver.is_live() || started.elapsed() >= NAMING_WAIT {
+            return Some(driver.describe());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The refusal to start on `bot` while its `kind` operation `id` is in progress, saying
+/// who drives it and what to do: the server's own answer names only the id.
+pub async fn busy(backend: &dyn ReleaseBackend, bot: &str, kind: &str, id: &str) -> Stop {
+    let by = driver_named(backend, id)
+        .await
+        .map(|d| format!(", driven by {d}"))
+        .unwrap_or_default();
+    Stop::Refused(format!(
+        "{bot} already has a {kind} in progress ({id}){by}: wait for it to end, or act on it with `relcon get|pause|resume|promote|abort {bot}`",
+        bot = crate::sanitize::clean(bot),
+        id = crate::sanitize::clean(id),
+    ))
+}
+
+/// A create the server refused because another operation is in the way, said with who
+/// drives that operation.
+pub async fn conflict_named(backend: &dyn ReleaseBackend, e: BackendError) -> Stop {
+    let BackendError::Conflict {
+        conflicts_with: Some(other),
+        ..
+    } = &e
+    else {
+        return Stop::Backend(e);
+    };
+    match driver_named(backend, other).await {
+        Some(d) => Stop::Refused(format!(
+            "{e}; {} is driven by {d}",
+            crate::sanitize::clean(other)
+        )),
+        None => Stop::Backend(e),
+    }
+}
+
+/// How long [`conflict_named`] looks for the winner's lease.
+pub const NAMING_WAIT: Duration = Duration::from_secs(2);
+
 /// Refuse to start on `bot` while another relcon's live lease holds one of its operations.
 pub async fn check_bot_free(backend: &dyn ReleaseBackend, bot: &str) -> Result<(), Stop> {
     let ops = match backend.list_operation_details(Some(bot), true).await {

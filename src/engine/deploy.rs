@@ -162,12 +162,7 @@ async fn validate(engine: &Engine, plan: &DeployPlan) -> Result<(Version, Switch
     let b = engine.backend.as_ref();
     let bot = b.get_bot(&plan.bot).await?;
     if let Some(op) = &bot.active_operation {
-        return Err(Stop::Refused(format!(
-            "{} already has a {} in progress ({}); wait for it to finish",
-            bot.id,
-            op.kind.as_str(),
-            op.id
-        )));
+        return Err(super::control::busy(b, &bot.id, op.kind.as_str(), &op.id).await);
     }
     let versions = b.list_versions(&plan.bot).await?;
     let version = versions

@@ -293,7 +293,13 @@ impl Ctx {
         Fut: std::future::Future<Output = Result<T, crate::backend::BackendError>>,
     {
         let key = self.journal_key(step)?;
-        let v = crate::journal::with_idempotency_key(key, request).await?;
+        let v = match crate::journal::with_idempotency_key(key, request).await {
+            Ok(v) => v,
+            Err(e @ crate::backend::BackendError::Conflict { .. }) => {
+                return Err(super::control::conflict_named(self.backend(), e).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.journal_created(step, &id_of(&v))?;
         Ok(v)
     }

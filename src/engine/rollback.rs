@@ -110,12 +110,7 @@ async fn validate(engine: &Engine, plan: &RollbackPlan) -> Result<Target, Stop> 
     let detail = b.get_bot_detail(&plan.bot).await?;
     let bot = &detail.summary;
     if let Some(op) = &bot.active_operation {
-        return Err(Stop::Refused(format!(
-            "{} already has a {} in progress ({}); wait for it or abort it first",
-            bot.id,
-            op.kind.as_str(),
-            op.id
-        )));
+        return Err(super::control::busy(b, &bot.id, op.kind.as_str(), &op.id).await);
     }
     let versions = b.list_versions(&plan.bot).await?;
     let live = live_version(bot, plan.environment);
