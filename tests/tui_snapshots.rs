@@ -285,6 +285,31 @@ fn canary_plan_form() {
     insta::assert_snapshot!("canary_plan_form_80x24", screen(&app, 80, 24));
 }
 
+/// Sorted and filtered lists say so in their titles (`3 of 12 · sort … · filter "…"`).
+#[test]
+fn sorted_and_filtered_lists() {
+    for (w, h) in SIZES {
+        let mut app = loaded(sample::config(), w, h);
+        // Bots by name, only those with "-c" in their row: care and checkout (selected).
+        step_app(&mut app, key('s'));
+        step_app(&mut app, key('/'));
+        type_text(&mut app, "-c");
+        step_app(&mut app, code(KeyCode::Enter));
+        // checkout's versions by version id (v10 first), only the production ones.
+        step_app(&mut app, code(KeyCode::Tab));
+        step_app(&mut app, key('s'));
+        step_app(&mut app, key('/'));
+        type_text(&mut app, "prod");
+        step_app(&mut app, code(KeyCode::Enter));
+        let s = screen(&app, w, h);
+        assert!(
+            s.contains("5 of 6 · sort version ↑ · filter \"prod\""),
+            "{w}x{h}:\n{s}"
+        );
+        insta::assert_snapshot!(format!("sorted_and_filtered_{w}x{h}"), s);
+    }
+}
+
 #[test]
 fn quit_while_running() {
     let mut app = busy(80, 24);

@@ -42,6 +42,8 @@ pub const ACTIONS: &[&str] = &[
     "describe",
     "copy_id",
     "wide",
+    "sort",
+    "sort_reverse",
 ];
 
 /// Binding a key to this "action" removes the key's default binding.
@@ -388,10 +390,12 @@ mod tests {
             ("pageup", "page_up"),
             ("g", "top"),
             ("G", "bottom"),
+            ("s", "sort"),
+            ("S", "sort_reverse"),
         ] {
             assert_eq!(km.action(key), Some(action), "{key}");
         }
-        assert_eq!(km.bindings.len(), 27);
+        assert_eq!(km.bindings.len(), 29);
         // Every action has a key.
         for action in ACTIONS {
             assert!(!km.keys_for(action).is_empty(), "{action} has no key");

@@ -18,7 +18,8 @@ use crate::domain::{BotSummary, Canary, MetricsSeries, Operation, Version};
 use super::keymap::{Command, Keymap};
 use super::layout::{self, PaneId, Screen};
 use super::messages::{Effect, RefreshWhat, RequestId, TimelineEntry, Update};
-use super::state::{HistoryPos, ListPos, OpRun, Toast};
+use super::query::DeployItem;
+use super::state::{HistoryPos, ListPos, OpRun, Toast, Views};
 use super::theme::{Theme, Tone};
 use super::widgets::confirm::ConfirmState;
 use super::widgets::form::FormState;
@@ -223,8 +224,11 @@ pub struct App {
     pub(crate) history: HistoryPos,
     /// Wide mode (`w`): every column at full width, nothing dropped.
     pub(crate) wide: bool,
-    pub(crate) filter: String,
+    /// Each list pane's sort and filter.
+    pub(crate) views: Views,
+    /// The filter being typed (`/`), and the pane whose filter it is.
     pub(crate) filter_input: Option<Input>,
+    pub(crate) filter_pane: PaneId,
     pub(crate) overlays: Vec<Overlay>,
     pub(crate) toasts: Vec<Toast>,
 
@@ -233,6 +237,15 @@ pub struct App {
     pub(crate) quit_when_idle: bool,
     /// Printed once the screen is restored: what was left running and how to pick it up.
     pub(crate) exit_notes: Vec<String>,
+}
+
+/// The identity of a list row, to keep it selected when the rows are sorted or filtered.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RowKey {
+    Bot(String),
+    Version(String),
+    Deploy(DeployItem),
+    Timeline(Box<TimelineEntry>),
 }
 
 /// How long toasts stay.
@@ -287,8 +300,9 @@ impl App {
             timeline_pos: ListPos::default(),
             history: HistoryPos::default(),
             wide: false,
-            filter: String::new(),
+            views: Views::default(),
             filter_input: None,
+            filter_pane: PaneId::Bots,
             overlays: Vec::new(),
             toasts: Vec::new(),
             dirty: true,
@@ -512,7 +526,7 @@ impl App {
             }
             KeyCode::Esc => {
                 self.filter_input = None;
-                self.set_filter(String::new());
+                self.set_filter(self.filter_pane, String::new());
             }
             KeyCode::Down | KeyCode::Up => {
                 let delta = if key.code == KeyCode::Down { 1 } else { -1 };
@@ -521,24 +535,107 @@ impl App {
             _ => {
                 super::widgets::input_key(input, key);
                 let value = input.value().to_string();
-                self.set_filter(value);
+                self.set_filter(self.filter_pane, value);
             }
         }
         let _ = out;
     }
 
-    pub(crate) fn set_filter(&mut self, text: String) {
-        self.filter = crate::sanitize::clean(&text);
-        let n = self.visible_bots().len();
-        // Keep the selected bot selected if it still matches.
-        let idx = self
-            .selected_bot
-            .as_ref()
-            .and_then(|id| self.visible_bots().iter().position(|b| &b.id == id));
-        self.bots_pos.selected = idx.unwrap_or(0);
-        self.bots_pos.clamp(n);
-        self.bots_pos.offset = 0;
-        self.sync_selected_bot();
+    /// Set a list pane's filter, keeping the same object selected if it still shows.
+    pub(crate) fn set_filter(&mut self, pane: PaneId, text: String) {
+        let text = crate::sanitize::clean(&text);
+        self.change_view(pane, |v| v.filter = text);
+    }
+
+    /// Change a pane's sort or filter; the selection stays on the same object (by id), or
+    /// goes to the first row if the object no longer shows.
+    pub(crate) fn change_view(
+        &mut self,
+        pane: PaneId,
+        f: impl FnOnce(&mut super::state::ListView),
+    ) {
+        let keep = self.selected_row(pane);
+        let Some(view) = self.views.get_mut(pane) else {
+            return;
+        };
+        f(view);
+        self.reselect(pane, keep);
+    }
+
+    /// The object selected in a list pane.
+    pub(crate) fn selected_row(&self, pane: PaneId) -> Option<RowKey> {
+        match pane {
+            PaneId::Bots => self.selected_bot.clone().map(RowKey::Bot),
+            PaneId::Versions => self
+                .selected_version()
+                .map(|v| RowKey::Version(v.id.clone())),
+            PaneId::Deployments => self
+                .deploy_items()
+                .get(self.deploy_pos.selected)
+                .map(|i| RowKey::Deploy(*i)),
+            PaneId::Timeline => self
+                .visible_timeline()
+                .get(self.timeline_pos.selected)
+                .map(|e| RowKey::Timeline(Box::new((*e).clone()))),
+            PaneId::Canary => None,
+        }
+    }
+
+    /// Put a pane's selection back on `key` after its rows changed.
+    fn reselect(&mut self, pane: PaneId, key: Option<RowKey>) {
+        let (idx, n) = match pane {
+            PaneId::Bots => {
+                let rows = self.visible_bots();
+                let idx = rows
+                    .iter()
+                    .position(|b| matches!(&key, Some(RowKey::Bot(id)) if *id == b.id));
+                (idx, rows.len())
+            }
+            PaneId::Versions => {
+                let rows = self.visible_versions();
+                let idx = rows
+                    .iter()
+                    .position(|v| matches!(&key, Some(RowKey::Version(id)) if *id == v.id));
+                (idx, rows.len())
+            }
+            PaneId::Deployments => {
+                let rows = self.deploy_items();
+                let idx = rows
+                    .iter()
+                    .position(|i| matches!(&key, Some(RowKey::Deploy(k)) if k == i));
+                (idx, rows.len())
+            }
+            PaneId::Timeline => {
+                let rows = self.visible_timeline();
+                let idx = rows
+                    .iter()
+                    .position(|e| matches!(&key, Some(RowKey::Timeline(k)) if **k == **e));
+                (idx, rows.len())
+            }
+            PaneId::Canary => return,
+        };
+        let pos = match pane {
+            PaneId::Bots => &mut self.bots_pos,
+            PaneId::Versions => &mut self.versions_pos,
+            PaneId::Deployments => &mut self.deploy_pos,
+            _ => &mut self.timeline_pos,
+        };
+        pos.selected = idx.unwrap_or(0);
+        pos.clamp(n);
+        pos.offset = 0;
+        if pane == PaneId::Bots {
+            let before = self.versions_pos;
+            self.sync_selected_bot();
+            // The same bot: its versions' selection stays where it was.
+            if self.selected_bot
+                == key.and_then(|k| match k {
+                    RowKey::Bot(id) => Some(id),
+                    _ => None,
+                })
+            {
+                self.versions_pos = before;
+            }
+        }
         self.keep_visible();
     }
 
@@ -562,7 +659,7 @@ impl App {
         }
         if let Some(f) = self.filter_input.as_ref() {
             let v = f.value().to_string();
-            self.set_filter(v);
+            self.set_filter(self.filter_pane, v);
         }
     }
 
@@ -578,8 +675,34 @@ impl App {
                 .overlays
                 .push(Overlay::Palette(PaletteState::default())),
             Command::Filter => {
-                self.focus = PaneId::Bots;
-                self.filter_input = Some(Input::new(self.filter.clone()));
+                // The Canary pane has no list: its bot comes from the Bots pane.
+                if self.focus == PaneId::Canary {
+                    self.focus = PaneId::Bots;
+                }
+                self.filter_pane = self.focus;
+                let current = self
+                    .views
+                    .get(self.focus)
+                    .map(|v| v.filter.clone())
+                    .unwrap_or_default();
+                self.filter_input = Some(Input::new(current));
+            }
+            Command::Sort | Command::SortReverse => {
+                let pane = self.focus;
+                if self.views.get(pane).is_none() {
+                    self.toast(
+                        Tone::Muted,
+                        format!("The {} pane has no list to sort.", pane.title()),
+                    );
+                } else {
+                    self.change_view(pane, |v| {
+                        if cmd == Command::Sort {
+                            v.cycle_sort(pane)
+                        } else {
+                            v.reverse_sort(pane)
+                        }
+                    });
+                }
             }
             Command::NextPane => self.focus = self.focus.next(),
             Command::PrevPane => self.focus = self.focus.prev(),
@@ -734,8 +857,12 @@ impl App {
     }
 
     fn back(&mut self) {
-        if !self.filter.is_empty() {
-            self.set_filter(String::new());
+        if self
+            .views
+            .get(self.focus)
+            .is_some_and(|v| !v.filter.is_empty())
+        {
+            self.set_filter(self.focus, String::new());
             return;
         }
         self.focus = match self.focus {
@@ -749,7 +876,7 @@ impl App {
     /// Select the bot with this id (clearing a filter that hides it).
     pub(crate) fn select_bot(&mut self, id: &str) -> bool {
         if !self.visible_bots().iter().any(|b| b.id == id) {
-            self.filter.clear();
+            self.views.bots.filter.clear();
         }
         match self.visible_bots().iter().position(|b| b.id == id) {
             Some(i) => {
@@ -770,7 +897,7 @@ impl App {
                 self.sync_selected_bot();
             }
             PaneId::Versions => {
-                let n = self.current_versions().len();
+                let n = self.visible_versions().len();
                 self.versions_pos.move_by(delta, n);
             }
             PaneId::Deployments => {
@@ -1060,7 +1187,7 @@ impl App {
             }
             PaneId::Versions => {
                 let i = self.versions_pos.offset + line;
-                if i < self.current_versions().len() {
+                if i < self.visible_versions().len() {
                     self.versions_pos.selected = i;
                 }
             }

@@ -19,7 +19,7 @@ fn with_canary() -> App {
 fn focus_versions_on(app: &mut App, version: &str) {
     app.focus = PaneId::Versions;
     let i = app
-        .current_versions()
+        .visible_versions()
         .iter()
         .position(|v| v.id == version)
         .expect("version in the sample");
@@ -99,10 +99,10 @@ fn filter_narrows_the_bots_and_esc_clears_it() {
     assert_eq!(app.visible_bots().len(), 1);
     assert_eq!(app.selected_bot_id(), Some("bot-billing"));
     step_app(&mut app, code(KeyCode::Enter));
-    assert_eq!(app.filter, "bill");
+    assert_eq!(app.views.bots.filter, "bill");
     // q is a key again once the filter is closed, but j/k work on the filtered list.
     step_app(&mut app, code(KeyCode::Esc));
-    assert!(app.filter.is_empty());
+    assert!(app.views.bots.filter.is_empty());
     assert_eq!(app.visible_bots().len(), 4);
     assert_eq!(app.selected_bot_id(), Some("bot-billing"));
 }
@@ -938,4 +938,249 @@ fn an_error_dialog_owns_the_keyboard() {
     assert_eq!(app.overlay(), Some("error"));
     step_app(&mut app, code(KeyCode::Esc));
     assert_eq!(app.overlay(), None);
+}
+
+// ---- sort and filter in every list ----
+
+fn bot_ids(app: &App) -> Vec<&str> {
+    app.visible_bots().iter().map(|b| b.id.as_str()).collect()
+}
+
+fn version_ids(app: &App) -> Vec<&str> {
+    app.visible_versions()
+        .iter()
+        .map(|v| v.id.as_str())
+        .collect()
+}
+
+fn title(app: &App, pane: PaneId, shown: usize, total: usize) -> String {
+    crate::tui::panes::list_title(app, pane, shown, total)
+}
+
+#[test]
+fn s_cycles_the_bots_sort_and_the_title_says_so() {
+    let mut app = app();
+    assert_eq!(
+        bot_ids(&app),
+        ["bot-checkout", "bot-care", "bot-billing", "bot-faq"]
+    );
+    assert_eq!(title(&app, PaneId::Bots, 4, 4), "4");
+    step_app(&mut app, key('s'));
+    assert_eq!(
+        bot_ids(&app),
+        ["bot-billing", "bot-care", "bot-checkout", "bot-faq"]
+    );
+    assert_eq!(title(&app, PaneId::Bots, 4, 4), "4 · sort name ↑");
+    step_app(&mut app, key('S'));
+    assert_eq!(
+        bot_ids(&app),
+        ["bot-faq", "bot-checkout", "bot-care", "bot-billing"]
+    );
+    assert_eq!(title(&app, PaneId::Bots, 4, 4), "4 · sort name ↓");
+    // Next key: state, worst first (unhealthy, degraded, healthy by name).
+    step_app(&mut app, key('s'));
+    assert_eq!(title(&app, PaneId::Bots, 4, 4), "4 · sort state ↑");
+    assert_eq!(
+        bot_ids(&app),
+        ["bot-billing", "bot-care", "bot-checkout", "bot-faq"]
+    );
+    step_app(&mut app, key('s'));
+    assert_eq!(title(&app, PaneId::Bots, 4, 4), "4 · sort last change ↓");
+    // Then the list's own order again, and nothing about sort in the title.
+    step_app(&mut app, key('s'));
+    assert_eq!(
+        bot_ids(&app),
+        ["bot-checkout", "bot-care", "bot-billing", "bot-faq"]
+    );
+    assert_eq!(title(&app, PaneId::Bots, 4, 4), "4");
+}
+
+#[test]
+fn sorting_and_filtering_keep_the_selection_on_the_same_object() {
+    let mut app = app();
+    step_app(&mut app, key('j'));
+    assert_eq!(app.selected_bot_id(), Some("bot-care"));
+    assert_eq!(app.bots_pos.selected, 1);
+    // Name ↓: faq, checkout, care, billing; care is still selected, at row 2, and its
+    // versions are not fetched again.
+    let effects = app.update(key('S'));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadVersions { .. })),
+        "{effects:?}"
+    );
+    assert_eq!(app.selected_bot_id(), Some("bot-care"));
+    assert_eq!(app.bots_pos.selected, 2);
+    // A filter that keeps care keeps it selected; one that hides it selects the first row.
+    step_app(&mut app, key('/'));
+    type_text(&mut app, "bot");
+    assert_eq!(app.selected_bot_id(), Some("bot-care"));
+    assert_eq!(app.bots_pos.selected, 2);
+    type_text(&mut app, "-b");
+    assert_eq!(bot_ids(&app), ["bot-billing"]);
+    assert_eq!(app.selected_bot_id(), Some("bot-billing"));
+
+    // Versions: select v12, sort by version ↑ (v10 … v15): v12 is still the one selected.
+    let mut app = self::app();
+    focus_versions_on(&mut app, "v12");
+    assert_eq!(app.versions_pos.selected, 3);
+    step_app(&mut app, key('s'));
+    assert_eq!(
+        version_ids(&app),
+        ["v10", "v11", "v12", "v13", "v14", "v15"]
+    );
+    assert_eq!(app.selected_version().map(|v| v.id.as_str()), Some("v12"));
+    assert_eq!(app.versions_pos.selected, 2);
+}
+
+#[test]
+fn describe_and_deploy_act_on_the_row_shown_selected() {
+    let mut app = app();
+    app.focus = PaneId::Versions;
+    // Version ↑, then the top row: v10 in the sorted list (v15 in the server's order).
+    step_app(&mut app, key('s'));
+    step_app(&mut app, key('g'));
+    assert_eq!(app.selected_version().map(|v| v.id.as_str()), Some("v10"));
+    step_app(&mut app, key('d'));
+    assert!(
+        matches!(
+            app.overlays.last(),
+            Some(Overlay::Describe {
+                target: crate::tui::describe::DescribeTarget::Version { version, .. },
+                ..
+            }) if version == "v10"
+        ),
+        "{:?}",
+        app.overlay()
+    );
+    step_app(&mut app, code(KeyCode::Esc));
+    // Down to v12 (third row sorted) and deploy it: the preview names v12.
+    step_app(&mut app, key('j'));
+    step_app(&mut app, key('j'));
+    step_app(&mut app, key('D'));
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!("no confirmation: {:?}", app.overlay())
+    };
+    assert!(c.title.contains("v12"), "{}", c.title);
+}
+
+#[test]
+fn each_pane_keeps_its_own_filter_and_esc_clears_it() {
+    let mut app = app();
+    // Versions of checkout-bot: only v11 was rolled back.
+    app.focus = PaneId::Versions;
+    step_app(&mut app, key('/'));
+    type_text(&mut app, "ROLLED");
+    step_app(&mut app, code(KeyCode::Enter));
+    assert_eq!(version_ids(&app), ["v11"]);
+    assert_eq!(app.views.versions.filter, "ROLLED");
+    assert_eq!(
+        title(&app, PaneId::Versions, 1, 6),
+        "1 of 6 · filter \"ROLLED\""
+    );
+    // The Bots pane is not filtered by it.
+    assert!(app.views.bots.filter.is_empty());
+    assert_eq!(app.visible_bots().len(), 4);
+    // Bots gets a filter of its own; the versions filter stays.
+    app.focus = PaneId::Bots;
+    step_app(&mut app, key('/'));
+    type_text(&mut app, "check");
+    step_app(&mut app, code(KeyCode::Enter));
+    assert_eq!(bot_ids(&app), ["bot-checkout"]);
+    assert_eq!(app.views.versions.filter, "ROLLED");
+    assert_eq!(title(&app, PaneId::Bots, 1, 4), "1 of 4 · filter \"check\"");
+    // esc clears the focused pane's filter only, then goes back as before.
+    app.focus = PaneId::Versions;
+    step_app(&mut app, code(KeyCode::Esc));
+    assert!(app.views.versions.filter.is_empty());
+    assert_eq!(app.focus(), PaneId::Versions);
+    assert_eq!(version_ids(&app).len(), 6);
+    assert_eq!(app.views.bots.filter, "check");
+    step_app(&mut app, code(KeyCode::Esc));
+    assert_eq!(app.focus(), PaneId::Bots);
+    step_app(&mut app, code(KeyCode::Esc));
+    assert!(app.views.bots.filter.is_empty());
+    // esc while typing clears too.
+    app.focus = PaneId::Timeline;
+    step_app(&mut app, key('/'));
+    type_text(&mut app, "zzz-nothing");
+    assert_eq!(app.timeline_len(), 0);
+    step_app(&mut app, code(KeyCode::Esc));
+    assert!(app.views.timeline.filter.is_empty());
+    assert!(app.timeline_len() > 0);
+}
+
+#[test]
+fn deployments_and_timeline_sort_and_filter_too() {
+    let mut app = with_canary();
+    sample::failed_deploy(&mut app);
+    app.focus = PaneId::Deployments;
+    let natural = app.deploy_items();
+    assert!(natural.len() >= 2, "{natural:?}");
+    let bot_of = |app: &App, i: &DeployItem| match i {
+        DeployItem::Run(r) => app.runs[*r].bot.clone(),
+        DeployItem::Server(o) => app.operations[*o].bot_id.clone(),
+    };
+    let names = |app: &App| -> Vec<String> {
+        app.deploy_items()
+            .iter()
+            .map(|i| {
+                let id = bot_of(app, i).unwrap_or_default();
+                app.bot(&id).map(|b| b.name.clone()).unwrap_or(id)
+            })
+            .collect()
+    };
+    // started ↓, state ↑, then bot ↑: names in order.
+    for _ in 0..3 {
+        step_app(&mut app, key('s'));
+    }
+    assert_eq!(
+        app.views.deployments.title(PaneId::Deployments),
+        "sort bot ↑"
+    );
+    let sorted = names(&app);
+    let mut want = sorted.clone();
+    want.sort_by(|a, b| crate::tui::state::natural_cmp(a, b));
+    assert_eq!(sorted, want);
+    // The filter narrows to the care-bot's rows.
+    step_app(&mut app, key('/'));
+    type_text(&mut app, "care");
+    step_app(&mut app, code(KeyCode::Enter));
+    let items = app.deploy_items();
+    assert!(!items.is_empty() && items.len() < natural.len());
+    assert!(
+        items
+            .iter()
+            .all(|i| bot_of(&app, i).as_deref() == Some("bot-care"))
+    );
+
+    // Timeline: op ↑ after time ↓.
+    app.focus = PaneId::Timeline;
+    step_app(&mut app, key('s'));
+    assert_eq!(app.views.timeline.title(PaneId::Timeline), "sort time ↓");
+    step_app(&mut app, key('S'));
+    let times: Vec<_> = app.visible_timeline().iter().map(|e| e.at).collect();
+    let mut oldest_first = times.clone();
+    oldest_first.sort();
+    assert_eq!(times, oldest_first);
+    assert_eq!(app.views.timeline.title(PaneId::Timeline), "sort time ↑");
+}
+
+#[test]
+fn sort_and_filter_are_listed_in_the_help_of_every_list_pane() {
+    for pane in [
+        PaneId::Bots,
+        PaneId::Versions,
+        PaneId::Deployments,
+        PaneId::Timeline,
+    ] {
+        let mut app = app();
+        app.focus = pane;
+        let help = app.help_sections();
+        let keys: Vec<&str> = help[0].entries.iter().map(|(k, _)| k.as_str()).collect();
+        for k in ["/", "s", "S"] {
+            assert!(keys.contains(&k), "{pane:?}: {keys:?}");
+        }
+    }
 }

@@ -341,7 +341,7 @@ impl App {
     }
 
     fn describe_audit(&self, i: usize) -> Option<Described> {
-        let e = self.timeline_rows().nth(i)?;
+        let e = *self.visible_timeline().get(i)?;
         let id = e.op.clone().unwrap_or_else(|| e.at.to_rfc3339());
         let mut d = Described::new("audit record", &id);
         d.field("at", e.at.to_rfc3339());

@@ -151,10 +151,10 @@ impl App {
                 versions.iter_mut().for_each(clean_version);
                 versions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
                 let keep = self.selected_version().map(|v| v.id.clone());
-                let n = versions.len();
                 self.versions = Some((bot, versions));
+                let n = self.visible_versions().len();
                 if let Some(id) = keep
-                    && let Some(i) = self.current_versions().iter().position(|v| v.id == id)
+                    && let Some(i) = self.visible_versions().iter().position(|v| v.id == id)
                 {
                     self.versions_pos.selected = i;
                 }

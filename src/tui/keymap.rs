@@ -34,6 +34,8 @@ pub enum Command {
     Describe,
     CopyId,
     Wide,
+    Sort,
+    SortReverse,
 }
 
 /// Where a command does something; the help lists a pane's commands only.
@@ -45,10 +47,12 @@ pub enum Scope {
     /// Deployments and Canary: commands for a running workflow.
     Running,
     Bots,
+    /// Every list pane (Bots, Versions, Deployments, Timeline): sort and filter.
+    Lists,
 }
 
 impl Command {
-    pub const ALL: [Command; 25] = [
+    pub const ALL: [Command; 27] = [
         Command::Quit,
         Command::Help,
         Command::Palette,
@@ -74,6 +78,8 @@ impl Command {
         Command::Describe,
         Command::CopyId,
         Command::Wide,
+        Command::Sort,
+        Command::SortReverse,
     ];
 
     /// The name used in the config file.
@@ -104,6 +110,8 @@ impl Command {
             Command::Describe => "describe",
             Command::CopyId => "copy_id",
             Command::Wide => "wide",
+            Command::Sort => "sort",
+            Command::SortReverse => "sort_reverse",
         }
     }
 
@@ -117,7 +125,7 @@ impl Command {
             Command::Quit => "quit (asks first while operations run)",
             Command::Help => "this help",
             Command::Palette => "command palette",
-            Command::Filter => "filter bots by name",
+            Command::Filter => "filter the list (any text in its rows; esc clears)",
             Command::NextPane => "next pane",
             Command::PrevPane => "previous pane",
             Command::Down => "move down",
@@ -139,6 +147,8 @@ impl Command {
             Command::Describe => "describe the selected row: every field and id",
             Command::CopyId => "copy the id (of the row, or of what describe shows)",
             Command::Wide => "wide mode: every column, nothing dropped",
+            Command::Sort => "sort the list: next key (then its own order again)",
+            Command::SortReverse => "sort the list the other way round",
         }
     }
 
@@ -149,7 +159,7 @@ impl Command {
             Command::PromoteStep | Command::PromoteFull | Command::PauseResume | Command::Abort => {
                 Scope::Running
             }
-            Command::Filter => Scope::Bots,
+            Command::Filter | Command::Sort | Command::SortReverse => Scope::Lists,
             _ => Scope::Global,
         }
     }
@@ -466,13 +476,43 @@ mod tests {
 }
 
 #[cfg(test)]
+mod console_default_tests {
+    use super::*;
+
+    #[test]
+    fn sort_keys_are_bound_and_the_config_can_rebind_them() {
+        let ev = |c: char, m| KeyEvent::new(KeyCode::Char(c), m);
+        let km = Keymap::default();
+        assert_eq!(
+            km.command_for(&ev('s', KeyModifiers::NONE)),
+            Some(Command::Sort)
+        );
+        assert_eq!(
+            km.command_for(&ev('S', KeyModifiers::SHIFT)),
+            Some(Command::SortReverse)
+        );
+        assert_eq!(
+            Command::from_name("sort_reverse"),
+            Some(Command::SortReverse)
+        );
+        let mut o = BTreeMap::new();
+        o.insert("s".to_string(), "none".to_string());
+        o.insert("o".to_string(), "sort".to_string());
+        let (km, warnings) = Keymap::from_config(&o);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(km.command_for(&ev('s', KeyModifiers::NONE)), None);
+        assert_eq!(km.keys_for(Command::Sort), "o");
+    }
+}
+
+#[cfg(test)]
 mod default_source_tests {
     use super::*;
 
     #[test]
     fn the_console_defaults_are_the_printed_defaults() {
         let d = default_bindings();
-        assert_eq!(d.len(), 27);
+        assert_eq!(d.len(), 29);
         assert_eq!(d.get("G").map(String::as_str), Some("bottom"));
         assert_eq!(d.get("pagedown").map(String::as_str), Some("page_down"));
         for action in d.values() {

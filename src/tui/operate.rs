@@ -52,6 +52,20 @@ impl App {
             );
             return None;
         }
+        if id.is_none()
+            && self.focus != PaneId::Bots
+            && self.selected_version().is_none()
+            && !self.views.versions.filter.is_empty()
+        {
+            self.toast(
+                Tone::Muted,
+                format!(
+                    "No version of {name} matches the filter {:?} (esc clears it).",
+                    self.views.versions.filter
+                ),
+            );
+            return None;
+        }
         let found = match id {
             Some(id) => self
                 .current_versions()
@@ -842,7 +856,7 @@ impl App {
             }
             "filter" => {
                 self.focus = PaneId::Bots;
-                self.set_filter(args.join(" "));
+                self.set_filter(PaneId::Bots, args.join(" "));
             }
             "pane" => match arg.and_then(PaneId::from_name) {
                 Some(p) => self.focus = p,
@@ -1017,6 +1031,22 @@ impl App {
                 "scroll the timeline".into(),
             )),
             _ => {}
+        }
+        if self.focus != PaneId::Canary {
+            // Sort and filter, the same in every list; the sort keys are the pane's own.
+            let lists = Command::ALL
+                .into_iter()
+                .filter(|c| c.scope() == Scope::Lists)
+                .map(entry);
+            pane.entries.extend(lists);
+            let keys: Vec<&str> = crate::tui::state::sort_keys(self.focus)
+                .iter()
+                .map(|(k, _)| *k)
+                .collect();
+            pane.entries.push((
+                String::new(),
+                format!("sort keys: {} (then as listed)", keys.join(" → ")),
+            ));
         }
         if self.read_only {
             pane.entries

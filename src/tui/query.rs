@@ -2,12 +2,12 @@
 //! the filter lets through, which version is selected, what the deployments list holds,
 //! which canary the canary pane shows.
 
-use crate::domain::{BotEnvironment, BotSummary, Canary, OperationKind, Stage, Version};
+use crate::domain::{BotEnvironment, BotSummary, Canary, Health, OperationKind, Stage, Version};
 use crate::engine::events::WorkflowKind;
 
 use super::app::App;
 use super::messages::TimelineEntry;
-use super::state::OpRun;
+use super::state::{OpRun, natural_cmp};
 use super::widgets::palette::CompletionData;
 
 /// One row of the deployments pane.
@@ -101,15 +101,65 @@ fn workflow_of(kind: OperationKind) -> WorkflowKind {
 }
 
 impl App {
+    /// The bots the Bots pane lists: its filter applied, in its sort order.
     pub(crate) fn visible_bots(&self) -> Vec<&BotSummary> {
-        if self.filter.is_empty() {
-            return self.bots.iter().collect();
-        }
-        let f = self.filter.to_lowercase();
-        self.bots
+        let view = &self.views.bots;
+        let mut bots: Vec<&BotSummary> = self
+            .bots
             .iter()
-            .filter(|b| b.name.to_lowercase().contains(&f) || b.id.to_lowercase().contains(&f))
-            .collect()
+            .filter(|b| view.matches(&self.bot_text(b)))
+            .collect();
+        if let Some((key, desc)) = view.sort {
+            bots.sort_by(|a, b| {
+                let o = match key {
+                    0 => natural_cmp(&a.name, &b.name).then_with(|| a.id.cmp(&b.id)),
+                    1 => health_rank(a)
+                        .cmp(&health_rank(b))
+                        .then_with(|| natural_cmp(&a.name, &b.name)),
+                    _ => self.bot_changed(&a.id).cmp(&self.bot_changed(&b.id)),
+                };
+                if desc { o.reverse() } else { o }
+            });
+        }
+        bots
+    }
+
+    /// A bot row's text as the filter sees it: name, id, environments, health, operation.
+    fn bot_text(&self, b: &BotSummary) -> String {
+        let mut t = format!("{} {} {}", b.name, b.id, b.health.as_str());
+        for e in &b.environments {
+            t.push_str(&format!(
+                " {} {}",
+                super::panes::env_label(e),
+                e.live_version.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(op) = &b.active_operation {
+            t.push_str(&format!(" {} {}", op.kind.as_str(), op.state));
+        }
+        for r in self
+            .runs
+            .iter()
+            .filter(|r| r.is_active() && r.bot.as_deref() == Some(b.id.as_str()))
+        {
+            t.push_str(&format!(" {} {}", r.kind_name(), r.state_text()));
+        }
+        t
+    }
+
+    /// When something last happened to a bot: its newest timeline entry, else its active
+    /// operation's last update.
+    pub(crate) fn bot_changed(&self, id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let seen = self
+            .timeline_rows()
+            .filter(|e| e.bot.as_deref() == Some(id))
+            .map(|e| e.at)
+            .max();
+        let op = self
+            .bot(id)
+            .and_then(|b| b.active_operation.as_ref())
+            .and_then(|o| parse_time(&o.updated_at));
+        seen.max(op)
     }
 
     pub(crate) fn bot(&self, id: &str) -> Option<&BotSummary> {
@@ -128,12 +178,85 @@ impl App {
         }
     }
 
-    pub(crate) fn selected_version(&self) -> Option<&Version> {
-        self.current_versions().get(self.versions_pos.selected)
+    /// The versions the Versions pane lists: its filter applied, in its sort order (else
+    /// newest first).
+    pub(crate) fn visible_versions(&self) -> Vec<&Version> {
+        let view = &self.views.versions;
+        let mut versions: Vec<&Version> = self
+            .current_versions()
+            .iter()
+            .filter(|v| view.matches(&self.version_text(v)))
+            .collect();
+        if let Some((key, desc)) = view.sort {
+            versions.sort_by(|a, b| {
+                let o = match key {
+                    0 => natural_cmp(&a.id, &b.id),
+                    1 => a.created_at.cmp(&b.created_at),
+                    _ => a
+                        .status
+                        .as_str()
+                        .cmp(b.status.as_str())
+                        .then_with(|| b.created_at.cmp(&a.created_at)),
+                };
+                if desc { o.reverse() } else { o }
+            });
+        }
+        versions
     }
 
-    /// Active workflows first, then newest; server operations not matched to one after.
+    /// A version row's text as the filter sees it.
+    fn version_text(&self, v: &Version) -> String {
+        let stage = match v.environment {
+            Stage::Production => "PROD",
+            Stage::Staging => "STG",
+        };
+        format!(
+            "{} {} {} {} {} {} {}",
+            v.id,
+            v.label,
+            v.status.as_str(),
+            stage,
+            super::format::date_minute(&v.created_at),
+            v.live_in.join(" "),
+            v.last_canary_verdict
+                .as_deref()
+                .unwrap_or("")
+                .replace('_', " ")
+        )
+    }
+
+    /// The version selected in the Versions pane: the row the operator sees highlighted.
+    pub(crate) fn selected_version(&self) -> Option<&Version> {
+        self.visible_versions()
+            .get(self.versions_pos.selected)
+            .copied()
+    }
+
+    /// The rows of the Deployments pane: its filter applied, in its sort order (else
+    /// active workflows first, then newest; server operations not matched to one after).
     pub(crate) fn deploy_items(&self) -> Vec<DeployItem> {
+        let mut items = self.deploy_items_all();
+        let view = &self.views.deployments;
+        items.retain(|i| view.matches(&self.deploy_text(*i)));
+        if let Some((key, desc)) = view.sort {
+            items.sort_by(|&a, &b| {
+                let o = match key {
+                    0 => self.deploy_started(a).cmp(&self.deploy_started(b)),
+                    1 => self
+                        .deploy_active(b)
+                        .cmp(&self.deploy_active(a))
+                        .then_with(|| self.deploy_state(a).cmp(&self.deploy_state(b))),
+                    _ => natural_cmp(&self.deploy_bot(a), &self.deploy_bot(b)),
+                };
+                if desc { o.reverse() } else { o }
+            });
+        }
+        items
+    }
+
+    /// Every row of the Deployments pane, unfiltered: active workflows first, then newest;
+    /// server operations not matched to one after.
+    pub(crate) fn deploy_items_all(&self) -> Vec<DeployItem> {
         let mut runs: Vec<usize> = (0..self.runs.len()).collect();
         runs.sort_by(|&a, &b| {
             let (ra, rb) = (&self.runs[a], &self.runs[b]);
@@ -166,6 +289,84 @@ impl App {
         });
         items.extend(ops.into_iter().take(50).map(DeployItem::Server));
         items
+    }
+
+    fn deploy_started(&self, item: DeployItem) -> Option<chrono::DateTime<chrono::Utc>> {
+        match item {
+            DeployItem::Run(i) => self.runs.get(i).map(|r| r.started_at),
+            DeployItem::Server(i) => self
+                .operations
+                .get(i)
+                .and_then(|o| parse_time(&o.created_at)),
+        }
+    }
+
+    fn deploy_active(&self, item: DeployItem) -> bool {
+        match item {
+            DeployItem::Run(i) => self.runs.get(i).is_some_and(OpRun::is_active),
+            DeployItem::Server(i) => self.operations.get(i).is_some_and(|o| o.active),
+        }
+    }
+
+    fn deploy_state(&self, item: DeployItem) -> String {
+        match item {
+            DeployItem::Run(i) => self.runs.get(i).map(OpRun::state_text),
+            DeployItem::Server(i) => self.operations.get(i).map(|o| o.state.clone()),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The name of the bot an item is for (its id if the bot is not listed).
+    fn deploy_bot(&self, item: DeployItem) -> String {
+        let id = match item {
+            DeployItem::Run(i) => self.runs.get(i).and_then(|r| r.bot.clone()),
+            DeployItem::Server(i) => self.operations.get(i).and_then(|o| o.bot_id.clone()),
+        };
+        self.bot_name(id.as_deref())
+    }
+
+    fn bot_name(&self, id: Option<&str>) -> String {
+        id.map(|id| {
+            self.bot(id)
+                .map(|b| b.name.clone())
+                .unwrap_or_else(|| id.to_string())
+        })
+        .unwrap_or_default()
+    }
+
+    /// A deployments row's head line as the filter sees it.
+    fn deploy_text(&self, item: DeployItem) -> String {
+        match item {
+            DeployItem::Run(i) => self
+                .runs
+                .get(i)
+                .map(|r| {
+                    format!(
+                        "#{} {} {} {}",
+                        r.id,
+                        r.title,
+                        r.state_text(),
+                        self.bot_name(r.bot.as_deref())
+                    )
+                })
+                .unwrap_or_default(),
+            DeployItem::Server(i) => self
+                .operations
+                .get(i)
+                .map(|o| {
+                    format!(
+                        "{} {} {} {} {} {} {}",
+                        o.id,
+                        o.kind.as_str(),
+                        self.bot_name(o.bot_id.as_deref()),
+                        o.version_id.as_deref().unwrap_or(""),
+                        o.environment_id.as_deref().unwrap_or(""),
+                        o.state,
+                        o.error_message.as_deref().unwrap_or("")
+                    )
+                })
+                .unwrap_or_default(),
+        }
     }
 
     /// The canary of the selected bot (a workflow here and/or the server's record); else
@@ -240,8 +441,49 @@ impl App {
         }
     }
 
+    /// The rows the Timeline pane lists: its filter applied, in its sort order (else
+    /// newest first).
+    pub(crate) fn visible_timeline(&self) -> Vec<&TimelineEntry> {
+        let view = &self.views.timeline;
+        let mut rows: Vec<&TimelineEntry> = self
+            .timeline_rows()
+            .filter(|e| view.matches(&self.timeline_text(e)))
+            .collect();
+        if let Some((key, desc)) = view.sort {
+            rows.sort_by(|a, b| {
+                let o = match key {
+                    0 => a.at.cmp(&b.at),
+                    1 => natural_cmp(a.op.as_deref().unwrap_or(""), b.op.as_deref().unwrap_or(""))
+                        .then_with(|| b.at.cmp(&a.at)),
+                    _ => natural_cmp(
+                        &self.bot_name(a.bot.as_deref()),
+                        &self.bot_name(b.bot.as_deref()),
+                    )
+                    .then_with(|| b.at.cmp(&a.at)),
+                };
+                if desc { o.reverse() } else { o }
+            });
+        }
+        rows
+    }
+
+    /// A timeline row's text as the filter sees it.
+    fn timeline_text(&self, e: &TimelineEntry) -> String {
+        let mut t = format!(
+            "{} {} {} {}",
+            super::format::clock(e.at),
+            e.op.as_deref().unwrap_or(""),
+            self.bot_name(e.bot.as_deref()),
+            e.text
+        );
+        for (k, v) in &e.figures {
+            t.push_str(&format!(" {k} {v}"));
+        }
+        t
+    }
+
     pub(crate) fn timeline_len(&self) -> usize {
-        self.timeline_rows().count()
+        self.visible_timeline().len()
     }
 
     pub(crate) fn completion_data(&self) -> CompletionData {
@@ -262,6 +504,21 @@ impl App {
                 .collect(),
         }
     }
+}
+
+/// Worst first: unhealthy, degraded, healthy.
+fn health_rank(b: &BotSummary) -> u8 {
+    match b.health {
+        Health::Unhealthy => 0,
+        Health::Degraded => 1,
+        Health::Healthy => 2,
+    }
+}
+
+fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// Two newest-first iterators merged into one.

@@ -228,3 +228,140 @@ pub struct Toast {
     pub text: String,
     pub until: DateTime<Utc>,
 }
+
+/// How a list is ordered and narrowed: the operator's sort (none: the list's own order)
+/// and filter. Every list pane keeps its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListView {
+    /// The sort key (an index into the pane's [`sort_keys`]) and whether it runs
+    /// descending.
+    pub sort: Option<(usize, bool)>,
+    /// Case-insensitive substring over the row's visible text; empty lets everything by.
+    pub filter: String,
+}
+
+/// The sort keys of a list pane, in the order `s` cycles them, each with whether it starts
+/// descending (times start newest first).
+pub fn sort_keys(pane: super::layout::PaneId) -> &'static [(&'static str, bool)] {
+    use super::layout::PaneId;
+    match pane {
+        PaneId::Bots => &[("name", false), ("state", false), ("last change", true)],
+        PaneId::Versions => &[("version", false), ("created", true), ("status", false)],
+        PaneId::Deployments => &[("started", true), ("state", false), ("bot", false)],
+        PaneId::Timeline => &[("time", true), ("op", false), ("bot", false)],
+        PaneId::Canary => &[],
+    }
+}
+
+impl ListView {
+    /// `s`: the next sort key (each with its own first direction), then the list's own
+    /// order again.
+    pub fn cycle_sort(&mut self, pane: super::layout::PaneId) {
+        let keys = sort_keys(pane);
+        let next = match self.sort {
+            None => 0,
+            Some((k, _)) => k + 1,
+        };
+        self.sort = keys.get(next).map(|(_, desc)| (next, *desc));
+    }
+
+    /// `S`: the same key the other way round (the first key, reversed, if none is set).
+    pub fn reverse_sort(&mut self, pane: super::layout::PaneId) {
+        let keys = sort_keys(pane);
+        self.sort = match self.sort {
+            Some((k, desc)) => Some((k, !desc)),
+            None => keys.first().map(|(_, desc)| (0, !*desc)),
+        };
+    }
+
+    /// What the pane title says: `sort name ↑ · filter "care"` (empty when neither).
+    pub fn title(&self, pane: super::layout::PaneId) -> String {
+        let mut parts = Vec::new();
+        if let Some((k, desc)) = self.sort
+            && let Some((name, _)) = sort_keys(pane).get(k)
+        {
+            parts.push(format!("sort {name} {}", if desc { "↓" } else { "↑" }));
+        }
+        if !self.filter.is_empty() {
+            parts.push(format!("filter {:?}", self.filter));
+        }
+        parts.join(" · ")
+    }
+
+    /// Whether `text` (the row's visible text) passes the filter.
+    pub fn matches(&self, text: &str) -> bool {
+        self.filter.is_empty() || text.to_lowercase().contains(&self.filter.to_lowercase())
+    }
+}
+
+/// The list views of the four list panes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Views {
+    pub bots: ListView,
+    pub versions: ListView,
+    pub deployments: ListView,
+    pub timeline: ListView,
+}
+
+impl Views {
+    pub fn get(&self, pane: super::layout::PaneId) -> Option<&ListView> {
+        use super::layout::PaneId;
+        match pane {
+            PaneId::Bots => Some(&self.bots),
+            PaneId::Versions => Some(&self.versions),
+            PaneId::Deployments => Some(&self.deployments),
+            PaneId::Timeline => Some(&self.timeline),
+            PaneId::Canary => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, pane: super::layout::PaneId) -> Option<&mut ListView> {
+        use super::layout::PaneId;
+        match pane {
+            PaneId::Bots => Some(&mut self.bots),
+            PaneId::Versions => Some(&mut self.versions),
+            PaneId::Deployments => Some(&mut self.deployments),
+            PaneId::Timeline => Some(&mut self.timeline),
+            PaneId::Canary => None,
+        }
+    }
+}
+
+/// Compare two strings with runs of digits compared as numbers (`v2` before `v10`),
+/// ignoring case.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (a.peek().copied(), b.peek().copied()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let mut na = String::new();
+                while let Some(c) = a.peek().copied().filter(char::is_ascii_digit) {
+                    na.push(c);
+                    a.next();
+                }
+                let mut nb = String::new();
+                while let Some(c) = b.peek().copied().filter(char::is_ascii_digit) {
+                    nb.push(c);
+                    b.next();
+                }
+                let (ta, tb) = (na.trim_start_matches('0'), nb.trim_start_matches('0'));
+                let o = ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            (Some(x), Some(y)) => {
+                let o = x.to_lowercase().cmp(y.to_lowercase());
+                if o != Ordering::Equal {
+                    return o;
+                }
+                a.next();
+                b.next();
+            }
+        }
+    }
+}

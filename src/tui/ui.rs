@@ -129,7 +129,7 @@ fn tab_labels(app: &App) -> Vec<(PaneId, String)> {
         .map(|p| {
             let badge = match p {
                 PaneId::Bots => format!(" {}", app.visible_bots().len()),
-                PaneId::Versions => match app.current_versions().len() {
+                PaneId::Versions => match app.visible_versions().len() {
                     0 => String::new(),
                     n => format!(" {n}"),
                 },
@@ -220,9 +220,9 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App) {
             format!(" · filter: {}▏", input.value()),
             theme.accent,
         ));
-    } else if !app.filter.is_empty() {
+    } else if let Some(v) = app.views.get(app.focus).filter(|v| !v.filter.is_empty()) {
         left.push(Span::styled(
-            format!(" · filter: {}", app.filter),
+            format!(" · filter: {}", v.filter),
             theme.accent,
         ));
     }
@@ -240,7 +240,7 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App) {
             (Command::PauseResume, "pause"),
             (Command::Abort, "abort"),
         ],
-        PaneId::Timeline => &[],
+        PaneId::Timeline => &[(Command::Filter, "filter"), (Command::Sort, "sort")],
     };
     let hints: Vec<(String, &str)> = [(Command::Help, "help")]
         .iter()

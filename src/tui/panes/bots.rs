@@ -246,11 +246,7 @@ pub fn rows_in(app: &App, inner_w: u16, lines: usize) -> usize {
 pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
     let bots = app.visible_bots();
-    let mut extra = if app.filter.is_empty() {
-        format!("{}", bots.len())
-    } else {
-        format!("{} of {} · /{}", bots.len(), app.bots.len(), app.filter)
-    };
+    let mut extra = super::list_title(app, PaneId::Bots, bots.len(), app.bots.len());
     if app.wide {
         extra.push_str(" · wide");
     }
@@ -264,7 +260,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 _ => "loading bots…".to_string(),
             }
         } else {
-            format!("no bot matches {:?} (esc clears the filter)", app.filter)
+            format!(
+                "no bot matches {:?} (esc clears the filter)",
+                app.views.bots.filter
+            )
         };
         frame.render_widget(
             Paragraph::new(text)

@@ -236,12 +236,35 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             DeployItem::Server(i) => app.operations.get(*i).is_some_and(|o| o.active),
         })
         .count();
-    let block = block(
-        app,
-        PaneId::Deployments,
-        focused,
-        Some(format!("{active} active · {} recent", items.len() - active)),
-    );
+    let mut title = format!("{active} active · {} recent", items.len() - active);
+    let view = &app.views.deployments;
+    let all = if view.filter.is_empty() {
+        items.len()
+    } else {
+        app.deploy_items_all().len()
+    };
+    if view.sort.is_some() || !view.filter.is_empty() {
+        title.push_str(" · ");
+        title.push_str(&super::list_title(
+            app,
+            PaneId::Deployments,
+            items.len(),
+            all,
+        ));
+    }
+    let block = block(app, PaneId::Deployments, focused, Some(title));
+    if items.is_empty() && all > 0 {
+        frame.render_widget(
+            Paragraph::new(format!(
+                "no operation matches {:?} (esc clears the filter)",
+                view.filter
+            ))
+            .style(theme.muted)
+            .block(block),
+            area,
+        );
+        return;
+    }
     if items.is_empty() {
         frame.render_widget(
             Paragraph::new(format!(

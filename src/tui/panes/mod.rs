@@ -38,6 +38,23 @@ pub fn env_label(e: &crate::domain::BotEnvironment) -> String {
     }
 }
 
+/// What a list pane's title says about its rows: `4`, or `3 of 12` when filtered, then
+/// the sort and filter (`4 · sort name ↑ · filter "care"`).
+pub fn list_title(app: &App, pane: PaneId, shown: usize, total: usize) -> String {
+    let view = app.views.get(pane);
+    let filtered = view.is_some_and(|v| !v.filter.is_empty());
+    let mut t = if filtered {
+        format!("{shown} of {total}")
+    } else {
+        format!("{shown}")
+    };
+    if let Some(v) = view.map(|v| v.title(pane)).filter(|t| !t.is_empty()) {
+        t.push_str(" · ");
+        t.push_str(&v);
+    }
+    t
+}
+
 /// The border and title every pane shares; `extra` goes after the title.
 /// A table row's style: highlighted when selected, bold only in the focused pane.
 pub fn row_style(

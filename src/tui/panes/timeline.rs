@@ -31,20 +31,27 @@ fn text_style(theme: &Theme, e: &TimelineEntry) -> ratatui::style::Style {
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
-    let total = app.timeline_len();
-    let block = super::block(
-        app,
-        PaneId::Timeline,
-        focused,
-        Some(format!("{total} · newest first · UTC")),
-    );
+    let rows = app.visible_timeline();
+    let total = rows.len();
+    let view = &app.views.timeline;
+    let all = if view.filter.is_empty() {
+        total
+    } else {
+        app.timeline_rows().count()
+    };
+    let mut title = super::list_title(app, PaneId::Timeline, total, all);
+    if view.sort.is_none() {
+        title.push_str(" · newest first");
+    }
+    title.push_str(" · UTC");
+    let block = super::block(app, PaneId::Timeline, focused, Some(title));
     if total == 0 {
-        frame.render_widget(
-            Paragraph::new("nothing has happened yet")
-                .style(theme.muted)
-                .block(block),
-            area,
-        );
+        let text = if all > 0 {
+            format!("no entry matches {:?} (esc clears the filter)", view.filter)
+        } else {
+            "nothing has happened yet".to_string()
+        };
+        frame.render_widget(Paragraph::new(text).style(theme.muted).block(block), area);
         return;
     }
     let height = area.height.saturating_sub(2) as usize;
@@ -59,7 +66,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             })
             .unwrap_or_default()
     };
-    let shown: Vec<&TimelineEntry> = app.timeline_rows().skip(pos.offset).take(height).collect();
+    let shown: Vec<&TimelineEntry> = rows.into_iter().skip(pos.offset).take(height).collect();
     // The operation id is shown whole; the bot's name gives way first, then goes.
     let cols = [
         Column::exact("time", shown.iter().map(|_| 8)),

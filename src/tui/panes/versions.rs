@@ -49,9 +49,21 @@ fn stage_text(v: &Version) -> &'static str {
 pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
     let bot = app.selected_bot_summary();
-    let versions = app.current_versions();
+    let all = app.current_versions();
+    let versions = app.visible_versions();
+    let view = &app.views.versions;
     let extra = bot.map(|b| {
         let mut t = format!("of {} ({})", b.name, b.id);
+        if view.sort.is_some() || !view.filter.is_empty() {
+            let list = super::list_title(app, PaneId::Versions, versions.len(), all.len());
+            // The sort and filter before the bot's id when the title has no room for both.
+            let room = (area.width as usize).saturating_sub(PaneId::Versions.title().len() + 8);
+            if t.chars().count() + list.chars().count() + 3 > room {
+                t = format!("of {}", b.name);
+            }
+            t.push_str(" · ");
+            t.push_str(&list);
+        }
         if app.wide {
             t.push_str(" · wide");
         }
@@ -61,6 +73,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     if versions.is_empty() {
         let text = match bot {
             None => "select a bot".to_string(),
+            Some(_) if !all.is_empty() => {
+                format!(
+                    "no version matches {:?} (esc clears the filter)",
+                    view.filter
+                )
+            }
             Some(b) if app.versions.as_ref().is_some_and(|(id, _)| id == &b.id) => {
                 format!("{} has no versions", b.name)
             }
@@ -69,7 +87,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         frame.render_widget(Paragraph::new(text).style(theme.muted).block(block), area);
         return;
     }
-    let good = last_known_good(bot, versions);
+    let good = last_known_good(bot, all);
     let inner_w = area.width.saturating_sub(2);
     let live: Vec<String> = versions
         .iter()
