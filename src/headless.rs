@@ -535,8 +535,9 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 snapshot: snap,
                 health_interval: Duration::from_secs(15),
             };
+            let resumed = crate::recover::pending_environment(&rt, &plan.environment);
             let r = drive(&rt, out, WorkflowKind::Environment, None, move |ctx| {
-                environment::run(ctx, plan)
+                crate::recover::attach(ctx, resumed, move |c| environment::run(c, plan))
             })
             .await;
             Ok(print_report(out, &r))

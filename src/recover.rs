@@ -75,6 +75,25 @@ pub async fn pending(rt: &Runtime, workflow: WorkflowKind, bot: &str) -> Option<
     Some(s)
 }
 
+/// The environment deploy `relcon env deploy ENV` re-attaches to: unfinished, of this
+/// machine, against the same server, for the same environment, its driver gone.
+pub fn pending_environment(rt: &Runtime, env: &str) -> Option<OpState> {
+    let s = unfinished(rt)
+        .into_iter()
+        .rev()
+        .filter(|s| s.workflow == WorkflowKind::Environment)
+        .filter(|s| s.plan["plan"]["environment"].as_str() == Some(env))
+        .filter(|s| s.api_url == rt.profile.api_url)
+        .find(abandoned_here)?;
+    eprintln!(
+        "relcon: environment deploy {} was interrupted (operation {}, relcon pid {} gone); re-attaching to it with the plan it journaled",
+        clean(env),
+        s.op,
+        s.driver.pid
+    );
+    Some(s)
+}
+
 /// Give up server leases the dead driver of `s` held on `bot`'s operations.
 async fn release_dead_leases(backend: &dyn ReleaseBackend, bot: &str, s: &OpState) {
     let Ok(ops) = backend.list_operation_details(Some(bot), true).await else {
@@ -291,6 +310,14 @@ async fn drive_resumed(
             })
             .await
         }
+        WorkflowKind::Environment => {
+            let p: crate::engine::environment::EnvPlan =
+                serde_json::from_value(plan).map_err(bad)?;
+            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+                crate::engine::environment::run(reattach(ctx, s), p)
+            })
+            .await
+        }
         other => {
             return Err((
                 crate::exit::REFUSED,
@@ -364,6 +391,15 @@ fn spawn_resumed(
             let p: rollback::RollbackPlan = serde_json::from_value(plan).map_err(bad)?;
             spawn(Box::new(move |ctx| {
                 Box::pin(attach(ctx, Some(s), move |c| rollback::run(c, p))) as ReportFuture
+            }) as Runner)
+        }
+        WorkflowKind::Environment => {
+            let p: crate::engine::environment::EnvPlan =
+                serde_json::from_value(plan).map_err(bad)?;
+            spawn(Box::new(move |ctx| {
+                Box::pin(attach(ctx, Some(s), move |c| {
+                    crate::engine::environment::run(c, p)
+                })) as ReportFuture
             }) as Runner)
         }
         other => return Err(format!("a {} operation cannot be resumed", other.as_str())),

@@ -655,3 +655,28 @@ async fn two_relcons_racing_on_one_bot_make_one_operation_and_the_loser_names_th
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_deploy_killed_around_its_create_attaches_to_the_one_rollout() {
+    let s = sim().await;
+    let url = s.url();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/examples/snapshot.toml");
+    let env = "env_prod_us_01";
+    let args = ["env", "deploy", env, "--snapshot", example, "--yes"];
+    let cases: [KillPoint; 2] = [|r| r["record"] == "create", |r| r["record"] == "created"];
+    for (i, at) in cases.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        kill_when(d, &url, &args, at).await;
+        let o = run(relcon(d, &url, &args)).await;
+        assert_eq!(code(&o), exit::OK, "case {i}: {}", says(&o));
+        assert!(says(&o).contains("re-attaching"), "{}", says(&o));
+        let jobs = {
+            let g = s.app.lock();
+            g.world.env_jobs.values().filter(|j| j.env == env).count()
+        };
+        assert_eq!(jobs, i + 1, "case {i}: one rollout per intent");
+        audit_records_the_interruption(d, &url, "environment").await;
+    }
+    s.stop().await;
+}

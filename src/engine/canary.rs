@@ -289,7 +289,7 @@ async fn run_inner(ctx: &mut Ctx, plan: &CanaryPlan, slot: &mut Option<Run>) -> 
                     "{version} in {env}, as the interrupted run resolved it"
                 )),
             });
-            ctx.audit_resumed(KIND, &plan.bot).await?;
+            ctx.audit_resumed(KIND, Some(&plan.bot)).await?;
             (env, version)
         }
         None => {

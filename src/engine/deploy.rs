@@ -248,7 +248,7 @@ async fn run_inner(
                     v.id, p.target
                 )),
             });
-            ctx.audit_resumed(KIND, &plan.bot).await?;
+            ctx.audit_resumed(KIND, Some(&plan.bot)).await?;
             (v, p)
         }
         None => {

@@ -95,7 +95,7 @@ impl Snapshot {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnvPlan {
     pub environment: String,
     pub snapshot: Snapshot,
@@ -133,84 +133,111 @@ async fn run_inner(
     let backend = ctx.engine.backend.clone();
     let s = &plan.snapshot;
     let env = plan.environment.clone();
+    ctx.audit_resumed(KIND, None).await?;
     let validation_body = json!({
         "environmentId": env,
         "configurationSnapshot": s.configuration_snapshot,
         "capacityConstraints": s.capacity_constraints,
         "isolationRules": s.isolation_rules.clone().unwrap_or_else(|| json!({"tenantBoundary": "strict", "resourceQuotaCheck": true})),
     });
-    let validation = ctx
-        .step("validate", async {
-            let v = backend.validate_environment(&env, &validation_body).await?;
-            if !v.valid {
-                return Err(Stop::Refused(format!(
-                    "{env} refused the snapshot: {}",
-                    v.validation_errors.join("; ")
-                )));
+    let job = match ctx.journaled_id("rollout") {
+        // Re-attached: validated and created before the interruption; polled from here.
+        Some(job) => {
+            for step in ["validate", "synthetic trace"] {
+                ctx.emit(crate::engine::events::EventKind::StepFinished {
+                    step: step.into(),
+                    detail: Some("done before the interruption".into()),
+                });
             }
-            let d = format!(
-                "valid; capacity {}{}",
-                v.capacity_utilization
-                    .map(|c| format!("{:.0}%", c * 100.0))
-                    .unwrap_or_else(|| "n/a".into()),
-                if v.warnings.is_empty() {
-                    String::new()
-                } else {
-                    format!("; warnings: {}", v.warnings.join("; "))
-                }
-            );
-            Ok((v, Some(d)))
-        })
-        .await?;
-    let trace_body = json!({
-        "environmentId": env,
-        "configurationSnapshot": s.configuration_snapshot,
-        "traceOptions": {"simulationDepth": 5, "includeDependencyGraph": true, "detectVersionConflicts": true},
-        "dependencyLocks": s.dependency_locks,
-    });
-    let trace = ctx
-        .step("synthetic trace", async {
-            let t = backend.synthetic_trace(&trace_body).await?;
-            if !t.dependency_conflicts.is_empty() {
-                return Err(Stop::Refused(format!(
-                    "dependency conflicts: {}",
-                    t.dependency_conflicts.join("; ")
-                )));
-            }
-            let d = format!(
-                "{} {} ({} steps)",
-                t.trace_id,
-                t.status,
-                t.execution_path.len()
-            );
-            Ok((t, Some(d)))
-        })
-        .await?;
-    ctx.audit(KIND, "started", |e| {
-        e.environment = Some(env.clone());
-        e.detail = Some("environment deploy validated".into());
-        e.metrics = Some(json!({"capacityUtilization": validation.capacity_utilization, "warnings": validation.warnings, "traceId": trace.trace_id, "locks": s.dependency_locks}));
-    })
-    .await?;
-    let deploy_body = json!({
-        "environment_id": env,
-        "configuration_snapshot": s.configuration_snapshot,
-        "dependency_locks": s.dependency_locks,
-        "rollback_policy": s.rollback_policy,
-        "capacity_constraints": s.capacity_constraints,
-        "webhookCallbackUrl": s.callback_url,
-    });
-    ctx.emit(crate::engine::events::EventKind::StepStarted {
-        step: "rollout".into(),
-    });
-    let job = match backend.create_env_deployment(&deploy_body).await {
-        Ok(j) => j,
-        Err(e) => {
-            ctx.emit(crate::engine::events::EventKind::StepFailed {
+            ctx.emit(crate::engine::events::EventKind::StepStarted {
                 step: "rollout".into(),
-                reason: e.to_string(),
             });
-            return Err(e.into());
+            job
+        }
+        None => {
+            let validation = ctx
+                .step("validate", async {
+                    let v = backend.validate_environment(&env, &validation_body).await?;
+                    if !v.valid {
+                        return Err(Stop::Refused(format!(
+                            "{env} refused the snapshot: {}",
+                            v.validation_errors.join("; ")
+                        )));
+                    }
+                    let d = format!(
+                        "valid; capacity {}{}",
+                        v.capacity_utilization
+                            .map(|c| format!("{:.0}%", c * 100.0))
+                            .unwrap_or_else(|| "n/a".into()),
+                        if v.warnings.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; warnings: {}", v.warnings.join("; "))
+                        }
+                    );
+                    Ok((v, Some(d)))
+                })
+                .await?;
+            let trace_body = json!({
+                "environmentId": env,
+                "configurationSnapshot": s.configuration_snapshot,
+                "traceOptions": {"simulationDepth": 5, "includeDependencyGraph": true, "detectVersionConflicts": true},
+                "dependencyLocks": s.dependency_locks,
+            });
+            let trace = ctx
+                .step("synthetic trace", async {
+                    let t = backend.synthetic_trace(&trace_body).await?;
+                    if !t.dependency_conflicts.is_empty() {
+                        return Err(Stop::Refused(format!(
+                            "dependency conflicts: {}",
+                            t.dependency_conflicts.join("; ")
+                        )));
+                    }
+                    let d = format!(
+                        "{} {} ({} steps)",
+                        t.trace_id,
+                        t.status,
+                        t.execution_path.len()
+                    );
+                    Ok((t, Some(d)))
+                })
+                .await?;
+            ctx.audit(KIND, "started", |e| {
+            e.environment = Some(env.clone());
+            e.detail = Some("environment deploy validated".into());
+            e.metrics = Some(json!({"capacityUtilization": validation.capacity_utilization, "warnings": validation.warnings, "traceId": trace.trace_id, "locks": s.dependency_locks}));
+        })
+        .await?;
+            let deploy_body = json!({
+                "environment_id": env,
+                "configuration_snapshot": s.configuration_snapshot,
+                "dependency_locks": s.dependency_locks,
+                "rollback_policy": s.rollback_policy,
+                "capacity_constraints": s.capacity_constraints,
+                "webhookCallbackUrl": s.callback_url,
+            });
+            ctx.emit(crate::engine::events::EventKind::StepStarted {
+                step: "rollout".into(),
+            });
+            // Journaled first: a relcon killed from here on re-attaches to this one rollout.
+            ctx.journal_intent(KIND, None, json!(plan), json!({"environment": env}))?;
+            match ctx
+                .journaled_create(
+                    "rollout",
+                    backend.create_env_deployment(&deploy_body),
+                    |j| j.clone(),
+                )
+                .await
+            {
+                Ok(j) => j,
+                Err(e) => {
+                    ctx.emit(crate::engine::events::EventKind::StepFailed {
+                        step: "rollout".into(),
+                        reason: e.to_string(),
+                    });
+                    return Err(e);
+                }
+            }
         }
     };
     *job_slot = Some(job.clone());

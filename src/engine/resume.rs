@@ -221,7 +221,11 @@ impl Ctx {
 
     /// Say, in the progress and the audit trail, that this run picks up an operation whose
     /// driver died: who it was, how far it got, what the journal held.
-    pub async fn audit_resumed(&mut self, workflow: WorkflowKind, bot: &str) -> Result<(), Stop> {
+    pub async fn audit_resumed(
+        &mut self,
+        workflow: WorkflowKind,
+        bot: Option<&str>,
+    ) -> Result<(), Stop> {
         let Some(s) = self.resumed().cloned() else {
             return Ok(());
         };
@@ -232,7 +236,7 @@ impl Ctx {
             self.heartbeat();
             return self
                 .audit(workflow, "adopted", |e| {
-                    e.bot = Some(bot.to_string());
+                    e.bot = bot.map(str::to_string);
                     e.detail = Some(detail);
                     e.metrics = Some(json!({"serverObjects": s.created}));
                 })
@@ -265,7 +269,7 @@ impl Ctx {
         let creates: Vec<&str> = s.creates.iter().map(|(st, _)| st.as_str()).collect();
         let created = s.created.clone();
         self.audit(workflow, "resumed", |e| {
-            e.bot = Some(bot.to_string());
+            e.bot = bot.map(str::to_string);
             e.detail = Some(detail);
             e.metrics = Some(json!({
                 "interruptedPid": s.driver.pid,

@@ -570,7 +570,7 @@ async fn run_inner(ctx: &mut Ctx, plan: &RollbackPlan) -> Result<Report, Stop> {
                 step: "check sessions".into(),
                 detail: Some("checked by the interrupted run".into()),
             });
-            ctx.audit_resumed(KIND, &plan.bot).await?;
+            ctx.audit_resumed(KIND, Some(&plan.bot)).await?;
             (t, check)
         }
         None => {
