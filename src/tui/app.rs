@@ -18,7 +18,7 @@ use crate::domain::{BotSummary, Canary, MetricsSeries, Operation, Version};
 use super::keymap::{Command, Keymap};
 use super::layout::{self, PaneId, Screen};
 use super::messages::{Effect, RefreshWhat, RequestId, TimelineEntry, Update};
-use super::query::DeployItem;
+use super::model::{DeployItem, DescribeTarget};
 use super::state::{HistoryPos, ListPos, OpRun, Toast, Views};
 use super::theme::{Theme, Tone};
 use super::widgets::confirm::ConfirmState;
@@ -119,7 +119,7 @@ pub enum Overlay {
     },
     /// The whole object behind a row, scrolled by `scroll`.
     Describe {
-        target: super::describe::DescribeTarget,
+        target: DescribeTarget,
         scroll: u16,
     },
 }
@@ -779,7 +779,7 @@ impl App {
 
     /// Copy the id of what describe shows, else of the selected row: OSC 52 to the
     /// terminal, and the id in a toast for selecting by hand.
-    fn copy_id(&mut self, target: Option<&super::describe::DescribeTarget>, out: &mut Vec<Effect>) {
+    fn copy_id(&mut self, target: Option<&DescribeTarget>, out: &mut Vec<Effect>) {
         let target = match target {
             Some(t) => Some(t.clone()),
             None => self.describe_target(),
@@ -801,7 +801,7 @@ impl App {
     fn describe_key(
         &mut self,
         key: KeyEvent,
-        target: super::describe::DescribeTarget,
+        target: DescribeTarget,
         scroll: u16,
         out: &mut Vec<Effect>,
     ) {

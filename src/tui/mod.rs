@@ -18,6 +18,7 @@ mod ingest;
 pub mod keymap;
 pub mod layout;
 pub mod messages;
+pub mod model;
 mod operate;
 pub mod panes;
 pub mod plan;

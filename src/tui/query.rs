@@ -7,17 +7,9 @@ use crate::engine::events::WorkflowKind;
 
 use super::app::App;
 use super::messages::TimelineEntry;
+use super::model::DeployItem;
 use super::state::{OpRun, natural_cmp};
 use super::widgets::palette::CompletionData;
-
-/// One row of the deployments pane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeployItem {
-    /// A workflow of this process (index into `runs`).
-    Run(usize),
-    /// A server operation not matched to a workflow here (index into `operations`).
-    Server(usize),
-}
 
 /// The canary the canary pane shows.
 #[derive(Debug, Clone)]

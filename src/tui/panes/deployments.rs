@@ -12,7 +12,7 @@ use crate::engine::events::Outcome;
 use crate::tui::app::App;
 use crate::tui::format;
 use crate::tui::layout::PaneId;
-use crate::tui::query::DeployItem;
+use crate::tui::model::DeployItem;
 use crate::tui::state::OpRun;
 use crate::tui::theme::Tone;
 use crate::tui::widgets::step_list;

@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use crate::tui::describe::Described;
 use crate::tui::layout;
+use crate::tui::model::Described;
 use crate::tui::theme::Theme;
 
 /// The popup's rectangle in `area`: nearly all of it.
