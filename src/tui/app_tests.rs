@@ -662,6 +662,46 @@ fn the_rollback_picker_starts_from_the_profiles_session_limit() {
     ));
 }
 
+#[test]
+fn the_rollback_pickers_session_limit_is_typed_and_never_predicts_a_refusal() {
+    let mut app = loaded(sample::config(), 160, 45);
+    step_app(&mut app, key('r'));
+    // The first digit replaces the profile's limit, the next ones append, backspace deletes.
+    for c in ['2', '5', '0'] {
+        step_app(&mut app, key(c));
+    }
+    step_app(&mut app, code(KeyCode::Backspace));
+    let Some(Overlay::RollbackPicker(p)) = app.overlays.last() else {
+        panic!("{:?}", app.overlay())
+    };
+    assert_eq!(p.max_active_sessions, 25);
+    // 37 active sessions above a limit of 25: they drain; nothing says "refused" up front.
+    let text: Vec<String> = p.impact().into_iter().map(|(_, l)| l).collect();
+    assert!(
+        text.iter().all(|l| !l.contains("will be refused")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|l| l.contains("37 active sessions finish on the live version")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|l| l.contains("more than 25 would still be open")),
+        "{text:?}"
+    );
+    step_app(&mut app, code(KeyCode::Enter));
+    let effects = step_app(&mut app, key('y'));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::StartRollback {
+            max_active_sessions: 25,
+            ..
+        }]
+    ));
+}
+
 // ---- the Canary pane's analysis history and its decision popup ----
 
 fn on_canary_pane() -> App {

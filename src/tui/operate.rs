@@ -131,9 +131,11 @@ impl App {
             return;
         }
         let target = idle.first().copied().unwrap_or(live);
+        // The colour, unless the environment's name already says it ("Production (green)").
         let colour = |e: &crate::domain::BotEnvironment| {
             e.colour
                 .as_deref()
+                .filter(|c| !e.name.to_lowercase().contains(&c.to_lowercase()))
                 .map(|c| format!(" ({c})"))
                 .unwrap_or_default()
         };
@@ -418,6 +420,7 @@ impl App {
             selected,
             active_sessions: bot.active_sessions,
             max_active_sessions: self.rollback_max_sessions,
+            typing: false,
         };
         self.overlays
             .push(Overlay::RollbackPicker(Box::new(picker)));

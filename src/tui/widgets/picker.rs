@@ -31,8 +31,11 @@ pub struct PickerState {
     pub candidates: Vec<Version>,
     pub selected: usize,
     pub active_sessions: u32,
-    /// The rollback refuses while more sessions than this are active.
+    /// The rollback refuses if more sessions than this would be cut off at the end of
+    /// its drain.
     pub max_active_sessions: u32,
+    /// Digits typed since the picker opened replace the limit (the first one clears it).
+    pub typing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +60,22 @@ impl PickerState {
             }
             KeyCode::Up | KeyCode::Char('k') => {
                 self.selected = self.selected.saturating_sub(1);
+                PickerOutcome::Stay
+            }
+            KeyCode::Char(c) if c.is_ascii_digit() => {
+                let d = c.to_digit(10).unwrap_or(0);
+                let base = if self.typing {
+                    self.max_active_sessions
+                } else {
+                    0
+                };
+                self.max_active_sessions = base.saturating_mul(10).saturating_add(d).min(9_999_999);
+                self.typing = true;
+                PickerOutcome::Stay
+            }
+            KeyCode::Backspace => {
+                self.max_active_sessions /= 10;
+                self.typing = true;
                 PickerOutcome::Stay
             }
             KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Right => {
@@ -147,20 +166,27 @@ impl PickerState {
             Some(verdict) => out.push((Tone::Good, format!("last canary: {verdict}"))),
             None => out.push((Tone::Muted, "last canary: none".to_string())),
         }
-        if self.active_sessions > self.max_active_sessions {
+        // The engine's rule: new conversations go to the target at once, sessions already
+        // open finish where they are during the drain, and only those still open when it
+        // ends are cut off; the limit applies to those.
+        if self.active_sessions == 0 {
             out.push((
-                Tone::Bad,
-                format!(
-                    "{} active sessions > limit {}: the rollback will be refused until sessions drain (or raise the limit with +)",
-                    self.active_sessions, self.max_active_sessions
-                ),
+                Tone::Good,
+                "no active sessions: nobody to drain".to_string(),
             ));
         } else {
             out.push((
-                Tone::Good,
+                Tone::Normal,
                 format!(
-                    "{} active sessions ≤ limit {}",
-                    self.active_sessions, self.max_active_sessions
+                    "{} active sessions finish on the live version during the drain; new ones go to the target at once",
+                    self.active_sessions
+                ),
+            ));
+            out.push((
+                Tone::Muted,
+                format!(
+                    "refused only if more than {} would still be open when the drain ends (type a number, or +/-)",
+                    self.max_active_sessions
                 ),
             ));
         }
@@ -171,7 +197,22 @@ impl PickerState {
         let width = area.width.saturating_sub(4).clamp(56, 110);
         let side_by_side = width >= 92;
         let list_rows = (self.candidates.len() as u16 + 1).clamp(3, 8);
-        let impact_rows = self.impact().len() as u16 + 3;
+        // Each impact line as wrapped in the width it gets (half the popup side by side).
+        let text_w = if side_by_side {
+            (width.saturating_sub(3) / 2).max(1)
+        } else {
+            width.saturating_sub(2).max(1)
+        } as usize;
+        let impact_rows = self
+            .impact()
+            .iter()
+            .map(|(_, l)| {
+                let w = ratatui::text::Line::raw(l.as_str()).width();
+                // Words wrap short of the width: allow a row more for a long line.
+                (w.max(1).div_ceil(text_w) + usize::from(w > text_w)) as u16
+            })
+            .sum::<u16>()
+            + 3;
         let height = if side_by_side {
             list_rows.max(impact_rows) + 3
         } else {
@@ -263,7 +304,7 @@ impl PickerState {
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), detail_area);
         frame.render_widget(
             Line::from(vec![Span::styled(
-                "↑↓ choose · +/- session limit · enter continue · esc cancel",
+                "↑↓ choose · 0-9 or +/- session limit · enter continue · esc cancel",
                 theme.muted,
             )]),
             keys,
