@@ -92,6 +92,19 @@ pub fn summary_after(summary: &str, title: &str, word: &str, drop_step_count: bo
     out
 }
 
+/// How an environment is named in a row: its colour, else the shorter of its name and
+/// its id (the id is what the CLI takes; describe shows both).
+pub fn env_label(e: &crate::domain::BotEnvironment) -> String {
+    if let Some(c) = &e.colour {
+        return c.clone();
+    }
+    if e.environment_id.chars().count() < e.name.chars().count() {
+        e.environment_id.clone()
+    } else {
+        e.name.clone()
+    }
+}
+
 /// Seconds from `from` to `to`.
 pub fn secs_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_seconds()

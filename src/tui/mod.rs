@@ -14,6 +14,7 @@
 pub mod app;
 pub mod describe;
 pub mod format;
+mod hit;
 mod ingest;
 pub mod keymap;
 pub mod layout;

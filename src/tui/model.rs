@@ -75,3 +75,12 @@ impl Described {
             .collect()
     }
 }
+
+/// What a canary form is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryTarget {
+    pub bot_id: String,
+    pub bot_name: String,
+    pub version: String,
+    pub env: String,
+}

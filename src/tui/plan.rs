@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::domain::{Thresholds, parse_window};
 
-use super::app::CanaryTarget;
 use super::messages::CanaryRequest;
+use super::model::CanaryTarget;
 use super::theme::Tone;
 use super::widgets::form::{FormField, FormState};
 

@@ -122,7 +122,7 @@ impl App {
         for e in &b.environments {
             t.push_str(&format!(
                 " {} {}",
-                super::panes::env_label(e),
+                super::format::env_label(e),
                 e.live_version.as_deref().unwrap_or("")
             ));
         }

@@ -25,18 +25,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, focused: b
     }
 }
 
-/// How an environment is named in a row: its colour, else the shorter of its name and
-/// its id (the id is what the CLI takes; describe shows both).
-pub fn env_label(e: &crate::domain::BotEnvironment) -> String {
-    if let Some(c) = &e.colour {
-        return c.clone();
-    }
-    if e.environment_id.chars().count() < e.name.chars().count() {
-        e.environment_id.clone()
-    } else {
-        e.name.clone()
-    }
-}
+pub use super::format::env_label;
 
 /// What a list pane's title says about its rows: `4`, or `3 of 12` when filtered, then
 /// the sort and filter (`4 · sort name ↑ · filter "care"`).
