@@ -417,6 +417,23 @@ fn quit_asks_while_an_operation_runs_and_can_abort_first() {
 }
 
 #[test]
+fn the_abort_dialog_says_what_stopping_does_as_the_quit_dialog_does() {
+    let mut app = with_canary();
+    app.focus = PaneId::Deployments;
+    app.abort();
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!("{:?}", app.overlay())
+    };
+    assert!(
+        c.lines
+            .iter()
+            .any(|(_, l)| l == "It rolls back: traffic returns to v7 (100%)."),
+        "{:?}",
+        c.lines
+    );
+}
+
+#[test]
 fn quit_leaving_runs_prints_how_to_pick_them_up() {
     let mut app = with_canary();
     app.update(key('q'));

@@ -634,17 +634,8 @@ impl App {
             return;
         };
         let run = self.runs[i].clone();
-        let restore = if run.is_canary() {
-            let stable = self
-                .canaries
-                .iter()
-                .find(|c| Some(c.bot_id.as_str()) == run.bot.as_deref() && c.state.is_active())
-                .map(|c| c.stable_version.clone())
-                .unwrap_or_else(|| "the stable version".to_string());
-            format!("Traffic returns to {stable} (100%).")
-        } else {
-            "It restores the previous state where it can.".to_string()
-        };
+        // Said as the quit dialog says it: "It rolls back: traffic returns to v7 (100%)."
+        let restore = format!("It {}.", self.stop_effect(&run));
         let confirm = ConfirmState::new(
             format!("Abort {}", run.title),
             vec![
