@@ -291,9 +291,11 @@ async fn a_rollback_to_the_last_known_good_killed_keeps_its_target() {
 async fn until_orphaned(dir: &Path, url: &str, bot: &str) -> Value {
     let started = Instant::now();
     loop {
-        let mut c = relcon(dir, url, &["get", bot, "--output", "json"]);
-        c.env("RELCON_ORPHAN_LIMIT", "off");
-        let o = run(c).await;
+        let o = run(with_limit(
+            relcon(dir, url, &["get", bot, "--output", "json"]),
+            "off",
+        ))
+        .await;
         let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
         if v["orphan"].is_object() {
             return v;
@@ -323,6 +325,24 @@ async fn orphaned_canary(s: &SimHandle, bot: &str) -> tempfile::TempDir {
     first
 }
 
+/// An orphaned canary (see [`orphaned_canary`]) as a relcon on another machine sees it:
+/// the first machine's dir, the other's, and the other's `get` of it.
+async fn orphan_seen_elsewhere(
+    s: &SimHandle,
+    bot: &str,
+) -> (tempfile::TempDir, tempfile::TempDir, Value) {
+    let first = orphaned_canary(s, bot).await;
+    let other = tempfile::tempdir().unwrap();
+    let seen = until_orphaned(other.path(), &s.url(), bot).await;
+    (first, other, seen)
+}
+
+/// `c` with the orphan limit set (`off`, or a duration of server time).
+fn with_limit(mut c: Command, limit: &str) -> Command {
+    c.env("RELCON_ORPHAN_LIMIT", limit);
+    c
+}
+
 fn canary_phases(s: &SimHandle, bot: &str) -> Vec<CanaryPhase> {
     let g = s.app.lock();
     g.world
@@ -345,16 +365,12 @@ async fn another_relcon_adopts_an_orphaned_canary_and_drives_it_to_its_end() {
     let s = sim().await;
     let url = s.url();
     let bot = "bot_abc123";
-    let _first = orphaned_canary(&s, bot).await;
-    let other = tempfile::tempdir().unwrap();
+    let (_first, other, seen) = orphan_seen_elsewhere(&s, bot).await;
     let b = other.path();
-    let seen = until_orphaned(b, &url, bot).await;
     assert_eq!(seen["orphan"]["leaseExpired"], true, "{seen}");
     assert!(seen["orphan"]["holder"].is_string(), "{seen}");
 
-    let mut c = relcon(b, &url, &["adopt", bot]);
-    c.env("RELCON_ORPHAN_LIMIT", "off");
-    let o = run(c).await;
+    let o = run(with_limit(relcon(b, &url, &["adopt", bot]), "off")).await;
     assert!(
         [exit::OK, exit::ROLLED_BACK].contains(&code(&o)),
         "{}",
@@ -390,13 +406,13 @@ async fn ending_an_orphaned_canary_rolls_it_back_and_says_why() {
     let s = sim().await;
     let url = s.url();
     let bot = "bot_abc123";
-    let _first = orphaned_canary(&s, bot).await;
-    let other = tempfile::tempdir().unwrap();
+    let (_first, other, _) = orphan_seen_elsewhere(&s, bot).await;
     let b = other.path();
-    until_orphaned(b, &url, bot).await;
-    let mut c = relcon(b, &url, &["end", bot, "--reason", "its owner left"]);
-    c.env("RELCON_ORPHAN_LIMIT", "off");
-    let o = run(c).await;
+    let o = run(with_limit(
+        relcon(b, &url, &["end", bot, "--reason", "its owner left"]),
+        "off",
+    ))
+    .await;
     assert_eq!(code(&o), exit::OK, "{}", says(&o));
     assert_eq!(canary_phases(&s, bot), vec![CanaryPhase::RolledBack]);
     let shown = audit_shown(b, &url).await;
@@ -415,16 +431,12 @@ async fn a_canary_alone_past_the_limit_is_rolled_back_by_the_next_relcon_that_lo
     let s = sim().await;
     let url = s.url();
     let bot = "bot_abc123";
-    let _first = orphaned_canary(&s, bot).await;
-    let other = tempfile::tempdir().unwrap();
+    let (_first, other, _) = orphan_seen_elsewhere(&s, bot).await;
     let b = other.path();
-    until_orphaned(b, &url, bot).await;
     // Its lease has expired; a minute of server time later (0.1 s here) it is overdue.
     let started = Instant::now();
     loop {
-        let mut c = relcon(b, &url, &["status", bot]);
-        c.env("RELCON_ORPHAN_LIMIT", "1m");
-        let o = run(c).await;
+        let o = run(with_limit(relcon(b, &url, &["status", bot]), "1m")).await;
         assert_eq!(code(&o), exit::OK, "{}", says(&o));
         if canary_phases(&s, bot) == vec![CanaryPhase::RolledBack] {
             assert!(says(&o).contains("rolled back"), "{}", says(&o));
@@ -481,9 +493,7 @@ async fn a_canary_another_tool_runs_without_a_lease_is_never_swept() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // ... and still not rolled back behind its owner's back.
-    let mut c = relcon(b, &url, &["status", bot]);
-    c.env("RELCON_ORPHAN_LIMIT", "1m");
-    let o = run(c).await;
+    let o = run(with_limit(relcon(b, &url, &["status", bot]), "1m")).await;
     assert_eq!(code(&o), exit::OK, "{}", says(&o));
     let phases = canary_phases(&s, bot);
     assert_eq!(phases.len(), 1);
