@@ -180,6 +180,10 @@ fn demo_blue_green_deploy_succeeds_on_screen() {
         s.contains("✔ #1 deploy bot-customer-service-v2 v2.4.0  succeeded")
             && s.contains("deploy completed v2.3.0 → v2.4.0")
             && s.contains("✔ drain old colour")
+            // The Bots and Versions panes are refreshed on their own: wait for them too.
+            && s.contains("green   v2.4.0 100%")
+            && s.lines()
+                .any(|l| l.contains("  v2.4.0     PUBLISHED") && l.contains("green 100%"))
     });
     for step in [
         "✔ validate",
@@ -291,9 +295,17 @@ fn demo_canary_of_a_healthy_version_is_promoted_on_screen() {
         "nothing failed on the way to the promotion:\n{s}"
     );
     // The Bots and Versions panes follow: 2.1.0-canary takes all traffic, verdict promoted.
-    let s = t.wait_for("the Bots pane to show 2.1.0-canary live", 15, |s| {
-        s.contains("env_prod_456 2.1.0-canary 100%")
-    });
+    // The Bots and Versions panes are refreshed separately: wait for both.
+    let s = t.wait_for(
+        "the Bots and Versions panes to show 2.1.0-canary live",
+        15,
+        |s| {
+            s.contains("env_prod_456 2.1.0-canary 100%")
+                && s.lines().any(|l| {
+                    l.contains("  2.1.0-canary PUBLISHED") && l.contains("env_prod_456 100%")
+                })
+        },
+    );
     let row = line_with(&s, "  2.1.0-canary PUBLISHED");
     assert!(
         row.contains("env_prod_456 100%") && row.contains("promoted"),
@@ -404,6 +416,8 @@ fn demo_rollback_through_the_picker_succeeds_and_the_timeline_keeps_every_ended_
             && s.contains("✔ #1 deploy bot-customer-service-v2 v2.4.0  succeeded")
             && s.contains("✔ drain sessions")
             && s.contains("none cut off")
+            && s.contains("bot-customer-service-v2 blue    v2.3.0 0%")
+            && s.contains("green   v2.3.0 100%")
     });
     for step in [
         "✔ validate target",
