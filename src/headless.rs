@@ -303,11 +303,21 @@ where
         crate::engine::control::spawn_driven(&rt.engine, settings, workflow, bot, tx, run);
     let printer = Printer::new(output);
     let mut interrupts = 0;
+    // One listener for the whole run: a `ctrl_c()` made afresh in each turn of the loop
+    // below would miss a Ctrl-C that arrives while progress events are being printed.
+    let (sigint_tx, mut sigint) = mpsc::unbounded_channel::<()>();
+    let listener = tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if sigint_tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
     let report = loop {
         tokio::select! {
             Some(e) = rx.recv() => printer.event(&e),
             r = &mut handle.join => break r,
-            _ = tokio::signal::ctrl_c() => {
+            Some(()) = sigint.recv() => {
                 interrupts += 1;
                 if interrupts == 1 {
                     printer.line("interrupted: aborting and restoring the previous state (Ctrl-C again to stop waiting)".into());
@@ -318,6 +328,7 @@ where
             }
         }
     };
+    listener.abort();
     while let Ok(e) = rx.try_recv() {
         printer.event(&e);
     }
