@@ -102,8 +102,10 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Ask the driver of the bot's running operation to pause it (traffic stays as it is).
     Pause(VerbArgs),
-    /// Ask the driver of the bot's paused operation to carry on.
-    Resume(VerbArgs),
+    /// Ask the driver of the bot's paused operation to carry on; given an operation id of
+    /// the intent journal, re-attach to that interrupted operation (as `relcon recover OP`);
+    /// given nothing, list the interrupted operations.
+    Resume(ResumeArgs),
     /// Ask the driver of the bot's running operation to stop and restore the previous state.
     Abort(VerbArgs),
     /// Ask the driver of the bot's operation to carry on after a pause for a decision (a
@@ -341,6 +343,16 @@ pub struct PromoteArgs {
 #[derive(Debug, Args, Clone)]
 pub struct VerbArgs {
     pub bot: String,
+    /// Why, for the audit trail and the driver's log.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ResumeArgs {
+    /// The bot whose paused operation should carry on, or an interrupted operation's id (or
+    /// a unique prefix of it) as `relcon resume` lists it.
+    pub target: Option<String>,
     /// Why, for the audit trail and the driver's log.
     #[arg(long)]
     pub reason: Option<String>,

@@ -529,8 +529,13 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 bot,
             };
             let bot = plan.bot.clone();
+            let resumed = crate::recover::pending_for_environment(
+                &rt,
+                WorkflowKind::Flows,
+                &plan.environment,
+            );
             let r = drive(&rt, out, WorkflowKind::Flows, bot, move |ctx| {
-                flows::run(ctx, plan)
+                crate::recover::attach(ctx, resumed, move |c| flows::run(c, plan))
             })
             .await;
             Ok(print_report(out, &r))
@@ -546,7 +551,11 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 snapshot: snap,
                 health_interval: Duration::from_secs(15),
             };
-            let resumed = crate::recover::pending_environment(&rt, &plan.environment);
+            let resumed = crate::recover::pending_for_environment(
+                &rt,
+                WorkflowKind::Environment,
+                &plan.environment,
+            );
             let r = drive(&rt, out, WorkflowKind::Environment, None, move |ctx| {
                 crate::recover::attach(ctx, resumed, move |c| environment::run(c, plan))
             })
@@ -585,6 +594,15 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
                 .await
                 .map_err(|(code, message)| CliError { code, message })
         }
+        Command::Resume(a) if a.target.is_none() || journaled(a.target.as_deref()) => {
+            let rt = build(global)?;
+            if a.target.is_some() {
+                guard(global, &rt, "resume an interrupted operation", "resume")?;
+            }
+            crate::recover::run(&rt, out, a.target)
+                .await
+                .map_err(|(code, message)| CliError { code, message })
+        }
         Command::Get(_)
         | Command::Promote(_)
         | Command::Pause(_)
@@ -600,6 +618,15 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
         | Command::Completions { .. }
         | Command::Man => Err(CliError::config("not a headless command")),
     }
+}
+
+/// `target` names an operation of this machine's intent journal (not a bot).
+fn journaled(target: Option<&str>) -> bool {
+    let Some(t) = target else { return false };
+    crate::journal::Journal::default_dir()
+        .map(crate::journal::Journal::new)
+        .and_then(|j| j.find(t))
+        .is_some_and(|s| s.op == t || t.len() >= 8)
 }
 
 fn backend_error(e: crate::backend::BackendError) -> CliError {

@@ -572,7 +572,12 @@ pub async fn run(global: &Global, rt: &Runtime, command: Command) -> Result<u8, 
             a.reason,
         ),
         Command::Pause(a) => (a.bot, Verb::Pause, a.reason),
-        Command::Resume(a) => (a.bot, Verb::Resume, a.reason),
+        Command::Resume(a) => (
+            a.target
+                .ok_or_else(|| failed("resume needs a bot or an operation"))?,
+            Verb::Resume,
+            a.reason,
+        ),
         Command::Abort(a) => (a.bot, Verb::Abort, a.reason),
         Command::Retry(a) => (a.bot, Verb::Retry, a.reason),
         _ => return Err(failed("not an operator verb")),

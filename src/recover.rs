@@ -75,18 +75,23 @@ pub async fn pending(rt: &Runtime, workflow: WorkflowKind, bot: &str) -> Option<
     Some(s)
 }
 
-/// The environment deploy `relcon env deploy ENV` re-attaches to: unfinished, of this
-/// machine, against the same server, for the same environment, its driver gone.
-pub fn pending_environment(rt: &Runtime, env: &str) -> Option<OpState> {
+/// The environment deploy (`relcon env deploy ENV`) or flows deploy (`relcon flows deploy
+/// ENV`) to re-attach to: unfinished, of this machine, against the same server, for the same
+/// environment, its driver gone.
+pub fn pending_for_environment(rt: &Runtime, workflow: WorkflowKind, env: &str) -> Option<OpState> {
     let s = unfinished(rt)
         .into_iter()
         .rev()
-        .filter(|s| s.workflow == WorkflowKind::Environment)
+        .filter(|s| s.workflow == workflow)
         .filter(|s| s.plan["plan"]["environment"].as_str() == Some(env))
         .filter(|s| s.api_url == rt.profile.api_url)
         .find(abandoned_here)?;
+    let what = match workflow {
+        WorkflowKind::Flows => "flows deploy to",
+        _ => "environment deploy",
+    };
     eprintln!(
-        "relcon: environment deploy {} was interrupted (operation {}, relcon pid {} gone); re-attaching to it with the plan it journaled",
+        "relcon: {what} {} was interrupted (operation {}, relcon pid {} gone); re-attaching to it with the plan it journaled",
         clean(env),
         s.op,
         s.driver.pid
@@ -212,7 +217,7 @@ pub async fn run(rt: &Runtime, out: Output, op: Option<String>) -> Result<u8, (u
                 clean(s.steps.last().map(String::as_str).unwrap_or("-")),
             );
         }
-        out!("resume one with `relcon recover OPERATION` (or rerun its command)");
+        out!("resume one with `relcon resume OPERATION` (or rerun its command)");
         return Ok(crate::exit::OK);
     };
     let journal = rt.engine.journal.as_ref().ok_or((
@@ -318,11 +323,12 @@ async fn drive_resumed(
             })
             .await
         }
-        other => {
-            return Err((
-                crate::exit::REFUSED,
-                format!("a {} operation cannot be resumed", other.as_str()),
-            ));
+        WorkflowKind::Flows => {
+            let p: crate::engine::flows::FlowsPlan = serde_json::from_value(plan).map_err(bad)?;
+            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+                crate::engine::flows::run(reattach(ctx, s), p)
+            })
+            .await
         }
     };
     Ok(report)
@@ -402,7 +408,14 @@ fn spawn_resumed(
                 })) as ReportFuture
             }) as Runner)
         }
-        other => return Err(format!("a {} operation cannot be resumed", other.as_str())),
+        WorkflowKind::Flows => {
+            let p: crate::engine::flows::FlowsPlan = serde_json::from_value(plan).map_err(bad)?;
+            spawn(Box::new(move |ctx| {
+                Box::pin(attach(ctx, Some(s), move |c| {
+                    crate::engine::flows::run(c, p)
+                })) as ReportFuture
+            }) as Runner)
+        }
     })
 }
 

@@ -690,3 +690,80 @@ async fn an_environment_deploy_killed_around_its_create_attaches_to_the_one_roll
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flows_deploy_killed_part_way_pushes_each_flow_once() {
+    let s = sim().await;
+    let url = s.url();
+    let env = "env_prod";
+    let args = ["flows", "deploy", "--env", env, "--yes"];
+    let pushes = |s: &SimHandle| {
+        let g = s.app.lock();
+        let mut per_flow: std::collections::BTreeMap<String, usize> = Default::default();
+        for p in g.world.flow_pushes.iter().filter(|p| p.env == env) {
+            *per_flow.entry(p.flow.clone()).or_default() += 1;
+        }
+        per_flow
+    };
+    let before: usize = pushes(&s).values().sum();
+    assert_eq!(before, 0, "a fresh world has pushed nothing");
+    // Killed between the first push's key and its answer; then with three flows pushed.
+    let points: [fn(&[Value]) -> bool; 2] = [
+        |held| held.iter().any(|r| r["record"] == "create"),
+        |held| held.iter().filter(|r| r["record"] == "created").count() >= 3,
+    ];
+    for (i, at) in points.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        kill_once(d, &url, &args, at).await;
+        let o = run(relcon(d, &url, &args)).await;
+        assert_eq!(code(&o), exit::OK, "case {i}: {}", says(&o));
+        assert!(says(&o).contains("re-attaching"), "{}", says(&o));
+        let per_flow = pushes(&s);
+        assert_eq!(
+            per_flow.len(),
+            6,
+            "case {i}: every flow pushed: {per_flow:?}"
+        );
+        assert!(
+            per_flow.values().all(|n| *n == i + 1),
+            "case {i}: each flow pushed once per deploy: {per_flow:?}"
+        );
+        audit_records_the_interruption(d, &url, "flows").await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_lists_the_interrupted_operations_and_re_attaches_to_one_by_id() {
+    let s = sim().await;
+    let url = s.url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bot = "bot-customer-service-v2";
+    kill_when(d, &url, &["deploy", bot, "v2.4.0", "--yes"], |r| {
+        r["record"] == "created"
+    })
+    .await;
+    let o = run(relcon(d, &url, &["resume", "--output", "json"])).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let listed: Value = serde_json::from_slice(&o.stdout).expect("resume JSON");
+    let op = listed["unfinished"][0]["operationId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the killed deploy is listed: {listed}"))
+        .to_string();
+    // A prefix of the id is enough, as listed.
+    let o = run(relcon(d, &url, &["resume", &op[..13], "--yes"])).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let deployments = {
+        let g = s.app.lock();
+        g.world
+            .deployments
+            .values()
+            .filter(|x| x.bot == bot)
+            .count()
+    };
+    assert_eq!(deployments, 1, "re-attached, not created again");
+    audit_records_the_interruption(d, &url, "deploy").await;
+    s.stop().await;
+}

@@ -23,7 +23,7 @@ pub const STEPS: &[&str] = &[
 /// The schema flows must satisfy (after seed 002's FLOW_SCHEMA).
 pub const FLOW_SCHEMA: &str = include_str!("../../assets/flow.schema.json");
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FlowsPlan {
     pub environment: String,
     /// Only this bot's flows (default: every flow).
@@ -239,6 +239,7 @@ async fn run_inner(
     pushed: &mut Vec<(String, Option<String>)>,
 ) -> Result<Report, Stop> {
     let backend = ctx.engine.backend.clone();
+    ctx.audit_resumed(KIND, plan.bot.as_deref()).await?;
     let flows = ctx
         .step("export", async {
             let flows = backend.list_flows(plan.bot.as_deref()).await?;
@@ -332,20 +333,46 @@ async fn run_inner(
         Ok(((), Some(format!("written to {}", path.display()))))
     })
     .await?;
-    ctx.audit(KIND, "started", |e| {
-        e.environment = Some(plan.environment.clone());
-        e.bot = plan.bot.clone();
-        e.detail = Some(format!(
-            "push {} flows; manifest {}",
-            order.len(),
-            plan.manifest_path.display()
-        ));
-        e.metrics = Some(json!({"flows": manifest["flows"]}));
-    })
-    .await?;
+    if ctx.resumed().is_none() {
+        ctx.audit(KIND, "started", |e| {
+            e.environment = Some(plan.environment.clone());
+            e.bot = plan.bot.clone();
+            e.detail = Some(format!(
+                "push {} flows; manifest {}",
+                order.len(),
+                plan.manifest_path.display()
+            ));
+            e.metrics = Some(json!({"flows": manifest["flows"]}));
+        })
+        .await?;
+    }
     ctx.emit(crate::engine::events::EventKind::StepStarted {
         step: "push and verify".into(),
     });
+    // Journaled before the first push: what is pushed, in which order, with each flow's
+    // hash. A relcon killed from here on re-attaches and replays each push under the key it
+    // journaled, so every flow is pushed once however often the deploy is interrupted.
+    let intended: Vec<Value> = order
+        .iter()
+        .filter_map(|id| {
+            by_id
+                .get(id)
+                .map(|f| json!({"id": id, "contentHash": content_hash(f)}))
+        })
+        .collect();
+    if let Some(journaled) = ctx.resumed_intent().and_then(|r| r.get("flows")).cloned()
+        && journaled != json!(intended)
+    {
+        return Err(Stop::Refused(
+            "the flows changed since the interrupted deploy started: deploy them afresh once it is ended (relcon end OP)".into(),
+        ));
+    }
+    ctx.journal_intent(
+        KIND,
+        plan.bot.as_deref(),
+        json!(plan),
+        json!({"flows": intended}),
+    )?;
     for (i, id) in order.iter().enumerate() {
         let Some(flow) = by_id.get(id) else { continue };
         let version = flow
@@ -353,22 +380,22 @@ async fn run_inner(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let outcome: Result<Option<String>, Stop> = async {
-            let import = backend.import_flow(flow, &plan.environment).await?;
-            pushed.push((id.clone(), import.previous_version.clone()));
-            let status = backend.flow_status(id, &plan.environment).await?;
-            if status.status != "deployed"
-                || status.version.as_deref().is_some_and(|v| v != version)
-            {
-                return Err(Stop::Failed(format!(
-                    "{id} did not verify: status {} version {}",
-                    status.status,
-                    status.version.unwrap_or_default()
-                )));
+        let import = ctx
+            .journaled_create(
+                &format!("push {id}"),
+                backend.import_flow(flow, &plan.environment),
+                |imp| format!("{}@{}", imp.flow_id, imp.version),
+            )
+            .await;
+        let outcome: Result<Option<String>, Stop> = match import {
+            Ok(import) => {
+                pushed.push((id.clone(), import.previous_version.clone()));
+                verify_push(&backend, id, &version, &plan.environment)
+                    .await
+                    .map(|()| import.previous_version)
             }
-            Ok(import.previous_version)
-        }
-        .await;
+            Err(e) => Err(e),
+        };
         match outcome {
             Ok(prev) => {
                 ctx.detail(format!(
@@ -415,6 +442,24 @@ async fn run_inner(
     );
     ctx.notify(KIND, "flows.deployed", d.clone()).await;
     Ok(ctx.finish(KIND, Outcome::Succeeded, summary, d))
+}
+
+/// The flow runs `version` in `env` now.
+async fn verify_push(
+    backend: &std::sync::Arc<dyn crate::backend::ReleaseBackend>,
+    id: &str,
+    version: &str,
+    env: &str,
+) -> Result<(), Stop> {
+    let status = backend.flow_status(id, env).await?;
+    if status.status != "deployed" || status.version.as_deref().is_some_and(|v| v != version) {
+        return Err(Stop::Failed(format!(
+            "{id} did not verify: status {} version {}",
+            status.status,
+            status.version.unwrap_or_default()
+        )));
+    }
+    Ok(())
 }
 
 async fn roll_back(
