@@ -443,7 +443,7 @@ fn quit_leaving_runs_prints_how_to_pick_them_up() {
     let notes = app.exit_notes().join("\n");
     assert!(notes.contains("left 1 operation(s) running"), "{notes}");
     assert!(notes.contains("#7"), "{notes}");
-    assert!(notes.contains("recover"), "{notes}");
+    assert!(notes.contains("resume (drive)"), "{notes}");
     assert!(notes.contains("get bot-care --watch"), "{notes}");
     assert_eq!(app.take_exit_notes().len(), notes.lines().count());
     assert!(app.exit_notes().is_empty());

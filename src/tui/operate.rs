@@ -681,9 +681,9 @@ impl App {
         let profile = format!("relcon --profile {}", self.profile);
         match &run.bot {
             Some(bot) => {
-                format!("{profile} get {bot} --watch (follow) · {profile} recover (drive)")
+                format!("{profile} get {bot} --watch (follow) · {profile} resume (drive)")
             }
-            None => format!("{profile} recover (drive)"),
+            None => format!("{profile} resume (drive)"),
         }
     }
 
