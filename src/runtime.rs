@@ -76,8 +76,13 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
             Err(e) => anyhow::bail!("profile {}: {e}", profile.name),
         }
     }
-    let webhooks = (!targets.is_empty())
-        .then(|| WebhookSender::new(client, targets, DeliveryPolicy::default()));
+    let webhooks = (!targets.is_empty()).then(|| {
+        Arc::new(WebhookSender::new(
+            client,
+            targets,
+            DeliveryPolicy::default(),
+        )) as Arc<dyn crate::engine::notify::Notifier>
+    });
     let backend: Arc<dyn ReleaseBackend> = Arc::new(api);
     let engine = Engine::new(
         backend.clone(),

@@ -204,8 +204,7 @@ async fn validate(engine: &Engine, plan: &DeployPlan) -> Result<(Version, Switch
         }
     }
     if let Some(sender) = &engine.webhooks {
-        for t in sender.targets() {
-            let url = t.url.clone();
+        for url in sender.target_urls() {
             match b.check_webhook(&url).await {
                 Ok(200) => {}
                 Ok(code) => {

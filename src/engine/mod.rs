@@ -13,6 +13,7 @@ pub mod environment;
 pub mod events;
 pub mod flows;
 pub mod judge;
+pub mod notify;
 mod poll;
 mod resume;
 pub mod rollback;
@@ -30,7 +31,6 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{AuditEntry, AuditLog};
 use crate::backend::{BackendError, ReleaseBackend};
 use crate::clock::Clock;
-use crate::webhook::WebhookSender;
 use events::{EventKind, OpCommand, OpId, Outcome, ProgressEvent, WorkflowKind};
 
 pub use poll::poll_until;
@@ -127,7 +127,8 @@ impl Stop {
 pub struct Engine {
     pub backend: Arc<dyn ReleaseBackend>,
     pub audit: AuditLog,
-    pub webhooks: Option<WebhookSender>,
+    /// Where events go (signed webhooks in the product).
+    pub webhooks: Option<Arc<dyn notify::Notifier>>,
     pub clock: Clock,
     pub operator: String,
     /// The intent journal (none: operations are not journaled, e.g. in unit tests).
@@ -147,7 +148,7 @@ impl Engine {
     pub fn new(
         backend: Arc<dyn ReleaseBackend>,
         audit: AuditLog,
-        webhooks: Option<WebhookSender>,
+        webhooks: Option<Arc<dyn notify::Notifier>>,
         clock: Clock,
         operator: impl Into<String>,
     ) -> Engine {

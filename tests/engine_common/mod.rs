@@ -188,6 +188,7 @@ impl Harness {
                 },
             )
         });
+        let webhooks = webhooks.map(|w| Arc::new(w) as Arc<dyn relcon::engine::notify::Notifier>);
         let dir = tempfile::tempdir().unwrap();
         let audit_path = dir.path().join("audit/audit.jsonl");
         // The chain's head is kept in the test's own directory, not the user's state dir.
