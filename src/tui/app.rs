@@ -13,12 +13,14 @@ use tui_input::Input;
 
 use crate::domain::{BotSummary, Canary, MetricsSeries, Operation, Version};
 
+use super::component::PaneMsg;
 use super::keymap::{Command, Keymap};
 use super::layout::PaneId;
 use super::messages::{Effect, RefreshWhat, RequestId, TimelineEntry, Update};
 pub use super::model::CanaryTarget;
 use super::model::{DeployItem, DescribeTarget};
-use super::state::{HistoryPos, ListPos, OpRun, Toast, Views};
+use super::panes::Panes;
+use super::state::{ListPos, OpRun, Toast};
 use super::theme::{Theme, Tone};
 use super::widgets::confirm::ConfirmState;
 use super::widgets::form::FormState;
@@ -206,16 +208,10 @@ pub struct App {
 
     pub(crate) focus: PaneId,
     pub(crate) selected_bot: Option<String>,
-    pub(crate) bots_pos: ListPos,
-    pub(crate) versions_pos: ListPos,
-    pub(crate) deploy_pos: ListPos,
-    pub(crate) timeline_pos: ListPos,
-    /// The selected decision in the Canary pane's analysis history.
-    pub(crate) history: HistoryPos,
+    /// The five panes: each one's position, sort and filter.
+    pub(crate) panes: Panes,
     /// Wide mode (`w`): every column at full width, nothing dropped.
     pub(crate) wide: bool,
-    /// Each list pane's sort and filter.
-    pub(crate) views: Views,
     /// The filter being typed (`/`), and the pane whose filter it is.
     pub(crate) filter_input: Option<Input>,
     pub(crate) filter_pane: PaneId,
@@ -284,13 +280,8 @@ impl App {
             series_key: None,
             focus: PaneId::Bots,
             selected_bot: None,
-            bots_pos: ListPos::default(),
-            versions_pos: ListPos::default(),
-            deploy_pos: ListPos::default(),
-            timeline_pos: ListPos::default(),
-            history: HistoryPos::default(),
+            panes: Panes::default(),
             wide: false,
-            views: Views::default(),
             filter_input: None,
             filter_pane: PaneId::Bots,
             overlays: Vec::new(),
@@ -545,7 +536,7 @@ impl App {
         f: impl FnOnce(&mut super::state::ListView),
     ) {
         let keep = self.selected_row(pane);
-        let Some(view) = self.views.get_mut(pane) else {
+        let Some(view) = self.panes.view_mut(pane) else {
             return;
         };
         f(view);
@@ -561,11 +552,11 @@ impl App {
                 .map(|v| RowKey::Version(v.id.clone())),
             PaneId::Deployments => self
                 .deploy_items()
-                .get(self.deploy_pos.selected)
+                .get(self.panes.deployments.list.pos.selected)
                 .map(|i| RowKey::Deploy(*i)),
             PaneId::Timeline => self
                 .visible_timeline()
-                .get(self.timeline_pos.selected)
+                .get(self.panes.timeline.list.pos.selected)
                 .map(|e| RowKey::Timeline(Box::new((*e).clone()))),
             PaneId::Canary => None,
         }
@@ -605,16 +596,16 @@ impl App {
             PaneId::Canary => return,
         };
         let pos = match pane {
-            PaneId::Bots => &mut self.bots_pos,
-            PaneId::Versions => &mut self.versions_pos,
-            PaneId::Deployments => &mut self.deploy_pos,
-            _ => &mut self.timeline_pos,
+            PaneId::Bots => &mut self.panes.bots.list.pos,
+            PaneId::Versions => &mut self.panes.versions.list.pos,
+            PaneId::Deployments => &mut self.panes.deployments.list.pos,
+            _ => &mut self.panes.timeline.list.pos,
         };
         pos.selected = idx.unwrap_or(0);
         pos.clamp(n);
         pos.offset = 0;
         if pane == PaneId::Bots {
-            let before = self.versions_pos;
+            let before = self.panes.versions.list.pos;
             self.sync_selected_bot();
             // The same bot: its versions' selection stays where it was.
             if self.selected_bot
@@ -623,7 +614,7 @@ impl App {
                     _ => None,
                 })
             {
-                self.versions_pos = before;
+                self.panes.versions.list.pos = before;
             }
         }
         self.keep_visible();
@@ -671,15 +662,15 @@ impl App {
                 }
                 self.filter_pane = self.focus;
                 let current = self
-                    .views
-                    .get(self.focus)
+                    .panes
+                    .view(self.focus)
                     .map(|v| v.filter.clone())
                     .unwrap_or_default();
                 self.filter_input = Some(Input::new(current));
             }
             Command::Sort | Command::SortReverse => {
                 let pane = self.focus;
-                if self.views.get(pane).is_none() {
+                if self.panes.view(pane).is_none() {
                     self.toast(
                         Tone::Muted,
                         format!("The {} pane has no list to sort.", pane.title()),
@@ -837,7 +828,7 @@ impl App {
         let Some((run, n)) = self.history_run() else {
             return;
         };
-        if let Some(index) = self.history.selected(run, n) {
+        if let Some(index) = self.panes.canary.history.selected(run, n) {
             self.overlays.push(Overlay::Decision {
                 run,
                 index,
@@ -848,8 +839,8 @@ impl App {
 
     fn back(&mut self) {
         if self
-            .views
-            .get(self.focus)
+            .panes
+            .view(self.focus)
             .is_some_and(|v| !v.filter.is_empty())
         {
             self.set_filter(self.focus, String::new());
@@ -866,11 +857,11 @@ impl App {
     /// Select the bot with this id (clearing a filter that hides it).
     pub(crate) fn select_bot(&mut self, id: &str) -> bool {
         if !self.visible_bots().iter().any(|b| b.id == id) {
-            self.views.bots.filter.clear();
+            self.panes.bots.list.view.filter.clear();
         }
         match self.visible_bots().iter().position(|b| b.id == id) {
             Some(i) => {
-                self.bots_pos.selected = i;
+                self.panes.bots.list.pos.selected = i;
                 self.sync_selected_bot();
                 self.keep_visible();
                 true
@@ -880,29 +871,16 @@ impl App {
     }
 
     pub(crate) fn move_selection(&mut self, delta: isize) {
-        match self.focus {
-            PaneId::Bots => {
-                let n = self.visible_bots().len();
-                self.bots_pos.move_by(delta, n);
-                self.sync_selected_bot();
-            }
-            PaneId::Versions => {
-                let n = self.visible_versions().len();
-                self.versions_pos.move_by(delta, n);
-            }
-            PaneId::Deployments => {
-                let n = self.deploy_items().len();
-                self.deploy_pos.move_by(delta, n);
-            }
-            PaneId::Timeline => {
-                let n = self.timeline_len();
-                self.timeline_pos.move_by(delta, n);
-            }
-            PaneId::Canary => {
-                if let Some((run, n)) = self.history_run() {
-                    self.history.move_by(run, delta, n);
-                }
-            }
+        self.pane_update(self.focus, PaneMsg::Move(delta));
+    }
+
+    /// Ask a pane to move its selection among the rows it shows now; the bot selected
+    /// follows the Bots pane.
+    pub(crate) fn pane_update(&mut self, pane: PaneId, msg: PaneMsg) {
+        let rows = self.panes.get(pane).rows(self);
+        self.panes.get_mut(pane).update(msg, rows);
+        if pane == PaneId::Bots {
+            self.sync_selected_bot();
         }
         self.keep_visible();
     }
@@ -911,11 +889,11 @@ impl App {
     pub(crate) fn sync_selected_bot(&mut self) {
         let id = self
             .visible_bots()
-            .get(self.bots_pos.selected)
+            .get(self.panes.bots.list.pos.selected)
             .map(|b| b.id.clone());
         if id != self.selected_bot {
             self.selected_bot = id;
-            self.versions_pos = ListPos::default();
+            self.panes.versions.list.pos = ListPos::default();
         }
     }
 

@@ -23,7 +23,7 @@ fn focus_versions_on(app: &mut App, version: &str) {
         .iter()
         .position(|v| v.id == version)
         .expect("version in the sample");
-    app.versions_pos.selected = i;
+    app.panes.versions.list.pos.selected = i;
 }
 
 fn mutating(effects: &[Effect]) -> Vec<&Effect> {
@@ -99,10 +99,10 @@ fn filter_narrows_the_bots_and_esc_clears_it() {
     assert_eq!(app.visible_bots().len(), 1);
     assert_eq!(app.selected_bot_id(), Some("bot-billing"));
     step_app(&mut app, code(KeyCode::Enter));
-    assert_eq!(app.views.bots.filter, "bill");
+    assert_eq!(app.panes.bots.list.view.filter, "bill");
     // q is a key again once the filter is closed, but j/k work on the filtered list.
     step_app(&mut app, code(KeyCode::Esc));
-    assert!(app.views.bots.filter.is_empty());
+    assert!(app.panes.bots.list.view.filter.is_empty());
     assert_eq!(app.visible_bots().len(), 4);
     assert_eq!(app.selected_bot_id(), Some("bot-billing"));
 }
@@ -737,7 +737,7 @@ fn decisions(app: &App) -> usize {
 }
 
 fn selected(app: &App) -> Option<usize> {
-    app.history.selected(7, decisions(app))
+    app.panes.canary.history.selected(7, decisions(app))
 }
 
 fn popup(app: &App) -> Option<(usize, u16)> {
@@ -784,12 +784,12 @@ fn the_history_selection_follows_the_newest_decision_until_moved() {
     // The visible window keeps the selection on screen.
     let rows = crate::tui::panes::canary::history_rows(&app);
     assert!(rows >= 1);
-    assert_eq!(app.history.offset(7, decisions(&app), rows), 0);
+    assert_eq!(app.panes.canary.history.offset(7, decisions(&app), rows), 0);
     for _ in 0..decisions(&app) {
         step_app(&mut app, key('j'));
     }
     let sel = selected(&app).unwrap();
-    let off = app.history.offset(7, decisions(&app), rows);
+    let off = app.panes.canary.history.offset(7, decisions(&app), rows);
     assert!(off <= sel && sel < off + rows, "{off} {sel} {rows}");
 }
 
@@ -1011,7 +1011,8 @@ fn version_ids(app: &App) -> Vec<&str> {
 }
 
 fn title(app: &App, pane: PaneId, shown: usize, total: usize) -> String {
-    crate::tui::panes::list_title(app, pane, shown, total)
+    let view = app.panes.view(pane).cloned().unwrap_or_default();
+    crate::tui::panes::list_title(&view, pane, shown, total)
 }
 
 #[test]
@@ -1057,7 +1058,7 @@ fn sorting_and_filtering_keep_the_selection_on_the_same_object() {
     let mut app = app();
     step_app(&mut app, key('j'));
     assert_eq!(app.selected_bot_id(), Some("bot-care"));
-    assert_eq!(app.bots_pos.selected, 1);
+    assert_eq!(app.panes.bots.list.pos.selected, 1);
     // Name ↓: faq, checkout, care, billing; care is still selected, at row 2, and its
     // versions are not fetched again.
     let effects = app.update(key('S'));
@@ -1068,12 +1069,12 @@ fn sorting_and_filtering_keep_the_selection_on_the_same_object() {
         "{effects:?}"
     );
     assert_eq!(app.selected_bot_id(), Some("bot-care"));
-    assert_eq!(app.bots_pos.selected, 2);
+    assert_eq!(app.panes.bots.list.pos.selected, 2);
     // A filter that keeps care keeps it selected; one that hides it selects the first row.
     step_app(&mut app, key('/'));
     type_text(&mut app, "bot");
     assert_eq!(app.selected_bot_id(), Some("bot-care"));
-    assert_eq!(app.bots_pos.selected, 2);
+    assert_eq!(app.panes.bots.list.pos.selected, 2);
     type_text(&mut app, "-b");
     assert_eq!(bot_ids(&app), ["bot-billing"]);
     assert_eq!(app.selected_bot_id(), Some("bot-billing"));
@@ -1081,14 +1082,14 @@ fn sorting_and_filtering_keep_the_selection_on_the_same_object() {
     // Versions: select v12, sort by version ↑ (v10 … v15): v12 is still the one selected.
     let mut app = self::app();
     focus_versions_on(&mut app, "v12");
-    assert_eq!(app.versions_pos.selected, 3);
+    assert_eq!(app.panes.versions.list.pos.selected, 3);
     step_app(&mut app, key('s'));
     assert_eq!(
         version_ids(&app),
         ["v10", "v11", "v12", "v13", "v14", "v15"]
     );
     assert_eq!(app.selected_version().map(|v| v.id.as_str()), Some("v12"));
-    assert_eq!(app.versions_pos.selected, 2);
+    assert_eq!(app.panes.versions.list.pos.selected, 2);
 }
 
 #[test]
@@ -1131,13 +1132,13 @@ fn each_pane_keeps_its_own_filter_and_esc_clears_it() {
     type_text(&mut app, "ROLLED");
     step_app(&mut app, code(KeyCode::Enter));
     assert_eq!(version_ids(&app), ["v11"]);
-    assert_eq!(app.views.versions.filter, "ROLLED");
+    assert_eq!(app.panes.versions.list.view.filter, "ROLLED");
     assert_eq!(
         title(&app, PaneId::Versions, 1, 6),
         "1 of 6 · filter \"ROLLED\""
     );
     // The Bots pane is not filtered by it.
-    assert!(app.views.bots.filter.is_empty());
+    assert!(app.panes.bots.list.view.filter.is_empty());
     assert_eq!(app.visible_bots().len(), 4);
     // Bots gets a filter of its own; the versions filter stays.
     app.focus = PaneId::Bots;
@@ -1145,26 +1146,26 @@ fn each_pane_keeps_its_own_filter_and_esc_clears_it() {
     type_text(&mut app, "check");
     step_app(&mut app, code(KeyCode::Enter));
     assert_eq!(bot_ids(&app), ["bot-checkout"]);
-    assert_eq!(app.views.versions.filter, "ROLLED");
+    assert_eq!(app.panes.versions.list.view.filter, "ROLLED");
     assert_eq!(title(&app, PaneId::Bots, 1, 4), "1 of 4 · filter \"check\"");
     // esc clears the focused pane's filter only, then goes back as before.
     app.focus = PaneId::Versions;
     step_app(&mut app, code(KeyCode::Esc));
-    assert!(app.views.versions.filter.is_empty());
+    assert!(app.panes.versions.list.view.filter.is_empty());
     assert_eq!(app.focus(), PaneId::Versions);
     assert_eq!(version_ids(&app).len(), 6);
-    assert_eq!(app.views.bots.filter, "check");
+    assert_eq!(app.panes.bots.list.view.filter, "check");
     step_app(&mut app, code(KeyCode::Esc));
     assert_eq!(app.focus(), PaneId::Bots);
     step_app(&mut app, code(KeyCode::Esc));
-    assert!(app.views.bots.filter.is_empty());
+    assert!(app.panes.bots.list.view.filter.is_empty());
     // esc while typing clears too.
     app.focus = PaneId::Timeline;
     step_app(&mut app, key('/'));
     type_text(&mut app, "zzz-nothing");
     assert_eq!(app.timeline_len(), 0);
     step_app(&mut app, code(KeyCode::Esc));
-    assert!(app.views.timeline.filter.is_empty());
+    assert!(app.panes.timeline.list.view.filter.is_empty());
     assert!(app.timeline_len() > 0);
 }
 
@@ -1193,7 +1194,7 @@ fn deployments_and_timeline_sort_and_filter_too() {
         step_app(&mut app, key('s'));
     }
     assert_eq!(
-        app.views.deployments.title(PaneId::Deployments),
+        app.panes.deployments.list.view.title(PaneId::Deployments),
         "sort bot ↑"
     );
     let sorted = names(&app);
@@ -1215,13 +1216,19 @@ fn deployments_and_timeline_sort_and_filter_too() {
     // Timeline: op ↑ after time ↓.
     app.focus = PaneId::Timeline;
     step_app(&mut app, key('s'));
-    assert_eq!(app.views.timeline.title(PaneId::Timeline), "sort time ↓");
+    assert_eq!(
+        app.panes.timeline.list.view.title(PaneId::Timeline),
+        "sort time ↓"
+    );
     step_app(&mut app, key('S'));
     let times: Vec<_> = app.visible_timeline().iter().map(|e| e.at).collect();
     let mut oldest_first = times.clone();
     oldest_first.sort();
     assert_eq!(times, oldest_first);
-    assert_eq!(app.views.timeline.title(PaneId::Timeline), "sort time ↑");
+    assert_eq!(
+        app.panes.timeline.list.view.title(PaneId::Timeline),
+        "sort time ↑"
+    );
 }
 
 #[test]

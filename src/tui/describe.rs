@@ -17,7 +17,7 @@ impl App {
         match self.focus {
             PaneId::Bots => self
                 .visible_bots()
-                .get(self.bots_pos.selected)
+                .get(self.panes.bots.list.pos.selected)
                 .map(|b| DescribeTarget::Bot(b.id.clone())),
             PaneId::Versions => {
                 let bot = self.selected_bot.clone()?;
@@ -26,7 +26,10 @@ impl App {
                     version: v.id.clone(),
                 })
             }
-            PaneId::Deployments => match self.deploy_items().get(self.deploy_pos.selected)? {
+            PaneId::Deployments => match self
+                .deploy_items()
+                .get(self.panes.deployments.list.pos.selected)?
+            {
                 DeployItem::Run(i) => self.runs.get(*i).map(|r| DescribeTarget::Run(r.id)),
                 DeployItem::Server(i) => self
                     .operations
@@ -41,8 +44,8 @@ impl App {
                     _ => None,
                 }
             }
-            PaneId::Timeline => (self.timeline_pos.selected < self.timeline_len())
-                .then_some(DescribeTarget::Audit(self.timeline_pos.selected)),
+            PaneId::Timeline => (self.panes.timeline.list.pos.selected < self.timeline_len())
+                .then_some(DescribeTarget::Audit(self.panes.timeline.list.pos.selected)),
         }
     }
 

@@ -184,6 +184,15 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// `1 step`, `3 steps`.
+pub fn steps_word(n: usize) -> String {
+    if n == 1 {
+        "1 step".to_string()
+    } else {
+        format!("{n} steps")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,12 @@
 //! Where things are on screen, for the App: mouse hit-testing, the rows a pane shows, the
 //! scroll limits of the decision popup. It asks the panes' own layout functions, so a click
-//! lands on the row drawn; it sits above the panes, and the App (below them) never imports
-//! it — its methods are the App's, defined here.
+//! lands on the row drawn, and hands the row to the pane (`PaneMsg::Select`); its methods
+//! are the App's, defined here.
 
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
+use super::component::PaneMsg;
 use super::keymap::Command;
 use super::layout::{self, PaneId, Screen};
 use super::messages::Effect;
@@ -39,16 +40,16 @@ impl App {
 
     pub(crate) fn keep_visible(&mut self) {
         let h = self.body_height(PaneId::Bots);
-        self.bots_pos.ensure_visible(h);
+        self.panes.bots.list.pos.ensure_visible(h);
         let h = self.body_height(PaneId::Versions);
-        self.versions_pos.ensure_visible(h);
+        self.panes.versions.list.pos.ensure_visible(h);
         let h = self.body_height(PaneId::Timeline);
-        self.timeline_pos.ensure_visible(h);
+        self.panes.timeline.list.pos.ensure_visible(h);
         if let Some((run, n)) = self.history_run()
-            && self.history.run == Some(run)
+            && self.panes.canary.history.run == Some(run)
         {
             let h = super::panes::canary::history_rows(self);
-            self.history.pos.offset = self.history.offset(run, n, h);
+            self.panes.canary.history.pos.offset = self.panes.canary.history.offset(run, n, h);
         }
     }
 
@@ -90,7 +91,7 @@ impl App {
             _ => (index, scroll),
         };
         if n > 0 {
-            self.history.select(run, index, n);
+            self.panes.canary.history.select(run, index, n);
             self.keep_visible();
         }
         let max = super::panes::canary::decision_max_scroll(self, body, run, index);
@@ -177,39 +178,25 @@ impl App {
             return;
         }
         let line = (row - first) as usize;
-        match pane {
+        let index = match pane {
             PaneId::Bots => {
                 let tall = super::panes::bots::table_layout(self, area.width.saturating_sub(2))
                     .row_height
                     .max(1) as usize;
-                let i = self.bots_pos.offset + line / tall;
-                if i < self.visible_bots().len() {
-                    self.bots_pos.selected = i;
-                    self.sync_selected_bot();
-                }
+                Some(self.panes.bots.list.pos.offset + line / tall)
             }
-            PaneId::Versions => {
-                let i = self.versions_pos.offset + line;
-                if i < self.visible_versions().len() {
-                    self.versions_pos.selected = i;
-                }
-            }
+            PaneId::Versions => Some(self.panes.versions.list.pos.offset + line),
             PaneId::Deployments => {
                 let height = area.height.saturating_sub(2) as usize;
-                if let Some(i) = super::panes::deployments::item_at_line(self, height, line) {
-                    self.deploy_pos.selected = i;
-                }
+                super::panes::deployments::item_at_line(&self.panes.deployments, self, height, line)
             }
             PaneId::Canary => {
-                if let (Some(i), Some((run, n))) = (
-                    super::panes::canary::decision_at(self, area, row),
-                    self.history_run(),
-                ) {
-                    self.history.select(run, i, n);
-                }
+                super::panes::canary::decision_at(&self.panes.canary, self, area, row)
             }
-            PaneId::Timeline => {}
+            PaneId::Timeline => None,
+        };
+        if let Some(i) = index {
+            self.pane_update(pane, PaneMsg::Select(i));
         }
-        self.keep_visible();
     }
 }

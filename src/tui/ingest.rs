@@ -131,9 +131,10 @@ impl App {
                 let idx = keep
                     .as_ref()
                     .and_then(|id| self.visible_bots().iter().position(|b| &b.id == id));
-                self.bots_pos.selected = idx.unwrap_or(self.bots_pos.selected);
+                self.panes.bots.list.pos.selected =
+                    idx.unwrap_or(self.panes.bots.list.pos.selected);
                 let n = self.visible_bots().len();
-                self.bots_pos.clamp(n);
+                self.panes.bots.list.pos.clamp(n);
                 self.sync_selected_bot();
                 self.keep_visible();
             }
@@ -156,9 +157,9 @@ impl App {
                 if let Some(id) = keep
                     && let Some(i) = self.visible_versions().iter().position(|v| v.id == id)
                 {
-                    self.versions_pos.selected = i;
+                    self.panes.versions.list.pos.selected = i;
                 }
-                self.versions_pos.clamp(n);
+                self.panes.versions.list.pos.clamp(n);
                 self.keep_visible();
             }
             Update::Operations {
@@ -171,7 +172,7 @@ impl App {
                 operations.iter_mut().for_each(clean_operation);
                 self.operations = operations;
                 let n = self.deploy_items().len();
-                self.deploy_pos.clamp(n);
+                self.panes.deployments.list.pos.clamp(n);
             }
             Update::Canaries { req, mut canaries } => {
                 if !self.tracks.canaries.accept(req) {
@@ -364,11 +365,15 @@ impl App {
                     Outcome::Paused => Tone::Warn,
                     Outcome::Refused | Outcome::Failed | Outcome::TimedOut => Tone::Bad,
                 };
-                let text = match (outcome, canary_reached(run)) {
+                let text = match (outcome, run.canary_reached()) {
                     // The step the canary reached, as its own events counted it: the
                     // audit's decisions say the same.
                     (Outcome::Succeeded, Some((n, _))) => {
-                        format!("{} promoted at 100% after {}", run.title, steps_word(n))
+                        format!(
+                            "{} promoted at 100% after {}",
+                            run.title,
+                            super::format::steps_word(n)
+                        )
                     }
                     _ => format!(
                         "{} {}: {}",
@@ -405,7 +410,7 @@ impl App {
             self.refresh_all(out);
         }
         let n = self.deploy_items().len();
-        self.deploy_pos.clamp(n);
+        self.panes.deployments.list.pos.clamp(n);
         if decided {
             // The history follows the newest decision unless the operator moved up.
             self.keep_visible();
@@ -458,24 +463,6 @@ impl App {
             let extra = self.local_timeline.len() - LOCAL_TIMELINE_CAP;
             self.local_timeline.drain(..extra);
         }
-    }
-}
-
-/// The step a canary run reached and the steps in its plan, from its own events: the
-/// newest look or decision, whichever is further.
-pub(crate) fn canary_reached(run: &OpRun) -> Option<(usize, Option<usize>)> {
-    let from_sample = run.sample.as_ref().map(|s| s.step);
-    let from_decisions = run.decisions.iter().map(|d| d.step).max();
-    let n = from_sample.into_iter().chain(from_decisions).max()?;
-    Some((n, run.sample.as_ref().map(|s| s.steps_total)))
-}
-
-/// `1 step`, `3 steps`.
-pub(crate) fn steps_word(n: usize) -> String {
-    if n == 1 {
-        "1 step".to_string()
-    } else {
-        format!("{n} steps")
     }
 }
 

@@ -12,7 +12,9 @@
 //! the console never touches the network itself.
 
 pub mod app;
+pub mod component;
 pub mod describe;
+pub mod facts;
 pub mod format;
 mod hit;
 mod ingest;

@@ -8,13 +8,13 @@ use crate::domain::{Stage, VersionStatus};
 use crate::engine::events::{OpCommand, WorkflowKind};
 
 use super::app::{App, CanaryTarget, Overlay};
+use super::facts::{live_and_idle, main_stage};
 use super::format;
 use super::keymap::{Command, Scope};
 use super::layout::PaneId;
 use super::messages::Effect;
 use super::model::DeployItem;
 use super::plan;
-use super::query::{live_and_idle, main_stage};
 use super::state::OpRun;
 use super::theme::{Theme, Tone};
 use super::widgets::confirm::{ConfirmKind, ConfirmState};
@@ -56,13 +56,13 @@ impl App {
         if id.is_none()
             && self.focus != PaneId::Bots
             && self.selected_version().is_none()
-            && !self.views.versions.filter.is_empty()
+            && !self.panes.versions.list.view.filter.is_empty()
         {
             self.toast(
                 Tone::Muted,
                 format!(
                     "No version of {name} matches the filter {:?} (esc clears it).",
-                    self.views.versions.filter
+                    self.panes.versions.list.view.filter
                 ),
             );
             return None;
@@ -390,7 +390,7 @@ impl App {
             .cloned()
             .collect();
         // Start on the last known good version, else the one before the live version.
-        let good = super::query::last_known_good(Some(&bot), versions);
+        let good = super::facts::last_known_good(Some(&bot), versions);
         let live_created = live_id
             .as_deref()
             .and_then(|id| versions.iter().find(|v| v.id == id))
@@ -453,7 +453,10 @@ impl App {
     pub(crate) fn target_run(&self) -> Result<usize, String> {
         let active = |i: usize| self.runs.get(i).is_some_and(OpRun::is_active);
         match self.focus {
-            PaneId::Deployments => match self.deploy_items().get(self.deploy_pos.selected) {
+            PaneId::Deployments => match self
+                .deploy_items()
+                .get(self.panes.deployments.list.pos.selected)
+            {
                 Some(DeployItem::Run(i)) if active(*i) => return Ok(*i),
                 Some(DeployItem::Run(i)) => {
                     let r = &self.runs[*i];
@@ -977,56 +980,8 @@ impl App {
             title: format!("{} pane", self.focus.title()),
             entries: pane_cmds.into_iter().map(entry).collect(),
         };
-        match self.focus {
-            PaneId::Bots => pane.entries.push((
-                self.keymap.keys_for(Command::Select),
-                "show the bot's versions".into(),
-            )),
-            PaneId::Deployments => pane.entries.push((
-                self.keymap.keys_for(Command::Select),
-                "open a canary in the Canary pane".into(),
-            )),
-            PaneId::Canary => {
-                pane.entries.push((
-                    format!(
-                        "{}/{}",
-                        self.keymap.keys_for(Command::Down),
-                        self.keymap.keys_for(Command::Up)
-                    ),
-                    "select a decision in the analysis history".into(),
-                ));
-                pane.entries.push((
-                    self.keymap.keys_for(Command::Select),
-                    "open the decision: every metric's numbers".into(),
-                ));
-                pane.entries.push((
-                    "←/→".into(),
-                    "in the decision: the previous / next decision".into(),
-                ));
-                pane.entries.push((
-                    format!("{}/{}", self.keymap.keys_for(Command::Back), "q"),
-                    "close the decision".into(),
-                ));
-                pane.entries.push((
-                    format!(
-                        "{} {} {}",
-                        self.keymap.keys_for(Command::PromoteStep),
-                        self.keymap.keys_for(Command::PauseResume),
-                        self.keymap.keys_for(Command::Abort)
-                    ),
-                    "when paused for a decision: promote · extend · roll back".into(),
-                ));
-            }
-            PaneId::Timeline => pane.entries.push((
-                format!(
-                    "{}/{}",
-                    self.keymap.keys_for(Command::Down),
-                    self.keymap.keys_for(Command::Up)
-                ),
-                "scroll the timeline".into(),
-            )),
-            _ => {}
-        }
+        pane.entries
+            .extend(self.panes.get(self.focus).help(&self.keymap));
         if self.focus != PaneId::Canary {
             // Sort and filter, the same in every list; the sort keys are the pane's own.
             let lists = Command::ALL

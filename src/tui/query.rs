@@ -2,7 +2,7 @@
 //! the filter lets through, which version is selected, what the deployments list holds,
 //! which canary the canary pane shows.
 
-use crate::domain::{BotEnvironment, BotSummary, Canary, Health, OperationKind, Stage, Version};
+use crate::domain::{BotSummary, Health, OperationKind, Stage, Version};
 use crate::engine::events::WorkflowKind;
 
 use super::app::App;
@@ -11,76 +11,7 @@ use super::model::DeployItem;
 use super::state::{OpRun, natural_cmp};
 use super::widgets::palette::CompletionData;
 
-/// The canary the canary pane shows.
-#[derive(Debug, Clone)]
-pub struct CanaryView<'a> {
-    pub bot_id: String,
-    pub env: Option<String>,
-    pub run: Option<&'a OpRun>,
-    pub canary: Option<&'a Canary>,
-}
-
-/// Where a stage's traffic goes now: the environment with the largest weight, and the
-/// other environments of the stage (the idle colours).
-pub fn live_and_idle(
-    bot: &BotSummary,
-    stage: Stage,
-) -> (Option<&BotEnvironment>, Vec<&BotEnvironment>) {
-    let envs: Vec<&BotEnvironment> = bot
-        .environments
-        .iter()
-        .filter(|e| e.stage == stage)
-        .collect();
-    let live = envs
-        .iter()
-        .copied()
-        .filter(|e| e.traffic_weight > 0.0)
-        .max_by(|a, b| a.traffic_weight.total_cmp(&b.traffic_weight))
-        .or_else(|| envs.first().copied());
-    let idle = envs
-        .into_iter()
-        .filter(|e| Some(e.environment_id.as_str()) != live.map(|l| l.environment_id.as_str()))
-        .collect();
-    (live, idle)
-}
-
-/// The stage a bot's rollbacks apply to: production if it has one.
-pub fn main_stage(bot: &BotSummary) -> Stage {
-    if bot
-        .environments
-        .iter()
-        .any(|e| e.stage == Stage::Production)
-    {
-        Stage::Production
-    } else {
-        bot.environments
-            .first()
-            .map(|e| e.stage)
-            .unwrap_or(Stage::Production)
-    }
-}
-
-pub fn verdict_is_bad(v: &str) -> bool {
-    let v = v.to_ascii_lowercase();
-    v.contains("roll") || v.contains("fail")
-}
-
-pub fn verdict_is_good(v: &str) -> bool {
-    let v = v.to_ascii_lowercase();
-    v.contains("promot") || v.contains("pass")
-}
-
-/// The newest published version that passed a canary, else the live version of the main
-/// stage while the bot is healthy.
-/// The version a rollback would go back to: the newest promoted PUBLISHED version older
-/// than the live one (the engine's definition, so the ★ and `r` agree).
-pub fn last_known_good<'a>(bot: Option<&BotSummary>, versions: &'a [Version]) -> Option<&'a str> {
-    let bot = bot?;
-    let stage = main_stage(bot);
-    let live = crate::engine::rollback::live_version(bot, stage);
-    crate::engine::rollback::last_known_good(versions, live.as_deref(), stage)
-        .map(|v| v.id.as_str())
-}
+use super::component::CanaryView;
 
 fn workflow_of(kind: OperationKind) -> WorkflowKind {
     match kind {
@@ -95,7 +26,7 @@ fn workflow_of(kind: OperationKind) -> WorkflowKind {
 impl App {
     /// The bots the Bots pane lists: its filter applied, in its sort order.
     pub(crate) fn visible_bots(&self) -> Vec<&BotSummary> {
-        let view = &self.views.bots;
+        let view = &self.panes.bots.list.view;
         let mut bots: Vec<&BotSummary> = self
             .bots
             .iter()
@@ -173,7 +104,7 @@ impl App {
     /// The versions the Versions pane lists: its filter applied, in its sort order (else
     /// newest first).
     pub(crate) fn visible_versions(&self) -> Vec<&Version> {
-        let view = &self.views.versions;
+        let view = &self.panes.versions.list.view;
         let mut versions: Vec<&Version> = self
             .current_versions()
             .iter()
@@ -220,7 +151,7 @@ impl App {
     /// The version selected in the Versions pane: the row the operator sees highlighted.
     pub(crate) fn selected_version(&self) -> Option<&Version> {
         self.visible_versions()
-            .get(self.versions_pos.selected)
+            .get(self.panes.versions.list.pos.selected)
             .copied()
     }
 
@@ -228,7 +159,7 @@ impl App {
     /// active workflows first, then newest; server operations not matched to one after).
     pub(crate) fn deploy_items(&self) -> Vec<DeployItem> {
         let mut items = self.deploy_items_all();
-        let view = &self.views.deployments;
+        let view = &self.panes.deployments.list.view;
         items.retain(|i| view.matches(&self.deploy_text(*i)));
         if let Some((key, desc)) = view.sort {
             items.sort_by(|&a, &b| {
@@ -436,7 +367,7 @@ impl App {
     /// The rows the Timeline pane lists: its filter applied, in its sort order (else
     /// newest first).
     pub(crate) fn visible_timeline(&self) -> Vec<&TimelineEntry> {
-        let view = &self.views.timeline;
+        let view = &self.panes.timeline.list.view;
         let mut rows: Vec<&TimelineEntry> = self
             .timeline_rows()
             .filter(|e| view.matches(&self.timeline_text(e)))
@@ -536,5 +467,75 @@ where
             (Some(_), _) => self.a.next(),
             (None, _) => self.b.next(),
         }
+    }
+}
+
+/// What the panes may read of the console.
+impl super::component::Scene for App {
+    fn theme(&self) -> &super::theme::Theme {
+        &self.theme
+    }
+    fn keymap(&self) -> &super::keymap::Keymap {
+        &self.keymap
+    }
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.now
+    }
+    fn wide(&self) -> bool {
+        self.wide
+    }
+    fn size(&self) -> ratatui::layout::Rect {
+        self.size
+    }
+    fn focus(&self) -> super::layout::PaneId {
+        self.focus
+    }
+    fn connection(&self) -> Option<&(bool, String)> {
+        self.connection.as_ref()
+    }
+    fn bots(&self) -> &[BotSummary] {
+        &self.bots
+    }
+    fn runs(&self) -> &[OpRun] {
+        &self.runs
+    }
+    fn operations(&self) -> &[crate::domain::Operation] {
+        &self.operations
+    }
+    fn series(&self) -> Option<&crate::domain::MetricsSeries> {
+        self.series.as_ref()
+    }
+    fn bot(&self, id: &str) -> Option<&BotSummary> {
+        App::bot(self, id)
+    }
+    fn selected_bot_summary(&self) -> Option<&BotSummary> {
+        App::selected_bot_summary(self)
+    }
+    fn visible_bots(&self) -> Vec<&BotSummary> {
+        App::visible_bots(self)
+    }
+    fn versions_loaded_for(&self) -> Option<&str> {
+        self.versions.as_ref().map(|(id, _)| id.as_str())
+    }
+    fn current_versions(&self) -> &[Version] {
+        App::current_versions(self)
+    }
+    fn visible_versions(&self) -> Vec<&Version> {
+        App::visible_versions(self)
+    }
+    fn deploy_items(&self) -> Vec<DeployItem> {
+        App::deploy_items(self)
+    }
+    fn deploy_items_all(&self) -> Vec<DeployItem> {
+        App::deploy_items_all(self)
+    }
+    fn canary_view(&self) -> Option<CanaryView<'_>> {
+        App::canary_view(self)
+    }
+    fn timeline_rows(&self) -> Box<dyn Iterator<Item = &TimelineEntry> + '_> {
+        Box::new(App::timeline_rows(self))
+    }
+    fn visible_timeline(&self) -> Vec<&TimelineEntry> {
+        App::visible_timeline(self)
     }
 }

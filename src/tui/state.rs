@@ -182,6 +182,15 @@ impl OpRun {
         self.outcome.is_none()
     }
 
+    /// The step a canary run reached and the steps in its plan, from its own events: the
+    /// newest look or decision, whichever is further.
+    pub fn canary_reached(&self) -> Option<(usize, Option<usize>)> {
+        let from_sample = self.sample.as_ref().map(|s| s.step);
+        let from_decisions = self.decisions.iter().map(|d| d.step).max();
+        let n = from_sample.into_iter().chain(from_decisions).max()?;
+        Some((n, self.sample.as_ref().map(|s| s.steps_total)))
+    }
+
     pub fn is_canary(&self) -> bool {
         self.workflow == Some(WorkflowKind::Canary)
     }

@@ -30,7 +30,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         } => {
             draw_tabs(frame, *tabs, app);
             for (pane, rect) in list {
-                panes::render(frame, *rect, app, *pane, *pane == app.focus);
+                app.panes
+                    .get(*pane)
+                    .render(frame, *rect, app, *pane == app.focus);
             }
             status_bar(frame, *status, app);
         }
@@ -39,7 +41,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
             status,
         } => {
             for (pane, rect) in list {
-                panes::render(frame, *rect, app, *pane, *pane == app.focus);
+                app.panes
+                    .get(*pane)
+                    .render(frame, *rect, app, *pane == app.focus);
             }
             status_bar(frame, *status, app);
         }
@@ -220,7 +224,7 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App) {
             format!(" · filter: {}▏", input.value()),
             theme.accent,
         ));
-    } else if let Some(v) = app.views.get(app.focus).filter(|v| !v.filter.is_empty()) {
+    } else if let Some(v) = app.panes.view(app.focus).filter(|v| !v.filter.is_empty()) {
         left.push(Span::styled(
             format!(" · filter: {}", v.filter),
             theme.accent,

@@ -7,8 +7,9 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Row, Table, Wrap};
 
 use crate::domain::{BotSummary, Health};
-use crate::tui::app::App;
+use crate::tui::component::{Component, ListState, Rows, Scene};
 use crate::tui::format;
+use crate::tui::keymap::Keymap;
 use crate::tui::layout::PaneId;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::columns::{self, Column};
@@ -38,10 +39,10 @@ fn health(theme: &Theme, bot: &BotSummary, words: bool) -> Line<'static> {
 
 /// The operation in progress for a bot: a workflow of this console first, else the
 /// server's record.
-fn operation(app: &App, bot: &BotSummary) -> Line<'static> {
-    let theme = &app.theme;
+fn operation(app: &dyn Scene, bot: &BotSummary) -> Line<'static> {
+    let theme = app.theme();
     if let Some(run) = app
-        .runs
+        .runs()
         .iter()
         .filter(|r| r.is_active() && r.bot.as_deref() == Some(bot.id.as_str()))
         .max_by_key(|r| r.started_at)
@@ -154,8 +155,8 @@ fn headers(fold: Fold) -> [&'static str; 5] {
     [first, "id", "live version, weight", "health", "operation"]
 }
 
-fn columns(app: &App, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
-    let theme = &app.theme;
+fn columns(app: &dyn Scene, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
+    let theme = app.theme();
     let live: Vec<usize> = bots
         .iter()
         .flat_map(|b| match fold {
@@ -196,7 +197,7 @@ fn columns(app: &App, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
         Column::text(
             h[3],
             1,
-            bots.iter().map(|b| health(theme, b, app.wide).width()),
+            bots.iter().map(|b| health(theme, b, app.wide()).width()),
         )
         .priority(3),
         Column::text(h[4], 10, bots.iter().map(|b| operation(app, b).width())).priority(2),
@@ -204,7 +205,7 @@ fn columns(app: &App, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
 }
 
 /// The layout of the Bots table in a pane `inner_w` columns wide.
-pub fn table_layout(app: &App, inner_w: u16) -> BotsLayout {
+pub fn table_layout(app: &dyn Scene, inner_w: u16) -> BotsLayout {
     let bots = app.visible_bots();
     let tallest = bots
         .iter()
@@ -215,11 +216,11 @@ pub fn table_layout(app: &App, inner_w: u16) -> BotsLayout {
     for fold in [Fold::OneLine, Fold::Environments, Fold::IdUnderName] {
         let cols = columns(app, &bots, fold);
         let last = fold == Fold::IdUnderName;
-        if (app.wide && fold == Fold::OneLine)
+        if (app.wide() && fold == Fold::OneLine)
             || last
             || columns::fits_whole(&cols, inner_w, SPACING)
         {
-            let mut widths = columns::fit(&cols, inner_w, SPACING, app.wide);
+            let mut widths = columns::fit(&cols, inner_w, SPACING, app.wide());
             if fold == Fold::IdUnderName {
                 widths[1] = None;
             }
@@ -239,21 +240,21 @@ pub fn table_layout(app: &App, inner_w: u16) -> BotsLayout {
 }
 
 /// Table rows of the Bots pane that fit in a body `lines` tall.
-pub fn rows_in(app: &App, inner_w: u16, lines: usize) -> usize {
+pub fn rows_in(app: &dyn Scene, inner_w: u16, lines: usize) -> usize {
     (lines / table_layout(app, inner_w).row_height.max(1) as usize).max(1)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let theme = &app.theme;
+fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused: bool) {
+    let theme = app.theme();
     let bots = app.visible_bots();
-    let mut extra = super::list_title(app, PaneId::Bots, bots.len(), app.bots.len());
-    if app.wide {
+    let mut extra = super::list_title(&pane.list.view, PaneId::Bots, bots.len(), app.bots().len());
+    if app.wide() {
         extra.push_str(" · wide");
     }
     let block = block(app, PaneId::Bots, focused, Some(extra));
     if bots.is_empty() {
-        let text = if app.bots.is_empty() {
-            match &app.connection {
+        let text = if app.bots().is_empty() {
+            match &app.connection() {
                 Some((false, detail)) => format!(
                     "cannot load bots: {detail}\n\nCheck the profile's api_url (or COGNIGY_API_URL) and the credentials; relcon keeps retrying. `relcon demo` runs against a built-in simulator."
                 ),
@@ -262,7 +263,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         } else {
             format!(
                 "no bot matches {:?} (esc clears the filter)",
-                app.views.bots.filter
+                pane.list.view.filter
             )
         };
         frame.render_widget(
@@ -277,7 +278,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let inner_w = area.width.saturating_sub(2);
     let lay = table_layout(app, inner_w);
     let height = rows_in(app, inner_w, area.height.saturating_sub(3) as usize);
-    let pos = app.bots_pos;
+    let pos = pane.list.pos;
     let keep = |cells: Vec<Text<'static>>| -> Vec<Text<'static>> {
         cells
             .into_iter()
@@ -300,7 +301,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 _ => Text::from(environments_stacked(theme, bot)),
             };
             let op = operation(app, bot);
-            let op = if op.width() > op_w && !app.wide {
+            let op = if op.width() > op_w && !app.wide() {
                 let text: String = op.spans.iter().map(|s| s.content.as_ref()).collect();
                 Line::styled(format::fit(&text, op_w), op.style)
             } else {
@@ -317,7 +318,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 first,
                 Text::styled(bot.id.clone(), theme.muted),
                 live,
-                Text::from(health(theme, bot, app.wide)),
+                Text::from(health(theme, bot, app.wide())),
                 Text::from(op),
             ]))
             .height(lay.row_height)
@@ -340,4 +341,42 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         .header(Row::new(header).style(theme.header))
         .block(block);
     frame.render_widget(table, area);
+}
+
+/// The Bots pane: its selection, scroll, sort and filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BotsPane {
+    pub list: ListState,
+}
+
+impl Component for BotsPane {
+    fn id(&self) -> PaneId {
+        PaneId::Bots
+    }
+
+    fn rows(&self, scene: &dyn Scene) -> Rows {
+        Rows {
+            len: scene.visible_bots().len(),
+            run: None,
+        }
+    }
+
+    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+        vec![(
+            keys.keys_for(crate::tui::keymap::Command::Select),
+            "show the bot's versions".into(),
+        )]
+    }
+
+    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        draw(self, frame, area, scene, focused)
+    }
+
+    fn list(&self) -> Option<&ListState> {
+        Some(&self.list)
+    }
+
+    fn list_mut(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
 }

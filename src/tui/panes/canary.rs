@@ -21,11 +21,13 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::domain::{MetricPoint, MetricsSeries, Thresholds};
 use crate::engine::events::{CanarySample, Need, Outcome, Verdict};
-use crate::tui::app::App;
+use crate::tui::component::CanaryView;
+use crate::tui::component::{Component, PaneMsg, Rows, Scene};
 use crate::tui::format;
 use crate::tui::keymap::Command;
+use crate::tui::keymap::Keymap;
 use crate::tui::layout::{self, PaneId};
-use crate::tui::query::CanaryView;
+use crate::tui::state::HistoryPos;
 use crate::tui::state::OpRun;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::metric_chart::{MetricChart, MetricKind, window_points};
@@ -55,8 +57,8 @@ pub fn paused_for_decision(run: &OpRun) -> bool {
 
 /// The one word for where the canary is: the run's ending, else its pause, else the
 /// server's state.
-fn state(app: &App, view: &CanaryView) -> (String, Style) {
-    let theme = &app.theme;
+fn state(app: &dyn Scene, view: &CanaryView) -> (String, Style) {
+    let theme = app.theme();
     if let Some(run) = view.run {
         match &run.outcome {
             Some((o, _)) => {
@@ -143,8 +145,8 @@ struct Header {
     lines: Vec<Line<'static>>,
 }
 
-fn header(app: &App, view: &CanaryView, width: usize, room: usize) -> Header {
-    let theme = &app.theme;
+fn header(app: &dyn Scene, view: &CanaryView, width: usize, room: usize) -> Header {
+    let theme = app.theme();
     let bot = app
         .bot(&view.bot_id)
         .map(|b| b.name.clone())
@@ -261,10 +263,10 @@ fn header(app: &App, view: &CanaryView, width: usize, room: usize) -> Header {
 }
 
 /// `॥ paused: inconclusive — p promote · space extend · a roll back`
-fn pause_banner(app: &App, run: &OpRun, width: usize) -> Vec<Line<'static>> {
-    let theme = &app.theme;
+fn pause_banner(app: &dyn Scene, run: &OpRun, width: usize) -> Vec<Line<'static>> {
+    let theme = app.theme();
     let loud = theme.warn.add_modifier(Modifier::BOLD | Modifier::REVERSED);
-    let key = |c: Command| app.keymap.first_key(c);
+    let key = |c: Command| app.keymap().first_key(c);
     let mut pieces = Vec::new();
     if paused_for_decision(run) {
         let why = run
@@ -317,14 +319,14 @@ enum Timing {
 }
 
 /// `held 1:40 · shortest hold 1:00 · pauses at 30:00`, or how the run ended.
-fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
-    let theme = &app.theme;
+fn timing(app: &dyn Scene, run: &OpRun, s: Option<&CanarySample>) -> Timing {
+    let theme = app.theme();
     if let Some((outcome, summary)) = &run.outcome {
         let (word, style) = match outcome {
             Outcome::Succeeded => ("promoted".to_string(), theme.good),
             o => (o.as_str().replace('_', " "), theme.warn),
         };
-        let reached = crate::tui::ingest::canary_reached(run);
+        let reached = run.canary_reached();
         let promoted = *outcome == Outcome::Succeeded && reached.is_some();
         // "canary bot-care v8 rolled back: step 2 (25%): …" → "step 2 (25%): …"; a
         // promotion's step count is ours, from the run's events.
@@ -339,10 +341,7 @@ fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
                 .filter(|t| *t != n)
                 .map(|t| format!(" of {t}"))
                 .unwrap_or_default();
-            when = format!(
-                "{when} at 100% after {}{of}",
-                crate::tui::ingest::steps_word(n)
-            );
+            when = format!("{when} at 100% after {}{of}", format::steps_word(n));
         } else if let Some(s) = s {
             // "step 2 (25%): …" says again what the step piece says.
             let step = format!("step {} ({}%): ", s.step, s.weight_set);
@@ -388,7 +387,7 @@ fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
     if run.paused_at.is_none() && !paused_for_decision(run) {
         match &run.waiting {
             Some(w) => pieces.push(Piece::new(
-                format::countdown(&w.what, app.now, w.until),
+                format::countdown(&w.what, app.now(), w.until),
                 theme.accent,
             )),
             None if s.verdict == Verdict::Inconclusive && s.held_seconds >= s.min_hold_seconds => {
@@ -402,8 +401,8 @@ fn timing(app: &App, run: &OpRun, s: Option<&CanarySample>) -> Timing {
 
 /// `since 04:31:10 (canary start) to 04:35:50: canary 1,204 · baseline 4,811
 /// conversations; this step canary 380 · baseline 1,140`
-fn counts(app: &App, view: &CanaryView) -> Vec<Piece> {
-    let theme = &app.theme;
+fn counts(app: &dyn Scene, view: &CanaryView) -> Vec<Piece> {
+    let theme = app.theme();
     let arms = |c: u64, b: u64, tail: &str| {
         Piece::new(format!("canary {}", format::count(c)), theme.canary)
             .and(" · ", theme.muted)
@@ -492,8 +491,8 @@ fn overall(theme: &Theme, s: &CanarySample, width: usize) -> Vec<Line<'static>> 
     pack(pieces, sep(theme), 2, width)
 }
 
-fn series_of<'a>(app: &'a App, view: &CanaryView) -> Option<&'a MetricsSeries> {
-    app.series.as_ref().filter(|s| s.bot_id == view.bot_id)
+fn series_of<'a>(app: &'a dyn Scene, view: &CanaryView) -> Option<&'a MetricsSeries> {
+    app.series().filter(|s| s.bot_id == view.bot_id)
 }
 
 /// The series' minute index of an RFC 3339 time, from a point whose start is known.
@@ -548,8 +547,8 @@ fn guardrail(view: &CanaryView, kind: MetricKind) -> Option<f64> {
     })
 }
 
-fn charts(frame: &mut Frame, area: Rect, app: &App, view: &CanaryView) {
-    let theme = &app.theme;
+fn charts(frame: &mut Frame, area: Rect, app: &dyn Scene, view: &CanaryView) {
+    let theme = app.theme();
     let Some(series) = series_of(app, view) else {
         frame.render_widget(Paragraph::new("loading metrics…").style(theme.muted), area);
         return;
@@ -602,13 +601,14 @@ fn charts(frame: &mut Frame, area: Rect, app: &App, view: &CanaryView) {
 
 /// The analysis history of `run`: a title, then `rows` decisions around the selection.
 fn history_lines(
-    app: &App,
+    history: &HistoryPos,
+    app: &dyn Scene,
     run: &OpRun,
     rows: usize,
     width: usize,
     focused: bool,
 ) -> Vec<Line<'static>> {
-    let theme = &app.theme;
+    let theme = app.theme();
     let n = run.decisions.len();
     let mut title = vec![Span::styled("analysis history", theme.header)];
     title.push(Span::styled(
@@ -620,7 +620,7 @@ fn history_lines(
         theme.muted,
     ));
     if focused && n > 0 {
-        let key = |c: Command| app.keymap.first_key(c).unwrap_or_default();
+        let key = |c: Command| app.keymap().first_key(c).unwrap_or_default();
         title.push(Span::styled(
             format!(
                 " · {}/{} select · {} details",
@@ -635,8 +635,8 @@ fn history_lines(
     if n == 0 || rows == 0 {
         return out;
     }
-    let sel = app.history.selected(run.id, n);
-    let offset = app.history.offset(run.id, n, rows);
+    let sel = history.selected(run.id, n);
+    let offset = history.offset(run.id, n, rows);
     let shown = &run.decisions[offset..(offset + rows).min(n)];
     // Long actions ("advance (operator)") keep their first word in the column, the rest
     // leads the reason.
@@ -705,7 +705,7 @@ fn block_extra(view: &CanaryView) -> Option<String> {
         .or_else(|| view.canary.map(|c| c.id.clone()))
 }
 
-fn plan(app: &App, view: &CanaryView, inner: Rect) -> Plan {
+fn plan(app: &dyn Scene, view: &CanaryView, inner: Rect) -> Plan {
     let width = inner.width as usize;
     let lead = Span::raw(format!(" {} ", PaneId::Canary.title())).width()
         + block_extra(view).map_or(0, |e| Span::raw(e).width() + 1);
@@ -716,7 +716,7 @@ fn plan(app: &App, view: &CanaryView, inner: Rect) -> Plan {
     let mut table = Vec::new();
     let mut details: Vec<(usize, Vec<Line<'static>>, Verdict)> = Vec::new();
     if let Some(s) = sample(view).filter(|s| !s.verdicts.is_empty()) {
-        let (head, rows) = verdicts::table(&app.theme, &s.verdicts, width);
+        let (head, rows) = verdicts::table(app.theme(), &s.verdicts, width);
         table.push(head);
         for r in rows {
             table.push(r.main);
@@ -787,26 +787,26 @@ fn plan(app: &App, view: &CanaryView, inner: Rect) -> Plan {
 }
 
 /// The Canary pane's rectangle inside its border, as the layout would give it focused.
-fn inner_area(app: &App) -> Rect {
-    let focus = app.focus;
-    let area = layout::compute(app.size, focus)
+fn inner_area(app: &dyn Scene) -> Rect {
+    let focus = app.focus();
+    let area = layout::compute(app.size(), focus)
         .pane_area(PaneId::Canary, focus)
         .or_else(|| {
-            layout::compute(app.size, PaneId::Canary).pane_area(PaneId::Canary, PaneId::Canary)
+            layout::compute(app.size(), PaneId::Canary).pane_area(PaneId::Canary, PaneId::Canary)
         })
         .unwrap_or_default();
     block(app, PaneId::Canary, true, None).inner(area)
 }
 
 /// Decisions the history shows at once, for keeping the selection in view.
-pub fn history_rows(app: &App) -> usize {
+pub fn history_rows(app: &dyn Scene) -> usize {
     app.canary_view()
         .map(|v| plan(app, &v, inner_area(app)).history.unwrap_or(0))
         .unwrap_or(0)
 }
 
 /// The decision on screen row `row` of the pane at `area`, if any.
-pub fn decision_at(app: &App, area: Rect, row: u16) -> Option<usize> {
+pub fn decision_at(pane: &CanaryPane, app: &dyn Scene, area: Rect, row: u16) -> Option<usize> {
     let view = app.canary_view()?;
     let run = view.run?;
     let inner = block(app, PaneId::Canary, true, None).inner(area);
@@ -816,11 +816,11 @@ pub fn decision_at(app: &App, area: Rect, row: u16) -> Option<usize> {
         inner.y as usize + p.header.len() + p.table.len() + p.charts.map_or(0, usize::from) + 1;
     let line = (row as usize).checked_sub(first)?;
     let n = run.decisions.len();
-    (line < rows.min(n)).then(|| app.history.offset(run.id, n, rows) + line)
+    (line < rows.min(n)).then(|| pane.history.offset(run.id, n, rows) + line)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let theme = &app.theme;
+fn draw(pane: &CanaryPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused: bool) {
+    let theme = app.theme();
     let Some(view) = app.canary_view() else {
         let bot = app
             .selected_bot_summary()
@@ -858,7 +858,76 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         charts(frame, chart_area, app, &view);
     }
     if let (Some(rows), Some(run)) = (p.history, view.run) {
-        let lines = history_lines(app, run, rows, inner.width as usize, focused);
+        let lines = history_lines(&pane.history, app, run, rows, inner.width as usize, focused);
         frame.render_widget(Paragraph::new(lines), history_area);
+    }
+}
+
+/// The Canary pane: the selected decision of the analysis history.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CanaryPane {
+    pub history: HistoryPos,
+}
+
+impl Component for CanaryPane {
+    fn id(&self) -> PaneId {
+        PaneId::Canary
+    }
+
+    fn rows(&self, scene: &dyn Scene) -> Rows {
+        match scene.canary_view().and_then(|v| v.run) {
+            Some(run) => Rows {
+                len: run.decisions.len(),
+                run: Some(run.id),
+            },
+            None => Rows::default(),
+        }
+    }
+
+    fn update(&mut self, msg: PaneMsg, rows: Rows) {
+        let Some(run) = rows.run else { return };
+        match msg {
+            PaneMsg::Move(delta) => self.history.move_by(run, delta, rows.len),
+            PaneMsg::Select(i) => self.history.select(run, i, rows.len),
+        }
+    }
+
+    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        out.push((
+            format!(
+                "{}/{}",
+                keys.keys_for(Command::Down),
+                keys.keys_for(Command::Up)
+            ),
+            "select a decision in the analysis history".into(),
+        ));
+        out.push((
+            keys.keys_for(Command::Select),
+            "open the decision: every metric's numbers".into(),
+        ));
+        out.push((
+            "←/→".into(),
+            "in the decision: the previous / next decision".into(),
+        ));
+        out.push((
+            format!("{}/{}", keys.keys_for(Command::Back), "q"),
+            "close the decision".into(),
+        ));
+        out.push((
+            format!(
+                "{} {} {}",
+                keys.keys_for(Command::PromoteStep),
+                keys.keys_for(Command::PauseResume),
+                keys.keys_for(Command::Abort)
+            ),
+            "when paused for a decision: promote · extend · roll back".into(),
+        ));
+
+        out
+    }
+
+    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        draw(self, frame, area, scene, focused)
     }
 }

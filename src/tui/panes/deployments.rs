@@ -9,8 +9,9 @@ use ratatui::widgets::Paragraph;
 
 use crate::domain::Operation;
 use crate::engine::events::Outcome;
-use crate::tui::app::App;
+use crate::tui::component::{Component, ListState, Rows, Scene};
 use crate::tui::format;
+use crate::tui::keymap::Keymap;
 use crate::tui::layout::PaneId;
 use crate::tui::model::DeployItem;
 use crate::tui::state::OpRun;
@@ -38,9 +39,9 @@ fn expanded_run(run: &OpRun, selected: bool) -> bool {
         )
 }
 
-fn run_lines(app: &App, run: &OpRun, selected: bool) -> Vec<Line<'static>> {
-    let theme = &app.theme;
-    let now = app.now;
+fn run_lines(app: &dyn Scene, run: &OpRun, selected: bool) -> Vec<Line<'static>> {
+    let theme = app.theme();
+    let now = app.now();
     let (icon, tone) = match &run.outcome {
         Some((o, _)) => outcome_tone(*o),
         None if run.paused_at.is_some() => ("॥", Tone::Warn),
@@ -106,8 +107,8 @@ fn run_lines(app: &App, run: &OpRun, selected: bool) -> Vec<Line<'static>> {
     lines
 }
 
-fn server_lines(app: &App, op: &Operation, selected: bool) -> Vec<Line<'static>> {
-    let theme = &app.theme;
+fn server_lines(app: &dyn Scene, op: &Operation, selected: bool) -> Vec<Line<'static>> {
+    let theme = app.theme();
     let failed = op.error_message.is_some() || op.state.contains("fail");
     let (icon, tone) = if op.active {
         ("◌", Tone::Accent)
@@ -143,30 +144,30 @@ fn server_lines(app: &App, op: &Operation, selected: bool) -> Vec<Line<'static>>
     }
     let mut lines = vec![Line::from(head)];
     if op.active || selected || failed {
-        lines.extend(step_list::server_steps(&op.steps, app.now, theme, 2));
+        lines.extend(step_list::server_steps(&op.steps, app.now(), theme, 2));
     }
     lines
 }
 
-fn item_lines(app: &App, item: DeployItem, selected: bool) -> Vec<Line<'static>> {
+fn item_lines(app: &dyn Scene, item: DeployItem, selected: bool) -> Vec<Line<'static>> {
     match item {
         DeployItem::Run(i) => app
-            .runs
+            .runs()
             .get(i)
             .map(|r| run_lines(app, r, selected))
             .unwrap_or_default(),
         DeployItem::Server(i) => app
-            .operations
+            .operations()
             .get(i)
             .map(|o| server_lines(app, o, selected))
             .unwrap_or_default(),
     }
 }
 
-fn item_height(app: &App, item: DeployItem, selected: bool) -> usize {
+fn item_height(app: &dyn Scene, item: DeployItem, selected: bool) -> usize {
     match item {
         DeployItem::Run(i) => app
-            .runs
+            .runs()
             .get(i)
             .map(|r| {
                 1 + if expanded_run(r, selected) {
@@ -177,7 +178,7 @@ fn item_height(app: &App, item: DeployItem, selected: bool) -> usize {
             })
             .unwrap_or(1),
         DeployItem::Server(i) => app
-            .operations
+            .operations()
             .get(i)
             .map(|o| {
                 let failed = o.error_message.is_some() || o.state.contains("fail");
@@ -192,8 +193,8 @@ fn item_height(app: &App, item: DeployItem, selected: bool) -> usize {
 }
 
 /// The first item drawn so that the selected one fits in `height` lines.
-fn first_item(app: &App, items: &[DeployItem], height: usize) -> usize {
-    let sel = app.deploy_pos.selected.min(items.len().saturating_sub(1));
+fn first_item(app: &dyn Scene, sel: usize, items: &[DeployItem], height: usize) -> usize {
+    let sel = sel.min(items.len().saturating_sub(1));
     let mut start = 0;
     loop {
         let used: usize = (start..=sel)
@@ -207,13 +208,18 @@ fn first_item(app: &App, items: &[DeployItem], height: usize) -> usize {
 }
 
 /// Which item is drawn at `line` (0 = first body line) of a body `height` lines tall.
-pub fn item_at_line(app: &App, height: usize, line: usize) -> Option<usize> {
+pub fn item_at_line(
+    pane: &DeploymentsPane,
+    app: &dyn Scene,
+    height: usize,
+    line: usize,
+) -> Option<usize> {
     let items = app.deploy_items();
     if items.is_empty() {
         return None;
     }
-    let start = first_item(app, &items, height);
-    let sel = app.deploy_pos.selected;
+    let sel = pane.list.pos.selected;
+    let start = first_item(app, sel, &items, height);
     let mut y = 0;
     for (i, item) in items.iter().enumerate().skip(start) {
         let h = item_height(app, *item, i == sel);
@@ -225,19 +231,19 @@ pub fn item_at_line(app: &App, height: usize, line: usize) -> Option<usize> {
     None
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let theme = &app.theme;
+fn draw(pane: &DeploymentsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused: bool) {
+    let theme = app.theme();
     let items = app.deploy_items();
     // Count what is listed: a server operation a run created is part of that run.
     let active = items
         .iter()
         .filter(|item| match item {
-            DeployItem::Run(i) => app.runs.get(*i).is_some_and(|r| r.is_active()),
-            DeployItem::Server(i) => app.operations.get(*i).is_some_and(|o| o.active),
+            DeployItem::Run(i) => app.runs().get(*i).is_some_and(|r| r.is_active()),
+            DeployItem::Server(i) => app.operations().get(*i).is_some_and(|o| o.active),
         })
         .count();
     let mut title = format!("{active} active · {} recent", items.len() - active);
-    let view = &app.views.deployments;
+    let view = &pane.list.view;
     let all = if view.filter.is_empty() {
         items.len()
     } else {
@@ -246,7 +252,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     if view.sort.is_some() || !view.filter.is_empty() {
         title.push_str(" · ");
         title.push_str(&super::list_title(
-            app,
+            view,
             PaneId::Deployments,
             items.len(),
             all,
@@ -269,9 +275,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         frame.render_widget(
             Paragraph::new(format!(
                 "no operations yet — {} deploys, {} starts a canary, {} rolls back",
-                app.keymap.keys_for(crate::tui::keymap::Command::Deploy),
-                app.keymap.keys_for(crate::tui::keymap::Command::Canary),
-                app.keymap.keys_for(crate::tui::keymap::Command::Rollback)
+                app.keymap().keys_for(crate::tui::keymap::Command::Deploy),
+                app.keymap().keys_for(crate::tui::keymap::Command::Canary),
+                app.keymap().keys_for(crate::tui::keymap::Command::Rollback)
             ))
             .style(theme.muted)
             .block(block),
@@ -281,8 +287,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     }
     let height = area.height.saturating_sub(2) as usize;
     let width = area.width.saturating_sub(2) as usize;
-    let start = first_item(app, &items, height);
-    let sel = app.deploy_pos.selected;
+    let sel = pane.list.pos.selected;
+    let start = first_item(app, sel, &items, height);
     let mut lines: Vec<Line> = Vec::with_capacity(height);
     for (i, item) in items.iter().enumerate().skip(start) {
         if lines.len() >= height {
@@ -304,4 +310,42 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     }
     lines.truncate(height);
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The Deployments pane: its selection, scroll, sort and filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeploymentsPane {
+    pub list: ListState,
+}
+
+impl Component for DeploymentsPane {
+    fn id(&self) -> PaneId {
+        PaneId::Deployments
+    }
+
+    fn rows(&self, scene: &dyn Scene) -> Rows {
+        Rows {
+            len: scene.deploy_items().len(),
+            run: None,
+        }
+    }
+
+    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+        vec![(
+            keys.keys_for(crate::tui::keymap::Command::Select),
+            "open a canary in the Canary pane".into(),
+        )]
+    }
+
+    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        draw(self, frame, area, scene, focused)
+    }
+
+    fn list(&self) -> Option<&ListState> {
+        Some(&self.list)
+    }
+
+    fn list_mut(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
 }

@@ -1,5 +1,6 @@
-//! The five panes. Each draws itself from `&App` into the rectangle the layout gave it,
-//! building only the rows that fit.
+//! The five panes, each a [`Component`]: it owns its position (and a list's sort and
+//! filter), draws itself from the [`Scene`] into the rectangle the layout gave it, building
+//! only the rows that fit, and says what its own keys do. [`Panes`] holds the five.
 
 pub mod bots;
 pub mod canary;
@@ -7,21 +8,55 @@ pub mod deployments;
 pub mod timeline;
 pub mod versions;
 
-use ratatui::Frame;
-use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
-use super::app::App;
+use super::component::{Component, ListState, Scene};
 use super::layout::PaneId;
+use super::state::ListView;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, focused: bool) {
-    match pane {
-        PaneId::Bots => bots::render(frame, area, app, focused),
-        PaneId::Versions => versions::render(frame, area, app, focused),
-        PaneId::Deployments => deployments::render(frame, area, app, focused),
-        PaneId::Canary => canary::render(frame, area, app, focused),
-        PaneId::Timeline => timeline::render(frame, area, app, focused),
+/// The five panes.
+#[derive(Debug, Clone, Default)]
+pub struct Panes {
+    pub bots: bots::BotsPane,
+    pub versions: versions::VersionsPane,
+    pub deployments: deployments::DeploymentsPane,
+    pub canary: canary::CanaryPane,
+    pub timeline: timeline::TimelinePane,
+}
+
+impl Panes {
+    pub fn get(&self, pane: PaneId) -> &dyn Component {
+        match pane {
+            PaneId::Bots => &self.bots,
+            PaneId::Versions => &self.versions,
+            PaneId::Deployments => &self.deployments,
+            PaneId::Canary => &self.canary,
+            PaneId::Timeline => &self.timeline,
+        }
+    }
+
+    pub fn get_mut(&mut self, pane: PaneId) -> &mut dyn Component {
+        match pane {
+            PaneId::Bots => &mut self.bots,
+            PaneId::Versions => &mut self.versions,
+            PaneId::Deployments => &mut self.deployments,
+            PaneId::Canary => &mut self.canary,
+            PaneId::Timeline => &mut self.timeline,
+        }
+    }
+
+    /// A list pane's sort and filter.
+    pub fn view(&self, pane: PaneId) -> Option<&ListView> {
+        self.get(pane).list().map(|l| &l.view)
+    }
+
+    pub fn view_mut(&mut self, pane: PaneId) -> Option<&mut ListView> {
+        self.get_mut(pane).list_mut().map(|l| &mut l.view)
+    }
+
+    pub fn list_mut(&mut self, pane: PaneId) -> Option<&mut ListState> {
+        self.get_mut(pane).list_mut()
     }
 }
 
@@ -29,8 +64,8 @@ pub use super::format::env_label;
 
 /// What a list pane's title says about its rows: `4`, or `3 of 12` when filtered, then
 /// the sort and filter (`4 · sort name ↑ · filter "care"`).
-pub fn list_title(app: &App, pane: PaneId, shown: usize, total: usize) -> String {
-    let view = app.views.get(pane);
+pub fn list_title(view: &ListView, pane: PaneId, shown: usize, total: usize) -> String {
+    let view = Some(view);
     let filtered = view.is_some_and(|v| !v.filter.is_empty());
     let mut t = if filtered {
         format!("{shown} of {total}")
@@ -60,8 +95,8 @@ pub fn row_style(
     }
 }
 
-pub fn block<'a>(app: &App, pane: PaneId, focused: bool, extra: Option<String>) -> Block<'a> {
-    let theme = &app.theme;
+pub fn block<'a>(app: &dyn Scene, pane: PaneId, focused: bool, extra: Option<String>) -> Block<'a> {
+    let theme = app.theme();
     let border = if focused {
         theme.border_focus
     } else {
@@ -82,4 +117,68 @@ pub fn block<'a>(app: &App, pane: PaneId, focused: bool, extra: Option<String>) 
         })
         .border_style(border)
         .title(Line::from(title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::component::{PaneMsg, Rows};
+    use crate::tui::keymap::Keymap;
+
+    #[test]
+    fn each_pane_is_found_under_its_own_id_and_says_its_keys() {
+        let panes = Panes::default();
+        let (keys, _) = Keymap::from_config(&Default::default());
+        for id in [
+            PaneId::Bots,
+            PaneId::Versions,
+            PaneId::Deployments,
+            PaneId::Canary,
+            PaneId::Timeline,
+        ] {
+            let pane = panes.get(id);
+            assert_eq!(pane.id(), id);
+            assert!(!pane.help(&keys).is_empty(), "{id:?} has no help");
+            // Every pane but the Canary pane is a list with its own sort and filter.
+            assert_eq!(pane.list().is_some(), id != PaneId::Canary, "{id:?}");
+        }
+    }
+
+    #[test]
+    fn a_list_pane_moves_within_its_rows_and_a_click_past_them_does_nothing() {
+        let mut panes = Panes::default();
+        let rows = Rows { len: 3, run: None };
+        let bots = panes.get_mut(PaneId::Bots);
+        bots.update(PaneMsg::Move(10), rows);
+        assert_eq!(bots.list().unwrap().pos.selected, 2);
+        bots.update(PaneMsg::Select(7), rows);
+        assert_eq!(bots.list().unwrap().pos.selected, 2);
+        bots.update(PaneMsg::Select(0), rows);
+        assert_eq!(bots.list().unwrap().pos.selected, 0);
+        // The other panes did not move.
+        assert_eq!(panes.versions.list.pos.selected, 0);
+    }
+
+    #[test]
+    fn the_canary_pane_moves_in_its_runs_history_only() {
+        let mut pane = canary::CanaryPane::default();
+        pane.update(PaneMsg::Move(-1), Rows { len: 4, run: None });
+        assert_eq!(
+            pane.history,
+            Default::default(),
+            "no run: nothing to move in"
+        );
+        let rows = Rows {
+            len: 4,
+            run: Some(7),
+        };
+        pane.update(PaneMsg::Move(-1), rows);
+        assert_eq!(pane.history.selected(7, 4), Some(2));
+        assert!(
+            !pane.history.follow,
+            "moved up: no longer follows the newest"
+        );
+        pane.update(PaneMsg::Move(1), rows);
+        assert!(pane.history.follow, "back at the newest: follows again");
+    }
 }

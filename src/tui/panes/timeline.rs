@@ -5,8 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::app::App;
+use crate::tui::component::{Component, ListState, Rows, Scene};
 use crate::tui::format;
+use crate::tui::keymap::Keymap;
 use crate::tui::layout::PaneId;
 use crate::tui::messages::TimelineEntry;
 use crate::tui::theme::Theme;
@@ -29,17 +30,17 @@ fn text_style(theme: &Theme, e: &TimelineEntry) -> ratatui::style::Style {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let theme = &app.theme;
+fn draw(pane: &TimelinePane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused: bool) {
+    let theme = app.theme();
     let rows = app.visible_timeline();
     let total = rows.len();
-    let view = &app.views.timeline;
+    let view = &pane.list.view;
     let all = if view.filter.is_empty() {
         total
     } else {
         app.timeline_rows().count()
     };
-    let mut title = super::list_title(app, PaneId::Timeline, total, all);
+    let mut title = super::list_title(view, PaneId::Timeline, total, all);
     if view.sort.is_none() {
         title.push_str(" · newest first");
     }
@@ -55,7 +56,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         return;
     }
     let height = area.height.saturating_sub(2) as usize;
-    let pos = app.timeline_pos;
+    let pos = pane.list.pos;
     let bot_name = |e: &TimelineEntry| {
         e.bot
             .as_deref()
@@ -113,4 +114,47 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The Timeline pane: its selection, scroll, sort and filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TimelinePane {
+    pub list: ListState,
+}
+
+impl Component for TimelinePane {
+    fn id(&self) -> PaneId {
+        PaneId::Timeline
+    }
+
+    fn rows(&self, scene: &dyn Scene) -> Rows {
+        Rows {
+            len: scene.visible_timeline().len(),
+            run: None,
+        }
+    }
+
+    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+        use crate::tui::keymap::Command;
+        vec![(
+            format!(
+                "{}/{}",
+                keys.keys_for(Command::Down),
+                keys.keys_for(Command::Up)
+            ),
+            "scroll the timeline".into(),
+        )]
+    }
+
+    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        draw(self, frame, area, scene, focused)
+    }
+
+    fn list(&self) -> Option<&ListState> {
+        Some(&self.list)
+    }
+
+    fn list_mut(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
 }

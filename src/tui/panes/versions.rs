@@ -7,16 +7,17 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Row, Table};
 
 use crate::domain::{Stage, Version, VersionStatus};
-use crate::tui::app::App;
+use crate::tui::component::{Component, ListState, Rows, Scene};
+use crate::tui::facts::{last_known_good, verdict_is_bad, verdict_is_good};
 use crate::tui::format;
+use crate::tui::keymap::Keymap;
 use crate::tui::layout::PaneId;
-use crate::tui::query::{last_known_good, verdict_is_bad, verdict_is_good};
 use crate::tui::widgets::columns::{self, Column};
 
 use super::block;
 
 /// Every environment the version is live in, with its weight: `blue 100% · Staging 0%`.
-fn live_text(app: &App, v: &Version) -> String {
+fn live_text(app: &dyn Scene, v: &Version) -> String {
     let bot = app.selected_bot_summary();
     v.live_in
         .iter()
@@ -46,16 +47,16 @@ fn stage_text(v: &Version) -> &'static str {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let theme = &app.theme;
+fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused: bool) {
+    let theme = app.theme();
     let bot = app.selected_bot_summary();
     let all = app.current_versions();
     let versions = app.visible_versions();
-    let view = &app.views.versions;
+    let view = &pane.list.view;
     let extra = bot.map(|b| {
         let mut t = format!("of {} ({})", b.name, b.id);
         if view.sort.is_some() || !view.filter.is_empty() {
-            let list = super::list_title(app, PaneId::Versions, versions.len(), all.len());
+            let list = super::list_title(view, PaneId::Versions, versions.len(), all.len());
             // The sort and filter before the bot's id when the title has no room for both.
             let room = (area.width as usize).saturating_sub(PaneId::Versions.title().len() + 8);
             if t.chars().count() + list.chars().count() + 3 > room {
@@ -64,7 +65,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             t.push_str(" · ");
             t.push_str(&list);
         }
-        if app.wide {
+        if app.wide() {
             t.push_str(" · wide");
         }
         t
@@ -79,7 +80,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                     view.filter
                 )
             }
-            Some(b) if app.versions.as_ref().is_some_and(|(id, _)| id == &b.id) => {
+            Some(b) if app.versions_loaded_for() == Some(b.id.as_str()) => {
                 format!("{} has no versions", b.name)
             }
             Some(b) => format!("loading the versions of {}…", b.name),
@@ -126,9 +127,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         Column::exact(HEADERS[6], live.iter().map(|l| l.chars().count())),
         Column::text(HEADERS[7], 8, verdicts.iter().map(|l| l.chars().count())).priority(2),
     ];
-    let widths = columns::fit(&cols, inner_w, SPACING, app.wide);
+    let widths = columns::fit(&cols, inner_w, SPACING, app.wide());
     let height = area.height.saturating_sub(3) as usize;
-    let pos = app.versions_pos;
+    let pos = pane.list.pos;
     let rows = versions
         .iter()
         .enumerate()
@@ -197,4 +198,42 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         .header(Row::new(header).style(theme.header))
         .block(block);
     frame.render_widget(table, area);
+}
+
+/// The Versions pane: its selection, scroll, sort and filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionsPane {
+    pub list: ListState,
+}
+
+impl Component for VersionsPane {
+    fn id(&self) -> PaneId {
+        PaneId::Versions
+    }
+
+    fn rows(&self, scene: &dyn Scene) -> Rows {
+        Rows {
+            len: scene.visible_versions().len(),
+            run: None,
+        }
+    }
+
+    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+        vec![(
+            keys.keys_for(crate::tui::keymap::Command::Select),
+            "describe the version: every field and id (★ marks the last known good)".into(),
+        )]
+    }
+
+    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        draw(self, frame, area, scene, focused)
+    }
+
+    fn list(&self) -> Option<&ListState> {
+        Some(&self.list)
+    }
+
+    fn list_mut(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
 }

@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::engine::events::{CanaryDecision, MetricVerdict};
 use crate::engine::judge::Metric;
-use crate::tui::app::App;
+use crate::tui::component::Scene;
 use crate::tui::format;
 use crate::tui::keymap::Command;
 use crate::tui::layout::centered;
@@ -248,31 +248,31 @@ pub fn lines(theme: &Theme, d: &CanaryDecision, width: usize) -> Vec<Line<'stati
 }
 
 /// The decision the popup shows, if it is still there.
-fn decision(app: &App, run: u64, index: usize) -> Option<&CanaryDecision> {
-    app.runs
+fn decision(app: &dyn Scene, run: u64, index: usize) -> Option<&CanaryDecision> {
+    app.runs()
         .iter()
         .find(|r| r.id == run)
         .and_then(|r| r.decisions.get(index))
 }
 
 /// How far the popup can scroll on a screen of `area`.
-pub fn max_scroll(app: &App, area: Rect, run: u64, index: usize) -> u16 {
+pub fn max_scroll(app: &dyn Scene, area: Rect, run: u64, index: usize) -> u16 {
     let Some(d) = decision(app, run, index) else {
         return 0;
     };
-    let body = lines(&app.theme, d, body_width(area));
+    let body = lines(app.theme(), d, body_width(area));
     let inner = rect(area, body.len()).height.saturating_sub(2) as usize;
     body.len().saturating_sub(inner).min(u16::MAX as usize) as u16
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, run: u64, index: usize, scroll: u16) {
-    let theme = &app.theme;
+pub fn render(frame: &mut Frame, area: Rect, app: &dyn Scene, run: u64, index: usize, scroll: u16) {
+    let theme = app.theme();
     let (title, body) = match decision(app, run, index) {
         Some(d) => (
             format!(
                 "Decision {} of {} · canary #{run}",
                 index + 1,
-                app.runs
+                app.runs()
                     .iter()
                     .find(|r| r.id == run)
                     .map_or(0, |r| r.decisions.len())
@@ -292,7 +292,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, run: u64, index: usize, 
     let max = body.len().saturating_sub(inner.height as usize) as u16;
     let scroll = scroll.min(max);
     frame.render_widget(Paragraph::new(body).scroll((scroll, 0)), inner);
-    let key = |c: Command, or: &str| app.keymap.first_key(c).unwrap_or_else(|| or.to_string());
+    let key = |c: Command, or: &str| app.keymap().first_key(c).unwrap_or_else(|| or.to_string());
     let more = match (scroll > 0, scroll < max) {
         (_, true) => "↓ more · ",
         (true, false) => "↑ more · ",
