@@ -341,6 +341,7 @@ fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused
         .header(Row::new(header).style(theme.header))
         .block(block);
     frame.render_widget(table, area);
+    super::scrollbar(frame, area, theme, 1, (bots.len(), pos.offset, height));
 }
 
 /// The Bots pane: its selection, scroll, sort and filter.

@@ -290,10 +290,12 @@ fn draw(pane: &DeploymentsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, 
     let sel = pane.list.pos.selected;
     let start = first_item(app, sel, &items, height);
     let mut lines: Vec<Line> = Vec::with_capacity(height);
+    let mut drawn = 0;
     for (i, item) in items.iter().enumerate().skip(start) {
         if lines.len() >= height {
             break;
         }
+        drawn += 1;
         let mut item_lines = item_lines(app, *item, i == sel);
         if i == sel && focused {
             if let Some(first) = item_lines.first_mut() {
@@ -308,8 +310,13 @@ fn draw(pane: &DeploymentsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, 
         }
         lines.extend(item_lines);
     }
+    // An item cut at the bottom does not count as shown.
+    if lines.len() > height {
+        drawn -= 1;
+    }
     lines.truncate(height);
     frame.render_widget(Paragraph::new(lines).block(block), area);
+    super::scrollbar(frame, area, theme, 0, (items.len(), start, drawn.max(1)));
 }
 
 /// The Deployments pane: its selection, scroll, sort and filter.

@@ -79,6 +79,53 @@ pub fn list_title(view: &ListView, pane: PaneId, shown: usize, total: usize) -> 
     t
 }
 
+/// A scrollbar on the pane's right border when not every row fits: where the `shown` rows
+/// from `offset` stand among `total`. `header` rows (a table's) sit above the rows.
+pub fn scrollbar(
+    frame: &mut ratatui::Frame,
+    area: ratatui::layout::Rect,
+    theme: &super::theme::Theme,
+    header: u16,
+    (total, offset, shown): (usize, usize, usize),
+) {
+    use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState};
+    if total <= shown || area.height < 3 + header {
+        return;
+    }
+    let track = ratatui::layout::Rect {
+        x: area.x,
+        y: area.y + 1 + header,
+        width: area.width,
+        height: area.height - 2 - header,
+    };
+    let mut state = ScrollbarState::new(total)
+        .position(offset.min(total.saturating_sub(shown)))
+        .viewport_content_length(shown);
+    let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
+        .begin_symbol(None)
+        .end_symbol(None)
+        .track_symbol(Some("╎"))
+        .track_style(theme.muted)
+        .thumb_symbol("█")
+        .thumb_style(theme.accent);
+    frame.render_stateful_widget(bar, track, &mut state);
+    // And in words on the bottom border: how many rows are out of sight below.
+    let below = total.saturating_sub(offset + shown);
+    if below > 0 {
+        let text = format!(" ↓ {below} more ");
+        let w = text.chars().count() as u16;
+        if area.width > w + 4 {
+            let at = ratatui::layout::Rect {
+                x: area.right() - w - 2,
+                y: area.bottom() - 1,
+                width: w,
+                height: 1,
+            };
+            frame.render_widget(ratatui::text::Line::styled(text, theme.muted), at);
+        }
+    }
+}
+
 /// The border and title every pane shares; `extra` goes after the title.
 /// A table row's style: highlighted when selected, bold only in the focused pane.
 pub fn row_style(

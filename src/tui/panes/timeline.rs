@@ -114,6 +114,7 @@ fn draw(pane: &TimelinePane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
+    super::scrollbar(frame, area, theme, 0, (total, pos.offset, height));
 }
 
 /// The Timeline pane: its selection, scroll, sort and filter.

@@ -198,6 +198,7 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
         .header(Row::new(header).style(theme.header))
         .block(block);
     frame.render_widget(table, area);
+    super::scrollbar(frame, area, theme, 1, (versions.len(), pos.offset, height));
 }
 
 /// The Versions pane: its selection, scroll, sort and filter.
