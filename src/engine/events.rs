@@ -247,6 +247,9 @@ pub enum EventKind {
         title: String,
         bot: Option<String>,
         steps: Vec<String>,
+        /// The operation id its audit records, journal and webhooks carry.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation: Option<String>,
     },
     StepStarted {
         step: String,

@@ -282,6 +282,7 @@ impl Ctx {
             title,
             bot,
             steps: steps.iter().map(|s| s.to_string()).collect(),
+            operation: Some(self.op_key.clone()),
         });
     }
 

@@ -197,6 +197,8 @@ pub struct App {
     pub(crate) runs: Vec<OpRun>,
     pub(crate) audit: Vec<TimelineEntry>,
     pub(crate) local_timeline: Vec<TimelineEntry>,
+    /// The newest row the last merge of audit and local rows weighed.
+    pub(crate) merged_until: Option<DateTime<Utc>>,
     pub(crate) connection: Option<(bool, String)>,
     pub(crate) last_refresh: Option<DateTime<Utc>>,
 
@@ -271,6 +273,7 @@ impl App {
             runs: Vec::new(),
             audit: Vec::new(),
             local_timeline: Vec::new(),
+            merged_until: None,
             connection: None,
             last_refresh: None,
             next_req: 0,

@@ -1248,3 +1248,71 @@ fn sort_and_filter_are_listed_in_the_help_of_every_list_pane() {
         }
     }
 }
+
+/// A run of this console goes by `#n` in every timeline row, whether the row came from its
+/// progress or from the audit trail under its operation id, and its ending shows once.
+#[test]
+fn a_runs_audit_rows_share_its_id_and_its_ending_is_not_shown_twice() {
+    let mut app = app();
+    let ev = |secs: i64, kind: EventKind| {
+        Action::Update(Update::Progress(ProgressEvent {
+            op: 3,
+            at: at(secs),
+            kind,
+        }))
+    };
+    step_app(
+        &mut app,
+        ev(
+            0,
+            EventKind::Started {
+                workflow: crate::engine::events::WorkflowKind::Deploy,
+                title: "deploy bot-care v8".into(),
+                bot: Some("bot-care".into()),
+                steps: vec!["validate".into()],
+                operation: Some("op-0193-aaaa".into()),
+            },
+        ),
+    );
+    step_app(
+        &mut app,
+        ev(
+            5,
+            EventKind::Finished {
+                outcome: Outcome::Succeeded,
+                summary: "v8 live in prod-blue".into(),
+            },
+        ),
+    );
+    let audit = |secs: i64, text: &str| TimelineEntry {
+        at: at(secs),
+        op: Some("op-0193-aaaa".into()),
+        bot: Some("bot-care".into()),
+        text: text.into(),
+        figures: Vec::new(),
+    };
+    let req = app.req();
+    step_app(
+        &mut app,
+        Action::Update(Update::Timeline {
+            req,
+            entries: vec![
+                audit(0, "deploy started v7 → v8"),
+                audit(4, "deploy completed v7 → v8: v8 live in prod-blue"),
+            ],
+        }),
+    );
+    let rows: Vec<(String, String)> = app
+        .timeline_rows()
+        .filter(|e| e.bot.as_deref() == Some("bot-care"))
+        .map(|e| (e.op.clone().unwrap_or_default(), e.text.clone()))
+        .collect();
+    // Its start and its end, each once: the audit's rows stand for the progress's.
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert!(rows.iter().all(|(op, _)| op == "#3"), "{rows:#?}");
+    let endings = rows
+        .iter()
+        .filter(|(_, t)| t.contains("completed") || t.starts_with("succeeded"))
+        .count();
+    assert_eq!(endings, 1, "{rows:#?}");
+}

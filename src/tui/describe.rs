@@ -206,11 +206,16 @@ impl App {
 
     fn describe_run(&self, id: OpId) -> Option<Described> {
         let r = self.runs.iter().find(|r| r.id == id)?;
+        // `y` copies the operation id the CLI and the audit trail know it by.
+        let tag = format!("#{}", r.id);
         let mut d = Described::new(
             if r.is_canary() { "canary" } else { "operation" },
-            &format!("#{}", r.id),
+            r.operation.as_deref().unwrap_or(&tag),
         );
-        d.field("run", format!("#{}", r.id));
+        d.field("run", &tag);
+        if let Some(op) = &r.operation {
+            d.field("operation", op);
+        }
         d.field("kind", r.kind_name());
         d.field("title", &r.title);
         if let Some(b) = &r.bot {

@@ -205,6 +205,14 @@ impl App {
                 }
                 entries.sort_by_key(|e| e.at);
                 self.audit = self.merged_timeline(entries);
+                // Every local row so far was weighed by the merge (kept or found recorded);
+                // only newer ones are shown beside it.
+                self.merged_until = self
+                    .audit
+                    .iter()
+                    .chain(self.local_timeline.iter())
+                    .map(|e| e.at)
+                    .max();
             }
             Update::Progress(ev) => self.on_progress(ev, out),
             Update::Connection { ok, detail } => {
@@ -256,7 +264,9 @@ impl App {
                 title,
                 bot,
                 steps,
+                operation,
             } => {
+                run.operation = operation.map(|o| clean(&o));
                 run.workflow = Some(workflow);
                 run.title = clean(&title);
                 run.bot = bot.map(|b| clean(&b));
@@ -423,8 +433,14 @@ impl App {
     fn merged_timeline(&self, mut audit: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
         let mut linked: Vec<String> = Vec::new();
         for e in &mut audit {
+            // A run of this console goes by one id in the timeline, `#n`, whether the row
+            // came from its progress or from the audit trail (by its operation id or a
+            // server object it made); describe shows the operation id in full.
             if let Some(op) = &e.op
-                && let Some(run) = self.runs.iter().find(|r| r.server_ids.contains(op))
+                && let Some(run) = self
+                    .runs
+                    .iter()
+                    .find(|r| r.operation.as_ref() == Some(op) || r.server_ids.contains(op))
             {
                 let tag = format!("#{}", run.id);
                 e.op = Some(tag.clone());
@@ -438,7 +454,7 @@ impl App {
             let Some(op) = e.op.as_ref().filter(|op| linked.contains(op)) else {
                 return true;
             };
-            let decision = e.text.starts_with("canary step ");
+            let decision = e.text.starts_with("canary step ") || e.text.starts_with("started: ");
             let ending = ENDING_WORDS
                 .iter()
                 .any(|w| e.text.starts_with(&format!("{w}: ")));

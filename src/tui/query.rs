@@ -353,11 +353,11 @@ impl App {
     /// The timeline, newest first: the audit trail, plus events of this process newer
     /// than its last record.
     pub(crate) fn timeline_rows(&self) -> impl Iterator<Item = &TimelineEntry> {
-        let audit_end = self.audit.iter().map(|e| e.at).max();
+        let merged = self.merged_until;
         let local = self
             .local_timeline
             .iter()
-            .filter(move |e| audit_end.is_none_or(|end| e.at > end));
+            .filter(move |e| merged.is_none_or(|end| e.at > end));
         MergeNewestFirst {
             a: self.audit.iter().rev().peekable(),
             b: local.rev().peekable(),

@@ -141,6 +141,8 @@ pub struct Waiting {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpRun {
     pub id: OpId,
+    /// The operation id of its audit records and journal (`op-…`), once it started.
+    pub operation: Option<String>,
     pub workflow: Option<WorkflowKind>,
     pub title: String,
     pub bot: Option<String>,
@@ -162,6 +164,7 @@ impl OpRun {
     pub fn new(id: OpId, at: DateTime<Utc>) -> OpRun {
         OpRun {
             id,
+            operation: None,
             workflow: None,
             title: format!("operation #{id}"),
             bot: None,

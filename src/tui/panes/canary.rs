@@ -251,13 +251,21 @@ fn header(app: &dyn Scene, view: &CanaryView, width: usize, room: usize) -> Head
             });
         }
     }
-    if let Some(s) = s {
-        out.extend(overall(theme, s, width));
-    } else {
-        out.push(Line::styled(
+    match (s, view.run) {
+        (Some(s), _) => out.extend(overall(theme, s, width)),
+        // A run of this console that has not looked yet: say so, not that nobody judges it.
+        (None, Some(run)) if run.is_active() => out.push(Line::styled(
+            "starting: the first look at both arms comes once the canary serves traffic",
+            theme.muted,
+        )),
+        (None, Some(_)) => out.push(Line::styled(
+            "it ended before its first look at the arms",
+            theme.muted,
+        )),
+        (None, None) => out.push(Line::styled(
             "no analysis here: relcon judges the canaries it runs itself",
             theme.muted,
-        ));
+        )),
     }
     Header { title, lines: out }
 }

@@ -98,8 +98,9 @@ pub fn scrollbar(
         width: area.width,
         height: area.height - 2 - header,
     };
-    let mut state = ScrollbarState::new(total)
-        .position(offset.min(total.saturating_sub(shown)))
+    // Positions run 0..=total-shown, so the thumb meets the track's end at the last rows.
+    let mut state = ScrollbarState::new(total - shown + 1)
+        .position(offset.min(total - shown))
         .viewport_content_length(shown);
     let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
         .begin_symbol(None)

@@ -21,6 +21,10 @@ pub struct FormField {
     pub error: Option<String>,
 }
 
+/// The form's keys, on its last line.
+const KEYS: &str =
+    "tab/↓ next · shift-tab/↑ previous · enter on the last field (or ctrl-s) submit · esc cancel";
+
 impl FormField {
     pub fn new(label: &str, value: &str, hint: &str) -> FormField {
         FormField {
@@ -93,7 +97,34 @@ impl FormState {
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
         let rows = self.intro.len() as u16 + 1 + self.fields.len() as u16 * 2 + 2 + 2;
-        let rect = centered(area, area.width.saturating_sub(4).clamp(40, 80), rows);
+        // As wide as its longest line (a hint, an error, the keys), as the screen allows.
+        let label_w = self
+            .fields
+            .iter()
+            .map(|f| f.label.chars().count())
+            .max()
+            .unwrap_or(0)
+            + 2;
+        let widest = self
+            .fields
+            .iter()
+            .map(|f| {
+                label_w
+                    + f.error
+                        .as_ref()
+                        .map_or(0, |e| e.chars().count() + 2)
+                        .max(f.hint.chars().count())
+            })
+            .chain(self.intro.iter().map(|(_, t)| t.chars().count()))
+            .chain(std::iter::once(KEYS.chars().count()))
+            .max()
+            .unwrap_or(0) as u16
+            + 2;
+        let rect = centered(
+            area,
+            widest.clamp(40, area.width.saturating_sub(4).max(40)),
+            rows,
+        );
         let inner = popup(frame, rect, theme, &self.title, false);
         let [intro, fields, keys] = Layout::vertical([
             Constraint::Length(self.intro.len() as u16 + 1),
@@ -105,13 +136,7 @@ impl FormState {
             ratatui::widgets::Paragraph::new(toned_lines(theme, &self.intro)),
             intro,
         );
-        let label_w = self
-            .fields
-            .iter()
-            .map(|f| f.label.chars().count())
-            .max()
-            .unwrap_or(0) as u16
-            + 2;
+        let label_w = label_w as u16;
         for (i, field) in self.fields.iter().enumerate() {
             let y = fields.y + i as u16 * 2;
             if y + 1 > fields.bottom() {
@@ -133,16 +158,19 @@ impl FormState {
             }
             if y + 1 < fields.bottom() {
                 let note = Rect::new(value.x, y + 1, value.width, 1);
+                let w = note.width as usize;
                 let text = match &field.error {
-                    Some(e) => Line::styled(format!("✖ {e}"), theme.bad),
-                    None => Line::styled(field.hint.as_str(), theme.muted),
+                    Some(e) => {
+                        Line::styled(crate::tui::format::fit(&format!("✖ {e}"), w), theme.bad)
+                    }
+                    None => Line::styled(crate::tui::format::fit(&field.hint, w), theme.muted),
                 };
                 frame.render_widget(text, note);
             }
         }
         frame.render_widget(
             Line::styled(
-                "tab/↓ next · shift-tab/↑ previous · enter on the last field (or ctrl-s) submit · esc cancel",
+                crate::tui::format::fit(KEYS, keys.width as usize),
                 theme.muted,
             ),
             keys,

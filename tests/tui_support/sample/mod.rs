@@ -817,6 +817,7 @@ pub fn failed_deploy(app: &mut App) {
             title: "deploy billing-bot v22".into(),
             bot: Some("bot-billing".into()),
             steps: steps.iter().map(|s| s.to_string()).collect(),
+            operation: None,
         },
     )];
     evs.push(ev(

@@ -382,6 +382,7 @@ fn build(future: Truth) -> Story {
             title: "canary care-bot v8".into(),
             bot: Some("bot-care".into()),
             steps: names.clone(),
+            operation: None,
         },
     );
     sim.emit(
