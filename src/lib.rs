@@ -22,6 +22,7 @@ pub mod recover;
 pub mod retry;
 pub mod runtime;
 pub mod sanitize;
+pub mod signing;
 pub mod sim;
 pub mod tui;
 pub mod webhook;

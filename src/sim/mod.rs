@@ -12,6 +12,7 @@ mod routes;
 pub mod scenario;
 pub mod sessions;
 pub mod traffic;
+pub mod views;
 pub mod world;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -304,7 +305,7 @@ async fn deliver_outbound(mut rx: mpsc::UnboundedReceiver<Outbound>) {
         if let Some(secret) = &o.secret {
             req = req.header(
                 "webhook-signature",
-                crate::webhook::sign(&crate::webhook::secret_bytes(secret), &id, ts, &bytes),
+                crate::signing::sign(&crate::signing::secret_bytes(secret), &id, ts, &bytes),
             );
         }
         let client_task = req.body(bytes);

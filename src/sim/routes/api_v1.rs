@@ -12,18 +12,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::{
-    Canary, CanaryState, FieldError, JobState, MetricSummary, Stage, Thresholds, VersionStatus,
-    WeightChange, parse_window,
+    Canary, FieldError, JobState, MetricSummary, Stage, Thresholds, VersionStatus, parse_window,
 };
 use crate::sim::problem::{ApiError, ApiResult};
+use crate::sim::routes::common::store_audit;
 use crate::sim::routes::{JsonBody, reply, reply_typed, status_read};
 use crate::sim::scenario::Timing;
 use crate::sim::sessions;
 use crate::sim::traffic::{self, Arm};
-use crate::sim::world::{
-    AuditRec, CanaryPhase, CanaryRec, History, RollbackJobRec, Schedule, WebhookRec, World,
-    schedule_steps,
-};
+use crate::sim::views::{canary_view, rollback_job_view};
+use crate::sim::world::{CanaryPhase, CanaryRec, History, RollbackJobRec, Schedule, WebhookRec};
 use crate::sim::{App, Shared};
 
 pub fn routes() -> Router<App> {
@@ -45,35 +43,6 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/deployments", post(create_rollback_job))
         .route("/api/v1/deployments/{id}/status", get(rollback_job_status))
         .route("/api/v1/bots/{bot}/test", post(test_message))
-}
-
-pub fn canary_view(app: &Shared, c: &CanaryRec) -> Canary {
-    Canary {
-        id: c.id.clone(),
-        bot_id: c.bot.clone(),
-        environment_id: c.env.clone(),
-        version: c.version.clone(),
-        stable_version: c.stable.clone(),
-        state: match c.phase {
-            CanaryPhase::Running => CanaryState::Running,
-            CanaryPhase::Paused => CanaryState::Paused,
-            CanaryPhase::Promoted => CanaryState::Promoted,
-            CanaryPhase::RolledBack => CanaryState::RolledBack,
-        },
-        canary_weight: *c.weight.current(),
-        max_traffic_percentage: c.max_traffic,
-        rollback_thresholds: c.thresholds.clone(),
-        started_at: app.stamp(c.started),
-        updated_at: app.stamp(c.updated),
-        weight_history: c
-            .weight
-            .changes()
-            .map(|(t, w)| WeightChange {
-                at: app.stamp(*t),
-                weight: *w,
-            })
-            .collect(),
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,7 +324,7 @@ async fn canary_metrics(
     Query(q): Query<CanaryMetricsQuery>,
 ) -> ApiResult<Response> {
     app.authorize(&headers, &["bot:read", "metrics:read"])?;
-    let step = crate::sim::routes::console::parse_step(q.step.as_deref().unwrap_or("10s"))?;
+    let step = crate::sim::routes::common::parse_step(q.step.as_deref().unwrap_or("10s"))?;
     let since = match q.since.as_deref() {
         None => None,
         Some(text) => {
@@ -665,23 +634,6 @@ async fn list_webhooks(State(app): State<App>, headers: HeaderMap) -> ApiResult<
     Ok(reply(StatusCode::OK, json!({ "items": items })))
 }
 
-/// Store a client's audit record (both `/api/v1` and `/api/v2` families).
-pub fn store_audit(app: &Shared, family: &str, body: Value) -> Response {
-    let (mut g, now) = app.world();
-    let w = &mut g.world;
-    let id = w.next_id("aud");
-    w.audit.push(AuditRec {
-        id: id.clone(),
-        family: family.to_string(),
-        at: now,
-        body,
-    });
-    reply(
-        StatusCode::CREATED,
-        json!({"id": id, "receivedAt": app.stamp(now)}),
-    )
-}
-
 async fn post_audit(
     State(app): State<App>,
     headers: HeaderMap,
@@ -745,7 +697,7 @@ async fn versions(
         .bots
         .get(&bot_id)
         .ok_or_else(|| ApiError::not_found("bot", &bot_id))?;
-    let all = crate::sim::routes::console::version_views(&app, &g.world, bot, now);
+    let all = crate::sim::views::version_views(&app, &g.world, bot, now);
     let total = all.len();
     let data: Vec<_> = all.into_iter().skip((page - 1) * size).take(size).collect();
     Ok(reply(
@@ -990,63 +942,6 @@ async fn create_rollback_job(
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
-}
-
-pub fn rollback_job_view(app: &Shared, w: &World, j: &RollbackJobRec, now: f64) -> Value {
-    let state = j.schedule.state_at(now);
-    let stamp = |t: f64| app.stamp(t);
-    let mut names = vec![(JobState::Queued, "queued"), (JobState::Running, "running")];
-    if j.schedule.start_of(JobState::Draining).is_some() {
-        names.push((JobState::Draining, "draining"));
-    }
-    let drain = j
-        .drain
-        .as_deref()
-        .and_then(|id| crate::sim::routes::drain_view(app, w, id, now));
-    let mut steps = schedule_steps(
-        &j.schedule,
-        &names,
-        now,
-        &stamp,
-        (state == JobState::Failed)
-            .then(|| (JobState::Failed, j.error.as_deref().unwrap_or("failed"))),
-    );
-    if let (Some(d), Some(step)) = (&drain, steps.iter_mut().find(|s| s.name == "draining")) {
-        step.detail = Some(match d.state {
-            crate::domain::DrainState::Draining => format!(
-                "{} of {} sessions left on {}",
-                d.active_sessions,
-                d.sessions_at_start,
-                d.version_id.as_deref().unwrap_or("the old version")
-            ),
-            crate::domain::DrainState::CutOff => {
-                format!("{} sessions cut off at the deadline", d.cut_off_sessions)
-            }
-            _ => format!("{} sessions finished", d.sessions_at_start),
-        });
-    }
-    let mut v = json!({
-        "jobId": j.id,
-        "botId": j.bot,
-        "targetVersionId": j.target,
-        "environment": j.environment.as_str(),
-        "state": state.as_str(),
-        "createdAt": app.stamp(j.created),
-        "steps": steps,
-    });
-    if state == JobState::Failed {
-        v["errorMessage"] = json!(j.error.clone().unwrap_or_else(|| "rollback failed".into()));
-    }
-    if let Some(e) = &j.env_applied {
-        v["environmentId"] = json!(e);
-    }
-    if let Some(secs) = j.drain_seconds {
-        v["drainSeconds"] = json!(secs);
-    }
-    if let Some(d) = drain {
-        v["drain"] = serde_json::to_value(d).unwrap_or_default();
-    }
-    v
 }
 
 async fn rollback_job_status(

@@ -11,14 +11,13 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::{EnvJob, EnvJobState, FieldError, Health};
+use crate::domain::{EnvJobState, FieldError, Health};
 use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::{JsonBody, reply, status_read};
 use crate::sim::scenario::Timing;
 use crate::sim::traffic;
-use crate::sim::world::{
-    EnvJobRec, FlowDeployment, FlowPush, FlowVersion, Schedule, World, schedule_steps,
-};
+use crate::sim::views::env_job_view;
+use crate::sim::world::{EnvJobRec, FlowDeployment, FlowPush, FlowVersion, Schedule, World};
 use crate::sim::{App, Shared};
 
 pub fn routes() -> Router<App> {
@@ -571,32 +570,6 @@ fn env_schedule(timing: &Timing, now: f64, stalled: bool) -> Schedule<EnvJobStat
     }
 }
 
-pub fn env_job_view(app: &Shared, j: &EnvJobRec, now: f64) -> EnvJob {
-    let state = j.schedule.state_at(now);
-    let stamp = |t: f64| app.stamp(t);
-    let steps = schedule_steps(
-        &j.schedule,
-        &[
-            (EnvJobState::Queued, "queued"),
-            (EnvJobState::Running, "rolling out"),
-        ],
-        now,
-        &stamp,
-        (state == EnvJobState::Failed)
-            .then(|| (EnvJobState::Failed, j.error.as_deref().unwrap_or("failed"))),
-    );
-    EnvJob {
-        job_id: j.id.clone(),
-        environment_id: j.env.clone(),
-        status: state,
-        error_message: match state {
-            EnvJobState::Failed | EnvJobState::RolledBack => j.error.clone(),
-            _ => None,
-        },
-        steps,
-    }
-}
-
 async fn create_env_job(
     State(app): State<App>,
     headers: HeaderMap,
@@ -749,7 +722,7 @@ async fn post_audit(
             "an audit record must be a JSON object",
         ));
     }
-    Ok(crate::sim::routes::api_v1::store_audit(
+    Ok(crate::sim::routes::common::store_audit(
         &app, "api/v2", body,
     ))
 }

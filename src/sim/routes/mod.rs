@@ -2,6 +2,7 @@
 
 mod api_v1;
 mod api_v2;
+mod common;
 mod console;
 mod control;
 mod hooks;
@@ -119,44 +120,4 @@ pub fn status_read(
     }
     reads.push_back(now);
     Ok(())
-}
-
-/// A drain as the API reports it, at `now`.
-pub fn drain_view(
-    app: &crate::sim::Shared,
-    w: &crate::sim::world::World,
-    id: &str,
-    now: f64,
-) -> Option<crate::domain::Drain> {
-    use crate::domain::DrainState;
-    let d = w.drain(id)?;
-    let bot = w.bots.get(&d.bot)?;
-    let state = d.state_at(now);
-    let active = if state == DrainState::Draining {
-        crate::sim::sessions::alive_before(w, bot, &d.env, d.version.as_deref(), d.started, now)
-    } else {
-        0
-    };
-    let bound = crate::sim::sessions::Lifetimes::of(bot).map(|l| d.started + l.timeout);
-    let ends_by = match (d.deadline, bound) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-    .or(Some(d.ends));
-    Some(crate::domain::Drain {
-        state,
-        environment_id: d.env.clone(),
-        version_id: d.version.clone(),
-        active_sessions: active,
-        sessions_at_start: d.at_start,
-        started_at: app.stamp(d.started),
-        drain_until: d.deadline.map(|t| app.stamp(t)),
-        ends_by: ends_by.map(|t| app.stamp(t)),
-        ended_at: (state != DrainState::Draining).then(|| app.stamp(d.ends)),
-        cut_off_sessions: if state == DrainState::CutOff {
-            d.cut_off
-        } else {
-            0
-        },
-    })
 }

@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::sim::control::{CommandRec, LeaseRec};
 use crate::sim::problem::{ApiError, ApiResult};
-use crate::sim::routes::console::{event_view, lease_view, operation_detail, operation_views};
 use crate::sim::routes::{JsonBody, reply};
+use crate::sim::views::{event_view, lease_view, operation_detail, operation_views};
 use crate::sim::world::World;
 use crate::sim::{App, Shared};
 

@@ -14,7 +14,8 @@ use crate::domain::{DeploymentState, DeploymentStatus, FieldError, FlowRef, Vers
 use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::{JsonBody, reply, status_read};
 use crate::sim::scenario::Timing;
-use crate::sim::world::{Deployment, DrainCause, Schedule, World, schedule_steps};
+use crate::sim::views::deployment_view;
+use crate::sim::world::{Deployment, DrainCause, Schedule, World};
 use crate::sim::{App, Shared};
 
 pub fn routes() -> Router<App> {
@@ -66,61 +67,6 @@ struct CreateDeployment {
     version_id: Option<String>,
     #[serde(default)]
     metadata: Option<Value>,
-}
-
-pub fn deployment_view(app: &Shared, w: &World, d: &Deployment, now: f64) -> DeploymentStatus {
-    let state = d.schedule.state_at(now);
-    let stamp = |t: f64| app.stamp(t);
-    let steps = schedule_steps(
-        &d.schedule,
-        &[
-            (DeploymentState::Queued, "queued"),
-            (DeploymentState::Compiling, "compiling"),
-            (DeploymentState::Deploying, "deploying"),
-            (DeploymentState::Validating, "validating"),
-        ],
-        now,
-        &stamp,
-        match state {
-            DeploymentState::Failed | DeploymentState::Timeout => {
-                Some((state, d.error.as_deref().unwrap_or("failed")))
-            }
-            _ => None,
-        },
-    );
-    let remaining = if state.is_terminal() {
-        0
-    } else {
-        (d.schedule.end() - now).max(0.0).ceil() as u64
-    };
-    DeploymentStatus {
-        deployment_id: d.id.clone(),
-        bot_id: d.bot.clone(),
-        version_id: d.version.clone(),
-        target_environment_id: d.env.clone(),
-        status: state,
-        created_at: app.stamp(d.created),
-        updated_at: app.stamp(
-            d.schedule
-                .phases
-                .iter()
-                .filter(|(_, t)| *t <= now)
-                .map(|(_, t)| *t)
-                .fold(d.created, f64::max),
-        ),
-        estimated_completion_seconds: remaining,
-        steps,
-        error_message: match state {
-            DeploymentState::Failed | DeploymentState::Timeout | DeploymentState::RolledBack => {
-                d.error.clone()
-            }
-            _ => None,
-        },
-        drain: d
-            .drain
-            .as_deref()
-            .and_then(|id| crate::sim::routes::drain_view(app, w, id, now)),
-    }
 }
 
 /// The schedule of a new deployment (or a stalled one that ends in `timeout`).
@@ -541,7 +487,7 @@ pub fn routing_view(app: &Shared, w: &World, bots: &[String], now: f64) -> Value
                     .iter()
                     .rev()
                     .find(|d| d.bot == *id && d.env == x.env && d.version.is_none())
-                    .and_then(|d| crate::sim::routes::drain_view(app, w, &d.id, now));
+                    .and_then(|d| crate::sim::views::drain_view(app, w, &d.id, now));
                 let mut v = json!({
                     "environmentId": x.env,
                     "trafficWeight": if total > 0.0 { (wgt / total * 1000.0).round() / 10.0 } else { 0.0 },
