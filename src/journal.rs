@@ -131,6 +131,17 @@ pub struct JournalSink {
     pub api_url: String,
 }
 
+impl JournalSink {
+    /// The journal of a profile: `<state dir>/journal` (none without a state dir).
+    pub fn for_profile(profile: &str, api_url: &str) -> Option<JournalSink> {
+        Some(JournalSink {
+            journal: Journal::new(Journal::default_dir()?),
+            profile: profile.to_string(),
+            api_url: api_url.to_string(),
+        })
+    }
+}
+
 /// Where journals live.
 #[derive(Debug, Clone)]
 pub struct Journal {

@@ -3,6 +3,17 @@
 //! The crate is one engine with four faces (TUI, demo, simulator, headless CLI); see
 //! `docs/architecture.md` for how the modules fit together.
 
+/// Print a line on stdout; if the reader has gone (`relcon status | head`), stop quietly
+/// instead of panicking on the broken pipe. For the headless commands' results.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 pub mod audit;
 pub mod backend;
 pub mod bench;
@@ -11,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod domain;
+pub mod drive;
 pub mod engine;
 pub mod exit;
 pub mod headless;

@@ -16,10 +16,10 @@ use crate::domain::{
     CommandState, ControlCommand, OperationCommand, OperationDetail, OperationEvent,
     OperationEventKind, OperationKind,
 };
+use crate::drive::{CliError, exit_code};
 use crate::engine::control::{Driver, Orphan, outcome_of_event};
 use crate::engine::events::Outcome;
 use crate::exit;
-use crate::headless::{CliError, exit_code};
 use crate::runtime::Runtime;
 use crate::sanitize::clean;
 

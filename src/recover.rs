@@ -18,28 +18,9 @@ use crate::domain::{OperationDetail, OperationKind};
 use crate::engine::control::{Driver, DriverSettings, Orphan, Swept, age_text, sweep_orphans};
 use crate::engine::events::WorkflowKind;
 use crate::engine::{Ctx, Report, canary, deploy, rollback};
-use crate::journal::{Journal, JournalSink, OpState, Record, hostname, process_alive};
+use crate::journal::{OpState, Record, hostname, process_alive};
 use crate::runtime::Runtime;
 use crate::sanitize::clean;
-
-/// A line on stdout; a reader that has gone (`| head`) ends the process quietly.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
-            std::process::exit(0);
-        }
-    }};
-}
-
-/// The journal of a profile: `<state dir>/journal` (none without a state dir).
-pub fn sink_for(profile: &str, api_url: &str) -> Option<JournalSink> {
-    Some(JournalSink {
-        journal: Journal::new(Journal::default_dir()?),
-        profile: profile.to_string(),
-        api_url: api_url.to_string(),
-    })
-}
 
 /// Nobody drives it: its driver was a process of this machine that is gone.
 fn abandoned_here(s: &OpState) -> bool {
@@ -265,7 +246,7 @@ pub async fn run(rt: &Runtime, out: Output, op: Option<String>) -> Result<u8, (u
     release_dead_leases(rt.backend.as_ref(), &bot, &s).await;
     let settings = DriverSettings::for_engine(&rt.engine);
     let report = drive_resumed(rt, out, s, settings, None).await?;
-    Ok(crate::headless::print_report(out, &report))
+    Ok(crate::drive::print_report(out, &report))
 }
 
 /// Drive `s` to its end under `settings`: re-attached from the journal, or (with `adopted`,
@@ -296,21 +277,21 @@ async fn drive_resumed(
     let report = match workflow {
         WorkflowKind::Deploy => {
             let p: deploy::DeployPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
                 deploy::run(reattach(ctx, s), p)
             })
             .await
         }
         WorkflowKind::Canary => {
             let p: canary::CanaryPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
                 canary::run(reattach(ctx, s), p)
             })
             .await
         }
         WorkflowKind::Rollback => {
             let p: rollback::RollbackPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
                 rollback::run(reattach(ctx, s), p)
             })
             .await
@@ -318,14 +299,14 @@ async fn drive_resumed(
         WorkflowKind::Environment => {
             let p: crate::engine::environment::EnvPlan =
                 serde_json::from_value(plan).map_err(bad)?;
-            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
                 crate::engine::environment::run(reattach(ctx, s), p)
             })
             .await
         }
         WorkflowKind::Flows => {
             let p: crate::engine::flows::FlowsPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::headless::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
                 crate::engine::flows::run(reattach(ctx, s), p)
             })
             .await
@@ -567,8 +548,7 @@ async fn from_server(
                 wait_drain: None,
                 fallback: None,
             };
-            let plan =
-                crate::headless::rollback_plan(rt, &args).map_err(|e| (e.code, e.message))?;
+            let plan = crate::drive::rollback_plan(rt, &args).map_err(|e| (e.code, e.message))?;
             let live = rollback::live_version(&summary, plan.environment);
             (
                 WorkflowKind::Rollback,
@@ -667,7 +647,7 @@ pub async fn adopt(rt: &Runtime, out: Output, target: &str) -> Result<u8, (u8, S
         clean(&settings.host)
     );
     let report = drive_resumed(rt, out, state, settings, Some(note)).await?;
-    Ok(crate::headless::print_report(out, &report))
+    Ok(crate::drive::print_report(out, &report))
 }
 
 /// `relcon end BOT|OP`: end an orphan safely — a canary rolled back to its baseline, a

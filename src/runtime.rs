@@ -91,7 +91,7 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
         profile.clock(),
         profile.operator.clone(),
     );
-    let engine = match crate::recover::sink_for(&profile.name, &profile.api_url) {
+    let engine = match crate::journal::JournalSink::for_profile(&profile.name, &profile.api_url) {
         Some(sink) => engine.with_journal(sink),
         None => engine,
     };
