@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use super::schema::BlueGreen;
-
 /// Checks an http(s) URL and returns it without a trailing slash. Credentials embedded in the
 /// URL are refused (they belong in environment variables).
 pub(crate) fn http_url(text: &str) -> Result<String, String> {
@@ -38,7 +36,7 @@ pub(crate) fn http_url(text: &str) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-fn custom<E: serde::de::Error>(message: impl std::fmt::Display) -> E {
+pub(crate) fn custom<E: serde::de::Error>(message: impl std::fmt::Display) -> E {
     E::custom(message)
 }
 
@@ -134,24 +132,6 @@ pub(crate) fn opt_clock_speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<
         )));
     }
     Ok(Some(speed))
-}
-
-pub(crate) fn opt_blue_green<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<BlueGreen>, D::Error> {
-    let pair = Vec::<String>::deserialize(d)?;
-    match pair.as_slice() {
-        [blue, green] if !blue.trim().is_empty() && !green.trim().is_empty() && blue != green => {
-            Ok(Some(BlueGreen {
-                blue: blue.clone(),
-                green: green.clone(),
-            }))
-        }
-        _ => Err(custom(
-            "blue_green must name two different environments, e.g. [\"env-prod-blue\", \
-             \"env-prod-green\"]",
-        )),
-    }
 }
 
 pub(crate) fn opt_positive_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {

@@ -95,7 +95,7 @@ pub struct RawProfile {
     pub operator: Option<String>,
     #[serde(default, deserialize_with = "check::opt_path")]
     pub audit_log: Option<PathBuf>,
-    #[serde(default, deserialize_with = "check::opt_blue_green")]
+    #[serde(default, deserialize_with = "opt_blue_green")]
     pub blue_green: Option<BlueGreen>,
     #[serde(default, deserialize_with = "check::opt_names")]
     pub region_sync: Option<Vec<String>>,
@@ -264,4 +264,21 @@ pub struct RawUi {
     #[serde(default, deserialize_with = "check::opt_frame_rate")]
     pub frame_rate: Option<u16>,
     pub mouse: Option<bool>,
+}
+
+/// `blue_green = ["env-a", "env-b"]`: two different, non-empty environment names.
+fn opt_blue_green<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<BlueGreen>, D::Error> {
+    let pair = <Vec<String> as serde::Deserialize>::deserialize(d)?;
+    match pair.as_slice() {
+        [blue, green] if !blue.trim().is_empty() && !green.trim().is_empty() && blue != green => {
+            Ok(Some(BlueGreen {
+                blue: blue.clone(),
+                green: green.clone(),
+            }))
+        }
+        _ => Err(check::custom(
+            "blue_green must name two different environments, e.g. [\"env-prod-blue\", \
+             \"env-prod-green\"]",
+        )),
+    }
 }
