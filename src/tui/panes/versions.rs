@@ -125,7 +125,7 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
         )
         .priority(3),
         Column::exact(HEADERS[6], live.iter().map(|l| l.chars().count())),
-        Column::text(HEADERS[7], 8, verdicts.iter().map(|l| l.chars().count())).priority(2),
+        Column::exact(HEADERS[7], verdicts.iter().map(|l| l.chars().count())).priority(2),
     ];
     let widths = columns::fit(&cols, inner_w, SPACING, app.wide());
     let height = area.height.saturating_sub(3) as usize;
