@@ -15,7 +15,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::error::BackendError;
-use super::http::{ApiRequest, HttpClient, percent_encode};
+use super::http::{
+    ApiRequest, Credentials, CredentialsFuture, HttpClient, Presented, percent_encode,
+};
 use crate::sanitize::clean;
 
 /// A token is refreshed once less than this much of its life remains.
@@ -73,6 +75,37 @@ pub(crate) struct TokenCache {
 /// `execute -> bearer -> execute`.
 type TokenFuture<'a> =
     Pin<Box<dyn Future<Output = Result<(SecretString, Duration), BackendError>> + Send + 'a>>;
+
+/// Release API credentials go as a bearer token: the API key itself, or a client-credentials
+/// token fetched, renewed and, after a 401, fetched afresh.
+impl Credentials for TokenCache {
+    fn present<'a>(&'a self, http: &'a HttpClient) -> CredentialsFuture<'a, Presented> {
+        Box::pin(async move {
+            let (secret, generation) = self.bearer(http).await?;
+            Ok(Presented {
+                header: AUTHORIZATION,
+                scheme: "Bearer ",
+                secret,
+                generation,
+            })
+        })
+    }
+
+    fn refreshable(&self) -> bool {
+        TokenCache::refreshable(self)
+    }
+
+    fn invalidate<'a>(&'a self, generation: u64) -> CredentialsFuture<'a, ()> {
+        Box::pin(async move {
+            TokenCache::invalidate(self, generation).await;
+            Ok(())
+        })
+    }
+
+    fn static_secrets(&self) -> Vec<&SecretString> {
+        TokenCache::static_secrets(self).collect()
+    }
+}
 
 impl TokenCache {
     pub fn new(auth: Auth) -> TokenCache {

@@ -1,6 +1,7 @@
 //! The one shared HTTP client: timeouts, retries with `Retry-After` and full jitter, the
-//! bearer token (refreshed once on a 401), idempotency keys on every write, and the mapping
-//! of failed responses to [`BackendError`]s a person can act on.
+//! request's [`Credentials`] (a bearer token refreshed once on a 401, or a fixed key header),
+//! idempotency keys on every write, and the mapping of failed responses to
+//! [`BackendError`]s a person can act on.
 //!
 //! Every wait goes through [`Clock::sleep`], so against `relcon sim --speed X` a
 //! `Retry-After: 6` lasts six simulator seconds.
@@ -12,11 +13,39 @@ use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::auth::TokenCache;
 use super::error::BackendError;
 use crate::clock::Clock;
 use crate::domain::FieldError;
 use crate::sanitize::clean;
+
+/// What a request carries to say who sends it, for one attempt.
+#[derive(Clone)]
+pub struct Presented {
+    /// The header it goes in (`authorization`, `x-api-key`).
+    pub header: HeaderName,
+    /// Before the secret in that header: `Bearer ` for a token, nothing for a key.
+    pub scheme: &'static str,
+    pub secret: SecretString,
+    /// Which token it is, for [`Credentials::invalidate`] after a 401.
+    pub generation: u64,
+}
+
+pub type CredentialsFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, BackendError>> + Send + 'a>>;
+
+/// How requests prove who sends them: a bearer token fetched and renewed, or a fixed key.
+/// The client asks before every attempt and, after a 401, lets refreshable credentials
+/// drop the refused token and asks once more.
+pub trait Credentials: Send + Sync {
+    /// What to send now; fetching a token may itself go through `http`.
+    fn present<'a>(&'a self, http: &'a HttpClient) -> CredentialsFuture<'a, Presented>;
+    /// Whether a 401 can be cured by fetching a new token.
+    fn refreshable(&self) -> bool;
+    /// Forget the token of `generation` (the server refused it).
+    fn invalidate<'a>(&'a self, generation: u64) -> CredentialsFuture<'a, ()>;
+    /// The long-lived secrets (kept out of every error message).
+    fn static_secrets(&self) -> Vec<&SecretString>;
+}
 
 /// The header every write carries so a retried request is not applied twice.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -243,7 +272,7 @@ impl HttpClient {
     pub async fn execute(
         &self,
         req: &ApiRequest,
-        auth: Option<&TokenCache>,
+        auth: Option<&dyn Credentials>,
     ) -> Result<Reply, BackendError> {
         let url = self.url(&req.path)?;
         let what = req.what();
@@ -266,15 +295,15 @@ impl HttpClient {
         loop {
             attempt += 1;
             let bearer = match auth {
-                Some(cache) => Some(cache.bearer(self).await?),
+                Some(creds) => Some(creds.present(self).await?),
                 None => None,
             };
             let mut secrets: Vec<&SecretString> = req.secrets.iter().collect();
-            if let Some(cache) = auth {
-                secrets.extend(cache.static_secrets());
+            if let Some(creds) = auth {
+                secrets.extend(creds.static_secrets());
             }
-            if let Some((token, _)) = &bearer {
-                secrets.push(token);
+            if let Some(p) = &bearer {
+                secrets.push(&p.secret);
             }
 
             let mut rb = self
@@ -290,8 +319,14 @@ impl HttpClient {
             if let Some(key) = &key {
                 rb = rb.header(IDEMPOTENCY_KEY, key.as_str());
             }
-            if let Some((token, _)) = &bearer {
-                rb = rb.bearer_auth(token.expose_secret());
+            if let Some(p) = &bearer {
+                let mut value =
+                    HeaderValue::from_str(&format!("{}{}", p.scheme, p.secret.expose_secret()))
+                        .map_err(|_| BackendError::Config {
+                            detail: "the credentials hold a character a header cannot carry; check the API key or token".into(),
+                        })?;
+                value.set_sensitive(true);
+                rb = rb.header(p.header.clone(), value);
             }
             rb = match &req.body {
                 Body::None => rb,
@@ -381,8 +416,8 @@ impl HttpClient {
                 Outcome::Response(status, headers, bytes) => {
                     if status == StatusCode::UNAUTHORIZED
                         && !refreshed
-                        && let (Some(cache), Some((_, generation))) = (auth, &bearer)
-                        && cache.refreshable()
+                        && let (Some(creds), Some(p)) = (auth, &bearer)
+                        && creds.refreshable()
                     {
                         refreshed = true;
                         tracing::info!(
@@ -391,7 +426,7 @@ impl HttpClient {
                             attempt,
                             "token refused; fetching a new one and retrying once"
                         );
-                        cache.invalidate(*generation).await;
+                        creds.invalidate(p.generation).await?;
                         continue;
                     }
                     let transient = matches!(status.as_u16(), 429 | 502 | 503 | 504)
