@@ -19,6 +19,7 @@ pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod clock;
+pub mod cognigy;
 pub mod config;
 pub mod console;
 pub mod domain;
