@@ -100,6 +100,8 @@ pub struct VersionRec {
     pub missing_dependencies: Vec<String>,
     pub confidence_penalty: f64,
     pub verdict: Option<String>,
+    /// What its author said about it (a Cognigy snapshot's `description`).
+    pub description: String,
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +240,8 @@ pub enum DrainCause {
     Deployment(String),
     /// A routing switch, with the deployment it went with (when the client said so).
     Routing(Option<String>),
+    /// An endpoint re-pointed at another snapshot (the Cognigy dialect), by endpoint id.
+    Endpoint(String),
 }
 
 /// A conversation-aware cut-over: new conversations left (`env`, `version`) at `started`;
@@ -485,6 +489,36 @@ pub struct AuditRec {
     pub body: Value,
 }
 
+/// How long a snapshot task waits in the queue, then runs, in simulator seconds.
+pub const SNAPSHOT_TASK_QUEUED: f64 = 2.0;
+pub const SNAPSHOT_TASK_ACTIVE: f64 = 10.0;
+
+/// What a snapshot task does when it ends (the Cognigy dialect's `createSnapshot` and
+/// `deleteSnapshot` tasks).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotWork {
+    /// A new version of the bot, a copy of its newest, named `name`.
+    Create { name: String, description: String },
+    /// The version leaves the bot's snapshots (it is archived).
+    Delete { version: String },
+}
+
+/// A scheduled snapshot task: queued from `created`, running from `started`, over at `ends`.
+#[derive(Debug, Clone)]
+pub struct SnapshotTask {
+    pub id: String,
+    pub bot: String,
+    pub work: SnapshotWork,
+    pub created: f64,
+    pub started: f64,
+    pub ends: f64,
+    pub applied: bool,
+    /// Why it failed (set when it ended without doing its work).
+    pub error: Option<String>,
+    /// The version it created.
+    pub version: Option<String>,
+}
+
 /// An HTTP delivery the world wants made (webhook events, job callbacks).
 #[derive(Debug, Clone)]
 pub struct Outbound {
@@ -517,6 +551,8 @@ pub struct World {
     pub cutoffs: Vec<Cutoff>,
     /// Operation control: leases, commands and events per operation id.
     pub controls: BTreeMap<String, crate::sim::control::Control>,
+    /// Snapshot tasks (the Cognigy dialect), by task id.
+    pub snapshot_tasks: BTreeMap<String, SnapshotTask>,
     counter: u64,
 }
 
@@ -617,6 +653,7 @@ impl World {
                         missing_dependencies: Vec::new(),
                         confidence_penalty: 0.0,
                         verdict: (status == VersionStatus::Published).then(|| "promoted".into()),
+                        description: String::new(),
                     });
                 }
             }
@@ -639,6 +676,7 @@ impl World {
                     missing_dependencies: v.missing_dependencies.clone(),
                     confidence_penalty: v.confidence_penalty,
                     verdict: v.verdict.clone(),
+                    description: String::new(),
                 });
             }
             versions.sort_by(|a, b| a.created.total_cmp(&b.created));
@@ -801,6 +839,7 @@ impl World {
             drains: Vec::new(),
             cutoffs: Vec::new(),
             controls: BTreeMap::new(),
+            snapshot_tasks: BTreeMap::new(),
             counter: 0,
         }
     }
@@ -878,6 +917,95 @@ impl World {
         self.advance_deployments(now);
         self.advance_rollback_jobs(now);
         self.advance_env_jobs(now);
+        self.advance_snapshot_tasks(now);
+    }
+
+    /// From `now` on, new conversations of `bot` in `env` go to `version`; the sessions on the
+    /// version it replaces finish there (a drain, as a rollback job's switch does). Returns the
+    /// drain, if there was anything to drain.
+    pub fn switch_live(
+        &mut self,
+        bot: &str,
+        env: &str,
+        version: &str,
+        now: f64,
+        cause: DrainCause,
+    ) -> Option<String> {
+        let previous = self.live_at(bot, env, now);
+        let b = self.bots.get_mut(bot)?;
+        b.binding_mut(env)?.live.set(now, Some(version.to_string()));
+        b.mark_traffic(version, now);
+        let prev = previous.filter(|p| p != version)?;
+        self.start_drain(bot, env, Some(&prev), cause, now, None)
+    }
+
+    fn advance_snapshot_tasks(&mut self, now: f64) {
+        let ids: Vec<String> = self
+            .snapshot_tasks
+            .values()
+            .filter(|t| !t.applied && t.ends <= now)
+            .map(|t| t.id.clone())
+            .collect();
+        for id in ids {
+            let Some(t) = self.snapshot_tasks.get(&id).cloned() else {
+                continue;
+            };
+            let mut error = None;
+            let mut created = None;
+            match &t.work {
+                SnapshotWork::Create { name, description } => {
+                    let version_id = self.next_id("snap");
+                    match self.bots.get_mut(&t.bot) {
+                        Some(b) => match b.versions.last().cloned() {
+                            Some(newest) => {
+                                b.versions.push(VersionRec {
+                                    id: version_id.clone(),
+                                    label: name.clone(),
+                                    status: VersionStatus::Published,
+                                    environment: Stage::Production,
+                                    created: t.ends,
+                                    verdict: None,
+                                    description: description.clone(),
+                                    ..newest
+                                });
+                                created = Some(version_id);
+                            }
+                            None => error = Some("the project has nothing to snapshot".into()),
+                        },
+                        None => error = Some("the project no longer exists".into()),
+                    }
+                }
+                SnapshotWork::Delete { version } => {
+                    let in_use = self.bots.get(&t.bot).and_then(|b| {
+                        b.bindings
+                            .iter()
+                            .find(|x| x.live.at(t.ends).as_deref() == Some(version.as_str()))
+                            .map(|x| x.env.clone())
+                    });
+                    match in_use {
+                        Some(env) => {
+                            error = Some(format!(
+                                "the snapshot is in use by the endpoint of environment '{env}'"
+                            ))
+                        }
+                        None => {
+                            if let Some(v) = self
+                                .bots
+                                .get_mut(&t.bot)
+                                .and_then(|b| b.version_mut(version))
+                            {
+                                v.status = VersionStatus::Archived;
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(t) = self.snapshot_tasks.get_mut(&id) {
+                t.applied = true;
+                t.error = error;
+                t.version = created;
+            }
+        }
     }
 
     fn advance_deployments(&mut self, now: f64) {
