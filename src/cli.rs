@@ -60,6 +60,16 @@ pub enum Shell {
     Powershell,
 }
 
+/// The API `relcon sim` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SimDialect {
+    /// The Release API (docs/api.md).
+    #[default]
+    Release,
+    /// NICE Cognigy.AI REST API v2.0 shapes under /new/v2.0 (docs/cognigy-api.md).
+    Cognigy,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Output {
     #[default]
@@ -186,6 +196,10 @@ pub struct SimArgs {
     /// Fault switch name=value, repeatable (e.g. --fault errorRate=0.2 --fault stallJobs=true).
     #[arg(long = "fault", value_name = "NAME=VALUE")]
     pub faults: Vec<String>,
+    /// The API to serve over the world: the Release API, or Cognigy.AI's REST API v2.0
+    /// (X-API-Key: demo-key).
+    #[arg(long, value_enum, default_value_t = SimDialect::Release)]
+    pub dialect: SimDialect,
 }
 
 #[derive(Debug, Args, Clone)]

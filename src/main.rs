@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use relcon::cli::{BenchCommand, Command, DemoArgs, SimArgs};
+use relcon::cli::{BenchCommand, Command, DemoArgs, SimArgs, SimDialect};
 use relcon::exit;
 use relcon::headless;
 use relcon::sim::{self, SimConfig, faults::Faults};
@@ -91,6 +91,10 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         token_ttl: Duration::from_secs(args.token_ttl.max(1)),
         client_budget: args.client_budget,
         faults,
+        dialect: match args.dialect {
+            SimDialect::Release => sim::Dialect::Release,
+            SimDialect::Cognigy => sim::Dialect::Cognigy,
+        },
     })
 }
 
@@ -104,6 +108,26 @@ macro_rules! say {
 
 fn banner(handle: &sim::SimHandle, speed: f64) {
     let url = handle.url();
+    if handle.app.config.dialect == sim::Dialect::Cognigy {
+        say!("relcon sim: Cognigy.AI REST API v2.0 simulator on {url}");
+        say!(
+            "  seed {}  speed {speed}x  scenario {}",
+            handle.app.seed,
+            handle.app.scenario.name
+        );
+        say!(
+            "  API key {}  (X-API-Key header or ?api_key=)",
+            sim::auth::DEMO_API_KEY
+        );
+        say!(
+            "  try: curl -H 'X-API-Key: {}' {url}/new/v2.0/projects",
+            sim::auth::DEMO_API_KEY
+        );
+        say!(
+            "  control: {url}/_sim/clock  /_sim/faults  /_sim/stats  /_sim/reset   (Ctrl-C stops)"
+        );
+        return;
+    }
     say!("relcon sim: Release API simulator on {url}");
     say!(
         "  seed {}  speed {speed}x  scenario {}",
@@ -143,6 +167,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         token_ttl: 3600,
         client_budget: 100_000,
         faults: Vec::new(),
+        dialect: SimDialect::Release,
     })?;
     let handle = sim::start(config).await?;
     if args.headless {

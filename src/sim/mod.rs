@@ -34,6 +34,17 @@ use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::scenario::Scenario;
 use crate::sim::world::{Outbound, World};
 
+/// Which API the simulator speaks over its one world.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// The Release API (docs/api.md): every route family of the seeds.
+    #[default]
+    Release,
+    /// NICE Cognigy.AI's REST API v2.0 shapes (docs/cognigy-api.md): projects, snapshots,
+    /// tasks and endpoints under `/new/v2.0`.
+    Cognigy,
+}
+
 /// How to start a simulator.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -44,6 +55,7 @@ pub struct SimConfig {
     pub token_ttl: Duration,
     pub client_budget: u32,
     pub faults: Faults,
+    pub dialect: Dialect,
 }
 
 impl Default for SimConfig {
@@ -56,6 +68,7 @@ impl Default for SimConfig {
             token_ttl: Duration::from_secs(3600),
             client_budget: 1200,
             faults: Faults::default(),
+            dialect: Dialect::default(),
         }
     }
 }
@@ -262,7 +275,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<SimHandle> {
         ticker.abort();
         sender.abort();
     });
-    tracing::info!(%addr, seed, speed = config.speed, "simulator listening");
+    tracing::info!(%addr, seed, speed = config.speed, dialect = ?config.dialect, "simulator listening");
     Ok(SimHandle {
         addr,
         app,

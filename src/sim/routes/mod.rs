@@ -2,6 +2,7 @@
 
 mod api_v1;
 mod api_v2;
+mod cognigy;
 mod common;
 mod console;
 mod control;
@@ -18,9 +19,12 @@ use axum::{Router, middleware};
 use serde::de::DeserializeOwned;
 
 use crate::sim::problem::ApiError;
-use crate::sim::{App, pipeline};
+use crate::sim::{App, Dialect, pipeline};
 
 pub fn router(app: App) -> Router {
+    if app.config.dialect == Dialect::Cognigy {
+        return cognigy_router(app);
+    }
     let api = Router::new()
         .merge(token::routes())
         .merge(v1::routes())
@@ -35,6 +39,28 @@ pub fn router(app: App) -> Router {
         .merge(hooks::routes())
         .fallback(not_found)
         .with_state(app)
+}
+
+/// The Cognigy dialect: its API through the same pipeline (stats, faults), the same `/_sim`
+/// control over the world, and 404s as the platform's problem documents.
+fn cognigy_router(app: App) -> Router {
+    let api =
+        cognigy::routes().route_layer(middleware::from_fn_with_state(app.clone(), pipeline::api));
+    Router::new()
+        .merge(api)
+        .merge(control::routes())
+        .merge(hooks::routes())
+        .fallback(cognigy_not_found)
+        .with_state(app)
+}
+
+async fn cognigy_not_found(
+    axum::extract::State(app): axum::extract::State<App>,
+    method: Method,
+    uri: axum::http::Uri,
+) -> Response {
+    pipeline::count_unmatched(&app, &method, StatusCode::NOT_FOUND);
+    cognigy::no_route(&method, uri.path())
 }
 
 async fn not_found(
