@@ -12,7 +12,7 @@
 //! Every derived id is the first 12 bytes of SHA-256 over `kind:key` in hex (a 24-hex
 //! ObjectId), so ids are stable across restarts and seeds: `key` is the bot id (project,
 //! locale), `bot/version` (snapshot) or `bot/environment` (endpoint). Flow and locale
-//! `referenceId`s are UUIDs from the same hash.
+//! `referenceId`s are v4-shaped UUIDs from the same kind of hash.
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -42,7 +42,11 @@ pub fn object_id(kind: &str, key: &str) -> String {
 fn reference_id(kind: &str, key: &str) -> String {
     let mut b = [0u8; 16];
     b.copy_from_slice(&digest(kind, key)[..16]);
-    uuid::Uuid::from_bytes(b).hyphenated().to_string()
+    // Version and variant bits set, as a random (v4) UUID has them.
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 pub fn project_id(bot: &str) -> String {
@@ -69,12 +73,12 @@ pub fn user_id() -> String {
 
 /// The `referenceId` of a bot's one locale.
 pub fn locale_reference(bot: &str) -> String {
-    reference_id("locale", bot)
+    reference_id("locale-reference", bot)
 }
 
 /// The `referenceId` of a world flow.
 pub fn flow_reference(flow: &str) -> String {
-    reference_id("flow", flow)
+    reference_id("flow-reference", flow)
 }
 
 fn url_token(bot: &str, env: &str) -> String {
@@ -195,7 +199,7 @@ fn endpoint_name(w: &World, bot: &Bot, binding: &Binding) -> String {
         .envs
         .get(&binding.env)
         .map_or(binding.env.as_str(), |e| e.name.as_str());
-    format!("{} REST ({env})", bot.name)
+    format!("{} REST – {env}", bot.name)
 }
 
 fn endpoint_times(app: &Shared, bot: &Bot, binding: &Binding) -> (i64, i64) {
