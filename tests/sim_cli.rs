@@ -105,3 +105,71 @@ async fn relcon_sim_answers_within_a_second_and_prints_the_demo_credentials() {
         "{banner}"
     );
 }
+
+#[tokio::test]
+async fn relcon_sim_dialect_cognigy_serves_the_platform_api_and_says_so() {
+    let port = free_port();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_relcon"))
+            .args(["sim", "--dialect", "cognigy", "--port", &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("relcon sim starts"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!("relcon sim exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "relcon sim did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("http://127.0.0.1:{port}/new/v2.0/projects"))
+        .header("X-API-Key", "demo-key")
+        .send()
+        .await
+        .expect("GET /new/v2.0/projects");
+    assert_eq!(r.status().as_u16(), 200);
+    let projects: relcon::cognigy::List<relcon::cognigy::Project> = r.json().await.unwrap();
+    assert!(projects.items.iter().any(|p| p.name == "Customer Service"));
+    let release = http
+        .get(format!("http://127.0.0.1:{port}/api/v1/bots"))
+        .bearer_auth("demo-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(release.status().as_u16(), 404, "not the Release API");
+
+    let mut banner = String::new();
+    let wait_until = Instant::now() + Duration::from_secs(2);
+    while !banner.contains("X-API-Key: demo-key") {
+        let left = wait_until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                banner.push_str(&line);
+                banner.push('\n');
+            }
+            Err(_) => panic!("incomplete banner:\n{banner}"),
+        }
+    }
+    assert!(banner.contains("Cognigy.AI"), "{banner}");
+}
