@@ -596,3 +596,23 @@ async fn the_default_dialect_is_the_release_api() {
         .unwrap();
     assert_eq!(cognigy.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn injected_faults_answer_as_the_platforms_problems() {
+    let mut faults = relcon::sim::faults::Faults::default();
+    faults.set("errorRate=1").unwrap();
+    let sim = sim::start(SimConfig {
+        port: 0,
+        speed: FAST,
+        dialect: Dialect::Cognigy,
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = call(&sim, Method::GET, "/new/v2.0/projects", None)
+        .await
+        .problem(StatusCode::SERVICE_UNAVAILABLE, 503);
+    assert_eq!(p.instance.as_deref(), Some("/new/v2.0/projects"));
+    assert!(p.detail.contains("injected fault"), "{}", p.detail);
+}

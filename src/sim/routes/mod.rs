@@ -44,8 +44,9 @@ pub fn router(app: App) -> Router {
 /// The Cognigy dialect: its API through the same pipeline (stats, faults), the same `/_sim`
 /// control over the world, and 404s as the platform's problem documents.
 fn cognigy_router(app: App) -> Router {
-    let api =
-        cognigy::routes().route_layer(middleware::from_fn_with_state(app.clone(), pipeline::api));
+    let api = cognigy::routes()
+        .route_layer(middleware::from_fn_with_state(app.clone(), pipeline::api))
+        .route_layer(middleware::from_fn(cognigy::translate_problems));
     Router::new()
         .merge(api)
         .merge(control::routes())

@@ -118,6 +118,7 @@ pub async fn fill_instance(req: Request, next: Next) -> Response {
             p.instance = Some(path);
             let status = resp.status();
             let mut out = problem_response(status, &p);
+            out.extensions_mut().insert(CarriedProblem(p));
             for (k, v) in resp.headers() {
                 if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
                     out.headers_mut().insert(k.clone(), v.clone());
@@ -127,6 +128,35 @@ pub async fn fill_instance(req: Request, next: Next) -> Response {
         }
         _ => resp,
     }
+}
+
+/// Middleware, outside the request pipeline: what the pipeline itself refuses (injected
+/// 503s, 502s and 429 storms) leaves as the platform's problem document too, its Cognigy
+/// `code` the HTTP status (as the platform's 429/502/503 codes are), `Retry-After` kept.
+pub async fn translate_problems(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !is_problem || resp.extensions().get::<CarriedProblem>().is_some() {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = to_bytes(body, 1024 * 1024).await.unwrap_or_default();
+    let detail = serde_json::from_slice::<crate::domain::Problem>(&bytes)
+        .map(|p| p.detail)
+        .unwrap_or_default();
+    let mut p = CgError::new(parts.status, i64::from(parts.status.as_u16()), detail).problem();
+    p.instance = Some(path);
+    let mut out = problem_response(parts.status, &p);
+    for (k, v) in &parts.headers {
+        if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// A 404 for a path the dialect does not serve.

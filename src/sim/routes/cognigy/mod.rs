@@ -15,7 +15,7 @@ use axum::middleware;
 
 use crate::sim::App;
 
-pub use common::no_route;
+pub use common::{no_route, translate_problems};
 
 pub fn routes() -> Router<App> {
     Router::new()
