@@ -19,7 +19,7 @@ use statrs::function::erf::{erf, erf_inv};
 
 use crate::domain::{Session, Stage};
 use crate::sim::traffic::{BASE_STEP, session_arrivals};
-use crate::sim::world::{Bot, Cutoff, World};
+use crate::sim::world::{Bot, Cutoff, DrainCause, DrainRec, World};
 
 /// The session lifetimes of one bot.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -333,6 +333,58 @@ pub fn busiest_env<'a>(world: &World, bot: &'a Bot, t: f64) -> Option<&'a str> {
             wa.total_cmp(&wb).then(std::cmp::Ordering::Greater)
         })
         .map(|b| b.env.as_str())
+}
+
+/// Drains are the world's, but how many sessions a drain holds and when the last ends is
+/// this module's model.
+impl World {
+    /// Start draining (`env`, `version`, or every version) of `bot` at `switch`: the
+    /// sessions there finish until the last ends on its own or `deadline` cuts off the rest.
+    /// `None` when there is nothing to drain.
+    pub fn start_drain(
+        &mut self,
+        bot: &str,
+        env: &str,
+        version: Option<&str>,
+        cause: DrainCause,
+        switch: f64,
+        deadline: Option<f64>,
+    ) -> Option<String> {
+        let b = self.bots.get(bot)?;
+        let (at_start, natural) = drain_outlook(self, b, env, version, switch);
+        if at_start == 0 {
+            return None;
+        }
+        let (ends, cut_off) = match deadline {
+            Some(d) if d < natural => (d, alive_before(self, b, env, version, switch, d)),
+            _ => (natural, 0),
+        };
+        let id = self.next_id("drain");
+        if cut_off > 0 {
+            self.cutoffs.push(Cutoff {
+                bot: bot.to_string(),
+                env: env.to_string(),
+                version: version.map(str::to_string),
+                before: switch,
+                at: ends,
+                drain: id.clone(),
+            });
+        }
+        self.drains.push(DrainRec {
+            id: id.clone(),
+            bot: bot.to_string(),
+            env: env.to_string(),
+            version: version.map(str::to_string),
+            cause,
+            started: switch,
+            deadline,
+            at_start,
+            ends,
+            cut_off,
+            superseded: None,
+        });
+        Some(id)
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ use crate::domain::{
     Thresholds, VersionStatus,
 };
 use crate::sim::scenario::{Profile, Regression, Scenario, Timing};
-use crate::sim::sessions;
 
 /// A value that changes over time.
 #[derive(Debug, Clone)]
@@ -1130,54 +1129,6 @@ impl World {
         }
     }
 
-    /// Start draining (`env`, `version`, or every version) of `bot` at `switch`: the
-    /// sessions there finish until the last ends on its own or `deadline` cuts off the rest.
-    /// `None` when there is nothing to drain.
-    pub fn start_drain(
-        &mut self,
-        bot: &str,
-        env: &str,
-        version: Option<&str>,
-        cause: DrainCause,
-        switch: f64,
-        deadline: Option<f64>,
-    ) -> Option<String> {
-        let b = self.bots.get(bot)?;
-        let (at_start, natural) = sessions::drain_outlook(self, b, env, version, switch);
-        if at_start == 0 {
-            return None;
-        }
-        let (ends, cut_off) = match deadline {
-            Some(d) if d < natural => (d, sessions::alive_before(self, b, env, version, switch, d)),
-            _ => (natural, 0),
-        };
-        let id = self.next_id("drain");
-        if cut_off > 0 {
-            self.cutoffs.push(Cutoff {
-                bot: bot.to_string(),
-                env: env.to_string(),
-                version: version.map(str::to_string),
-                before: switch,
-                at: ends,
-                drain: id.clone(),
-            });
-        }
-        self.drains.push(DrainRec {
-            id: id.clone(),
-            bot: bot.to_string(),
-            env: env.to_string(),
-            version: version.map(str::to_string),
-            cause,
-            started: switch,
-            deadline,
-            at_start,
-            ends,
-            cut_off,
-            superseded: None,
-        });
-        Some(id)
-    }
-
     /// Set `bot`'s routing weights at `now`. A production environment whose share falls to
     /// 0 starts draining its sessions (until `drain_seconds` when given); one that gets
     /// traffic again ends its drain early (nothing cut off). Returns the new drains.
@@ -1388,7 +1339,7 @@ mod tests {
             VersionStatus::Published
         );
         assert!(b.version("v_stable_fallback").is_some());
-        assert_eq!(sessions::total(&w, b, 0.0), 0);
+        assert_eq!(crate::sim::sessions::total(&w, b, 0.0), 0);
         assert_eq!(w.nlu["nlu-intent-classifier-v4.1"].status, "published");
         assert!(w.flows["flow-order-lookup"].has_version("v2.0.3"));
         assert!(
