@@ -133,3 +133,57 @@ pub trait Component {
         None
     }
 }
+
+/// What makes one list pane different from another: its id, how many rows it shows, its
+/// own keys and how it draws. Everything else a list pane does is [`ListPane`]'s.
+pub trait ListKind: Sized {
+    const ID: PaneId;
+    fn len(scene: &dyn Scene) -> usize;
+    fn help(keys: &Keymap) -> Vec<(String, String)>;
+    fn draw(pane: &ListPane<Self>, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool);
+}
+
+/// A list pane: its selection, scroll, sort and filter, and the kind that draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPane<K> {
+    pub list: ListState,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<K> Default for ListPane<K> {
+    fn default() -> Self {
+        ListPane {
+            list: ListState::default(),
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<K: ListKind> Component for ListPane<K> {
+    fn id(&self) -> PaneId {
+        K::ID
+    }
+
+    fn rows(&self, scene: &dyn Scene) -> Rows {
+        Rows {
+            len: K::len(scene),
+            run: None,
+        }
+    }
+
+    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+        K::help(keys)
+    }
+
+    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        K::draw(self, frame, area, scene, focused)
+    }
+
+    fn list(&self) -> Option<&ListState> {
+        Some(&self.list)
+    }
+
+    fn list_mut(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
+}

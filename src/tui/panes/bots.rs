@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Row, Table, Wrap};
 
 use crate::domain::{BotSummary, Health};
-use crate::tui::component::{Component, ListState, Rows, Scene};
+use crate::tui::component::{ListKind, ListPane, Scene};
 use crate::tui::format;
 use crate::tui::keymap::Keymap;
 use crate::tui::layout::PaneId;
@@ -344,40 +344,28 @@ fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused
     super::scrollbar(frame, area, theme, 1, (bots.len(), pos.offset, height));
 }
 
-/// The Bots pane: its selection, scroll, sort and filter.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct BotsPane {
-    pub list: ListState,
-}
+/// The Bots pane.
+pub type BotsPane = ListPane<Bots>;
 
-impl Component for BotsPane {
-    fn id(&self) -> PaneId {
-        PaneId::Bots
+/// What the Bots pane lists and how it draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bots;
+
+impl ListKind for Bots {
+    const ID: PaneId = PaneId::Bots;
+
+    fn len(scene: &dyn Scene) -> usize {
+        scene.visible_bots().len()
     }
 
-    fn rows(&self, scene: &dyn Scene) -> Rows {
-        Rows {
-            len: scene.visible_bots().len(),
-            run: None,
-        }
-    }
-
-    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+    fn help(keys: &Keymap) -> Vec<(String, String)> {
         vec![(
             keys.keys_for(crate::tui::keymap::Command::Select),
             "show the bot's versions".into(),
         )]
     }
 
-    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
-        draw(self, frame, area, scene, focused)
-    }
-
-    fn list(&self) -> Option<&ListState> {
-        Some(&self.list)
-    }
-
-    fn list_mut(&mut self) -> Option<&mut ListState> {
-        Some(&mut self.list)
+    fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        draw(pane, frame, area, scene, focused)
     }
 }

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::domain::Operation;
 use crate::engine::events::Outcome;
-use crate::tui::component::{Component, ListState, Rows, Scene};
+use crate::tui::component::{ListKind, ListPane, Scene};
 use crate::tui::format;
 use crate::tui::keymap::Keymap;
 use crate::tui::layout::PaneId;
@@ -319,40 +319,34 @@ fn draw(pane: &DeploymentsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, 
     super::scrollbar(frame, area, theme, 0, (items.len(), start, drawn.max(1)));
 }
 
-/// The Deployments pane: its selection, scroll, sort and filter.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeploymentsPane {
-    pub list: ListState,
-}
+/// The Deployments pane.
+pub type DeploymentsPane = ListPane<Deployments>;
 
-impl Component for DeploymentsPane {
-    fn id(&self) -> PaneId {
-        PaneId::Deployments
+/// What the Deployments pane lists and how it draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployments;
+
+impl ListKind for Deployments {
+    const ID: PaneId = PaneId::Deployments;
+
+    fn len(scene: &dyn Scene) -> usize {
+        scene.deploy_items().len()
     }
 
-    fn rows(&self, scene: &dyn Scene) -> Rows {
-        Rows {
-            len: scene.deploy_items().len(),
-            run: None,
-        }
-    }
-
-    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+    fn help(keys: &Keymap) -> Vec<(String, String)> {
         vec![(
             keys.keys_for(crate::tui::keymap::Command::Select),
             "open a canary in the Canary pane".into(),
         )]
     }
 
-    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
-        draw(self, frame, area, scene, focused)
-    }
-
-    fn list(&self) -> Option<&ListState> {
-        Some(&self.list)
-    }
-
-    fn list_mut(&mut self) -> Option<&mut ListState> {
-        Some(&mut self.list)
+    fn draw(
+        pane: &DeploymentsPane,
+        frame: &mut Frame,
+        area: Rect,
+        scene: &dyn Scene,
+        focused: bool,
+    ) {
+        draw(pane, frame, area, scene, focused)
     }
 }

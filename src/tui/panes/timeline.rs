@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::component::{Component, ListState, Rows, Scene};
+use crate::tui::component::{ListKind, ListPane, Scene};
 use crate::tui::format;
 use crate::tui::keymap::Keymap;
 use crate::tui::layout::PaneId;
@@ -117,25 +117,21 @@ fn draw(pane: &TimelinePane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
     super::scrollbar(frame, area, theme, 0, (total, pos.offset, height));
 }
 
-/// The Timeline pane: its selection, scroll, sort and filter.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TimelinePane {
-    pub list: ListState,
-}
+/// The Timeline pane.
+pub type TimelinePane = ListPane<Timeline>;
 
-impl Component for TimelinePane {
-    fn id(&self) -> PaneId {
-        PaneId::Timeline
+/// What the Timeline pane lists and how it draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline;
+
+impl ListKind for Timeline {
+    const ID: PaneId = PaneId::Timeline;
+
+    fn len(scene: &dyn Scene) -> usize {
+        scene.visible_timeline().len()
     }
 
-    fn rows(&self, scene: &dyn Scene) -> Rows {
-        Rows {
-            len: scene.visible_timeline().len(),
-            run: None,
-        }
-    }
-
-    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+    fn help(keys: &Keymap) -> Vec<(String, String)> {
         use crate::tui::keymap::Command;
         vec![(
             format!(
@@ -147,15 +143,7 @@ impl Component for TimelinePane {
         )]
     }
 
-    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
-        draw(self, frame, area, scene, focused)
-    }
-
-    fn list(&self) -> Option<&ListState> {
-        Some(&self.list)
-    }
-
-    fn list_mut(&mut self) -> Option<&mut ListState> {
-        Some(&mut self.list)
+    fn draw(pane: &TimelinePane, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        draw(pane, frame, area, scene, focused)
     }
 }

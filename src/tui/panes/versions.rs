@@ -7,7 +7,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Row, Table};
 
 use crate::domain::{Stage, Version, VersionStatus};
-use crate::tui::component::{Component, ListState, Rows, Scene};
+use crate::tui::component::{ListKind, ListPane, Scene};
 use crate::tui::facts::{last_known_good, verdict_is_bad, verdict_is_good};
 use crate::tui::format;
 use crate::tui::keymap::Keymap;
@@ -201,40 +201,28 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
     super::scrollbar(frame, area, theme, 1, (versions.len(), pos.offset, height));
 }
 
-/// The Versions pane: its selection, scroll, sort and filter.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VersionsPane {
-    pub list: ListState,
-}
+/// The Versions pane.
+pub type VersionsPane = ListPane<Versions>;
 
-impl Component for VersionsPane {
-    fn id(&self) -> PaneId {
-        PaneId::Versions
+/// What the Versions pane lists and how it draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versions;
+
+impl ListKind for Versions {
+    const ID: PaneId = PaneId::Versions;
+
+    fn len(scene: &dyn Scene) -> usize {
+        scene.visible_versions().len()
     }
 
-    fn rows(&self, scene: &dyn Scene) -> Rows {
-        Rows {
-            len: scene.visible_versions().len(),
-            run: None,
-        }
-    }
-
-    fn help(&self, keys: &Keymap) -> Vec<(String, String)> {
+    fn help(keys: &Keymap) -> Vec<(String, String)> {
         vec![(
             keys.keys_for(crate::tui::keymap::Command::Select),
             "describe the version: every field and id (★ marks the last known good)".into(),
         )]
     }
 
-    fn render(&self, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
-        draw(self, frame, area, scene, focused)
-    }
-
-    fn list(&self) -> Option<&ListState> {
-        Some(&self.list)
-    }
-
-    fn list_mut(&mut self) -> Option<&mut ListState> {
-        Some(&mut self.list)
+    fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, scene: &dyn Scene, focused: bool) {
+        draw(pane, frame, area, scene, focused)
     }
 }
