@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::common::{CgError, CgJson, CgResult, ListQuery, PREFIX, authorize, page, query};
 use super::views::{
-    endpoint_id, endpoint_item, endpoint_view, find_endpoint, find_project, find_snapshot, flow_of,
-    locale_reference, project_id,
+    endpoint_id, endpoint_item, endpoint_view, find_endpoint, find_snapshot, flow_of,
+    locale_reference, project_id, projects_in,
 };
 use crate::cognigy::EndpointPatch;
 use crate::sim::App;
@@ -36,10 +36,7 @@ async fn list(
     let q: ListQuery = query(raw.as_deref())?;
     let (g, _) = app.world();
     let (app, w) = (&*app, &g.world);
-    let bots: Vec<_> = match &q.project_id {
-        Some(p) => vec![find_project(w, p).ok_or_else(|| CgError::not_found("Project", p))?],
-        None => w.bots.values().collect(),
-    };
+    let bots = projects_in(w, q.project_id.as_deref())?;
     let items = bots
         .into_iter()
         .flat_map(|b| {

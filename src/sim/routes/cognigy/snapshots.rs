@@ -10,7 +10,7 @@ use axum::routing::get;
 use super::common::{CgError, CgJson, CgResult, ListQuery, PREFIX, authorize, page, query};
 use super::views::{
     MAX_SNAPSHOTS, created_task_view, endpoint_id, find_project, find_snapshot, pending_creates,
-    snapshot_view, snapshots_of, task_id,
+    projects_in, snapshot_view, snapshots_of, task_id,
 };
 use crate::cognigy::CreateSnapshot;
 use crate::sim::App;
@@ -34,10 +34,7 @@ async fn list(
     let q: ListQuery = query(raw.as_deref())?;
     let (g, _) = app.world();
     let (app, w) = (&*app, &g.world);
-    let bots: Vec<_> = match &q.project_id {
-        Some(p) => vec![find_project(w, p).ok_or_else(|| CgError::not_found("Project", p))?],
-        None => w.bots.values().collect(),
-    };
+    let bots = projects_in(w, q.project_id.as_deref())?;
     let mut items: Vec<(f64, String, String, _)> = bots
         .into_iter()
         .flat_map(|b| {
@@ -95,24 +92,11 @@ async fn create(
             "The maximum amount of Snapshots ({MAX_SNAPSHOTS}) for this Project has been reached. Please delete a Snapshot before creating a new one."
         )));
     }
-    let world_id = w.next_id("task");
-    let task = SnapshotTask {
-        id: task_id(&world_id),
-        bot: bot_id,
-        work: SnapshotWork::Create {
-            name: body.name.clone(),
-            description: body.description.clone(),
-        },
-        created: now,
-        started: now + SNAPSHOT_TASK_QUEUED,
-        ends: now + SNAPSHOT_TASK_QUEUED + SNAPSHOT_TASK_ACTIVE,
-        applied: false,
-        error: None,
-        version: None,
+    let work = SnapshotWork::Create {
+        name: body.name.clone(),
+        description: body.description.clone(),
     };
-    let view = created_task_view(&app, &task, format!("api--{}", uuid::Uuid::new_v4()));
-    w.snapshot_tasks.insert(task.id.clone(), task);
-    Ok((TASK_CREATED, axum::Json(view)).into_response())
+    Ok(start_task(&app, w, bot_id, work, now))
 }
 
 async fn delete(
@@ -159,11 +143,29 @@ async fn delete(
             "The Snapshot '{id}' is already being deleted."
         )));
     }
+    Ok(start_task(
+        &app,
+        w,
+        bot_id,
+        SnapshotWork::Delete { version },
+        now,
+    ))
+}
+
+/// Queue `work` on `bot`'s snapshots as a task (queued, then active, then done on the
+/// world's clock) and answer with the created-task object.
+fn start_task(
+    app: &crate::sim::Shared,
+    w: &mut crate::sim::world::World,
+    bot: String,
+    work: SnapshotWork,
+    now: f64,
+) -> Response {
     let world_id = w.next_id("task");
     let task = SnapshotTask {
         id: task_id(&world_id),
-        bot: bot_id,
-        work: SnapshotWork::Delete { version },
+        bot,
+        work,
         created: now,
         started: now + SNAPSHOT_TASK_QUEUED,
         ends: now + SNAPSHOT_TASK_QUEUED + SNAPSHOT_TASK_ACTIVE,
@@ -171,7 +173,7 @@ async fn delete(
         error: None,
         version: None,
     };
-    let view = created_task_view(&app, &task, format!("api--{}", uuid::Uuid::new_v4()));
+    let view = created_task_view(app, &task, format!("api--{}", uuid::Uuid::new_v4()));
     w.snapshot_tasks.insert(task.id.clone(), task);
-    Ok((TASK_CREATED, axum::Json(view)).into_response())
+    (TASK_CREATED, axum::Json(view)).into_response()
 }

@@ -110,6 +110,21 @@ pub fn find_project<'w>(w: &'w World, id: &str) -> Option<&'w Bot> {
     w.bots.values().find(|b| project_id(&b.id) == id)
 }
 
+/// The bots a list is scoped to: the one `projectId` names, or every one.
+pub fn projects_in<'w>(
+    w: &'w World,
+    project: Option<&str>,
+) -> Result<Vec<&'w Bot>, super::common::CgError> {
+    match project {
+        Some(p) => {
+            Ok(vec![find_project(w, p).ok_or_else(|| {
+                super::common::CgError::not_found("Project", p)
+            })?])
+        }
+        None => Ok(w.bots.values().collect()),
+    }
+}
+
 /// The snapshot with wire id `id`: its bot and version.
 pub fn find_snapshot<'w>(w: &'w World, id: &str) -> Option<(&'w Bot, &'w VersionRec)> {
     w.bots.values().find_map(|b| {
