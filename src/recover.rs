@@ -258,7 +258,6 @@ async fn drive_resumed(
     settings: DriverSettings,
     adopted: Option<String>,
 ) -> Result<crate::engine::Report, (u8, String)> {
-    let plan = s.plan.get("plan").cloned().unwrap_or_default();
     let bad = |e: serde_json::Error| {
         (
             crate::exit::FAILED,
@@ -274,44 +273,11 @@ async fn drive_resumed(
         }
         ctx
     };
-    let report = match workflow {
-        WorkflowKind::Deploy => {
-            let p: deploy::DeployPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
-                deploy::run(reattach(ctx, s), p)
-            })
-            .await
-        }
-        WorkflowKind::Canary => {
-            let p: canary::CanaryPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
-                canary::run(reattach(ctx, s), p)
-            })
-            .await
-        }
-        WorkflowKind::Rollback => {
-            let p: rollback::RollbackPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
-                rollback::run(reattach(ctx, s), p)
-            })
-            .await
-        }
-        WorkflowKind::Environment => {
-            let p: crate::engine::environment::EnvPlan =
-                serde_json::from_value(plan).map_err(bad)?;
-            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
-                crate::engine::environment::run(reattach(ctx, s), p)
-            })
-            .await
-        }
-        WorkflowKind::Flows => {
-            let p: crate::engine::flows::FlowsPlan = serde_json::from_value(plan).map_err(bad)?;
-            crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
-                crate::engine::flows::run(reattach(ctx, s), p)
-            })
-            .await
-        }
-    };
+    let run = journaled_run(&s, false).map_err(bad)?;
+    let report = crate::drive::drive_with(rt, out, workflow, botref, settings, move |ctx| {
+        run(reattach(ctx, s))
+    })
+    .await;
     Ok(report)
 }
 
@@ -352,7 +318,6 @@ fn spawn_resumed(
     s: OpState,
     events: tokio::sync::mpsc::UnboundedSender<crate::engine::events::ProgressEvent>,
 ) -> Result<crate::engine::OpHandle, String> {
-    let plan = s.plan.get("plan").cloned().unwrap_or_default();
     let bad = |e: serde_json::Error| format!("its journaled plan cannot be read: {e}");
     let workflow = s.workflow;
     let bot = s.bot.clone();
@@ -360,42 +325,37 @@ fn spawn_resumed(
     let spawn = |run| {
         crate::engine::control::spawn_driven(&rt.engine, settings, workflow, bot, events, run)
     };
-    Ok(match workflow {
+    let run = journaled_run(&s, true).map_err(bad)?;
+    Ok(spawn(
+        Box::new(move |ctx| Box::pin(attach(ctx, Some(s), run)) as ReportFuture) as Runner,
+    ))
+}
+
+/// The workflow of `s`, to run with the plan it journaled. In the console (`console`), a
+/// canary whose evidence does not settle waits for a person, as the console's own do.
+fn journaled_run(s: &OpState, console: bool) -> Result<Runner, serde_json::Error> {
+    let plan = s.plan.get("plan").cloned().unwrap_or_default();
+    Ok(match s.workflow {
         WorkflowKind::Deploy => {
-            let p: deploy::DeployPlan = serde_json::from_value(plan).map_err(bad)?;
-            spawn(Box::new(move |ctx| {
-                Box::pin(attach(ctx, Some(s), move |c| deploy::run(c, p))) as ReportFuture
-            }) as Runner)
+            let p: deploy::DeployPlan = serde_json::from_value(plan)?;
+            Box::new(move |c| Box::pin(deploy::run(c, p)) as ReportFuture)
         }
         WorkflowKind::Canary => {
-            let mut p: canary::CanaryPlan = serde_json::from_value(plan).map_err(bad)?;
-            p.interactive = true;
-            spawn(Box::new(move |ctx| {
-                Box::pin(attach(ctx, Some(s), move |c| canary::run(c, p))) as ReportFuture
-            }) as Runner)
+            let mut p: canary::CanaryPlan = serde_json::from_value(plan)?;
+            p.interactive |= console;
+            Box::new(move |c| Box::pin(canary::run(c, p)) as ReportFuture)
         }
         WorkflowKind::Rollback => {
-            let p: rollback::RollbackPlan = serde_json::from_value(plan).map_err(bad)?;
-            spawn(Box::new(move |ctx| {
-                Box::pin(attach(ctx, Some(s), move |c| rollback::run(c, p))) as ReportFuture
-            }) as Runner)
+            let p: rollback::RollbackPlan = serde_json::from_value(plan)?;
+            Box::new(move |c| Box::pin(rollback::run(c, p)) as ReportFuture)
         }
         WorkflowKind::Environment => {
-            let p: crate::engine::environment::EnvPlan =
-                serde_json::from_value(plan).map_err(bad)?;
-            spawn(Box::new(move |ctx| {
-                Box::pin(attach(ctx, Some(s), move |c| {
-                    crate::engine::environment::run(c, p)
-                })) as ReportFuture
-            }) as Runner)
+            let p: crate::engine::environment::EnvPlan = serde_json::from_value(plan)?;
+            Box::new(move |c| Box::pin(crate::engine::environment::run(c, p)) as ReportFuture)
         }
         WorkflowKind::Flows => {
-            let p: crate::engine::flows::FlowsPlan = serde_json::from_value(plan).map_err(bad)?;
-            spawn(Box::new(move |ctx| {
-                Box::pin(attach(ctx, Some(s), move |c| {
-                    crate::engine::flows::run(c, p)
-                })) as ReportFuture
-            }) as Runner)
+            let p: crate::engine::flows::FlowsPlan = serde_json::from_value(plan)?;
+            Box::new(move |c| Box::pin(crate::engine::flows::run(c, p)) as ReportFuture)
         }
     })
 }
