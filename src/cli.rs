@@ -216,6 +216,10 @@ pub struct DemoArgs {
     /// Start the simulator and print how to reach it instead of opening the console.
     #[arg(long)]
     pub headless: bool,
+    /// The backend the console drives: the Release API, or Cognigy.AI (the simulator then
+    /// speaks the Cognigy dialect).
+    #[arg(long, value_enum, default_value_t = SimDialect::Release)]
+    pub backend: SimDialect,
 }
 
 #[derive(Debug, Args, Clone)]

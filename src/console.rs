@@ -31,8 +31,9 @@ pub async fn run_profile(global: &Global) -> anyhow::Result<()> {
 }
 
 /// Open the console on an in-process simulator at `url`, running at `speed`.
-pub async fn run_demo(url: &str, speed: f64) -> anyhow::Result<()> {
+pub async fn run_demo(url: &str, speed: f64, backend: config::Backend) -> anyhow::Result<()> {
     let mut profile = config::Profile::demo(url, speed);
+    profile.backend = backend;
     // Each demo starts a fresh world; its audit trail starts fresh too, so the timeline
     // shows only what happened to this world.
     let name = format!("demo-{}.jsonl", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));

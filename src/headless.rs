@@ -351,6 +351,7 @@ fn backend_error(e: crate::backend::BackendError) -> CliError {
         | crate::backend::BackendError::Config { .. } => exit::CONFIG,
         crate::backend::BackendError::Timeout { .. } => exit::TIMED_OUT,
         crate::backend::BackendError::NotFound { .. } => exit::NOT_FOUND,
+        crate::backend::BackendError::Unsupported { .. } => exit::REFUSED,
         _ => exit::FAILED,
     };
     CliError {

@@ -167,20 +167,32 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         token_ttl: 3600,
         client_budget: 100_000,
         faults: Vec::new(),
-        dialect: SimDialect::Release,
+        dialect: args.backend,
     })?;
     let handle = sim::start(config).await?;
     if args.headless {
         banner(&handle, args.speed);
-        say!(
-            "  point relcon at it: COGNIGY_API_URL={} COGNIGY_API_KEY=demo-key relcon status",
-            handle.url()
-        );
+        match args.backend {
+            SimDialect::Release => say!(
+                "  point relcon at it: COGNIGY_API_URL={} COGNIGY_API_KEY=demo-key relcon status",
+                handle.url()
+            ),
+            SimDialect::Cognigy => say!(
+                "  point relcon at it: a profile with backend = \"cognigy\", api_url = \"{}\" and CAI_APIKEY=demo-key",
+                handle.url()
+            ),
+        }
         tokio::signal::ctrl_c().await?;
         handle.stop().await;
         return Ok(());
     }
-    let result = relcon::console::run_demo(&handle.url(), args.speed).await;
+    let backend = match args.backend {
+        SimDialect::Release => relcon::config::Backend::ReleaseApi,
+        SimDialect::Cognigy => relcon::config::Backend::Cognigy(
+            relcon::config::CognigyTarget::derived(&handle.url(), None),
+        ),
+    };
+    let result = relcon::console::run_demo(&handle.url(), args.speed, backend).await;
     handle.stop().await;
     result
 }

@@ -8,8 +8,11 @@ use anyhow::Context;
 use secrecy::SecretString;
 
 use crate::audit::AuditLog;
-use crate::backend::{Auth, HttpSettings, ReleaseApi, ReleaseBackend, RetryPolicy, TokenStyle};
-use crate::config::{Credentials, ResolvedProfile, TokenStyle as ConfigTokenStyle};
+use crate::backend::{
+    Auth, CognigyApi, CognigyHosts, HttpSettings, ReleaseApi, ReleaseBackend, RetryPolicy,
+    TokenStyle,
+};
+use crate::config::{Backend, Credentials, ResolvedProfile, TokenStyle as ConfigTokenStyle};
 use crate::engine::Engine;
 use crate::webhook::{DeliveryPolicy, WebhookSender, WebhookTarget};
 
@@ -56,9 +59,33 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
         clock: profile.clock(),
         ..HttpSettings::new(profile.api_url.clone())
     };
-    let api = ReleaseApi::new(settings, auth_of(&profile.credentials))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let client = api.http_client().clone();
+    let (backend, client): (Arc<dyn ReleaseBackend>, reqwest::Client) = match &profile.backend {
+        Backend::ReleaseApi => {
+            let api = ReleaseApi::new(settings, auth_of(&profile.credentials))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let client = api.http_client().clone();
+            (Arc::new(api), client)
+        }
+        Backend::Cognigy(target) => {
+            let Credentials::ApiKey(key) = &profile.credentials else {
+                anyhow::bail!(
+                    "profile {}: backend = \"cognigy\" authenticates with an API key; export CAI_APIKEY",
+                    profile.name
+                );
+            };
+            let hosts = CognigyHosts {
+                api_url: profile.api_url.clone(),
+                odata_url: target.odata_url.clone(),
+                endpoint_url: target.endpoint_url.clone(),
+                project: target.project.clone(),
+                test_message: profile.rollback.test_message.clone(),
+            };
+            let api = CognigyApi::new(settings, hosts, key.clone())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let client = api.http_client().clone();
+            (Arc::new(api), client)
+        }
+    };
     let audit = AuditLog::open(&profile.audit_log).with_context(|| {
         format!(
             "cannot open the audit log {} (set audit_log in the profile)",
@@ -83,7 +110,6 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
             DeliveryPolicy::default(),
         )) as Arc<dyn crate::engine::notify::Notifier>
     });
-    let backend: Arc<dyn ReleaseBackend> = Arc::new(api);
     let engine = Engine::new(
         backend.clone(),
         audit,

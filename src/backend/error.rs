@@ -90,6 +90,15 @@ pub enum BackendError {
     #[error("the server sent a malformed JSON body for {what}: {detail}")]
     Decode { what: String, detail: String },
 
+    /// Something the backend's platform has no way to do (the Release API's operation
+    /// control on Cognigy.AI, say): nothing was sent.
+    #[error("{what} is not available on {platform}: {detail}")]
+    Unsupported {
+        what: String,
+        platform: &'static str,
+        detail: String,
+    },
+
     /// Local configuration that cannot work (bad URL, bad header value, token endpoint
     /// refusing the grant or scope).
     #[error("configuration problem: {detail}")]

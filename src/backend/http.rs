@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::BackendError;
@@ -608,6 +609,27 @@ pub(crate) fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Sanitise every string (and key) of a JSON value.
+pub(crate) fn clean_value(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(clean(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(clean_value).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (clean(&k), clean_value(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, BackendError> {
+    serde_json::from_value(clean_value(v)).map_err(|e| BackendError::Decode {
+        what: what.to_string(),
+        detail: clean(&e.to_string()),
+    })
 }
 
 /// Remove every secret from `s` (after sanitising it).

@@ -3,6 +3,7 @@
 //! [`BackendError`]; HTTP stays in this module.
 
 mod auth;
+mod cognigy_api;
 mod error;
 mod http;
 mod release_api;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use auth::{Auth, REFRESH_MARGIN, TokenStyle};
+pub use cognigy_api::{CognigyApi, CognigyHosts, SHARE_WINDOW, stage_of};
 pub use error::BackendError;
 pub use http::{HttpSettings, IDEMPOTENCY_KEY, RetryPolicy};
 pub use release_api::ReleaseApi;

@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 
 use super::auth::{Auth, TokenCache};
 use super::error::BackendError;
-use super::http::{ApiRequest, HttpClient, HttpSettings, Reply, percent_encode};
+use super::http::{
+    ApiRequest, HttpClient, HttpSettings, Reply, clean_value, decode, percent_encode,
+};
 use super::{
     BoxFut, CanaryRequest, DeploymentAccepted, DeploymentRequest, EnvValidation, FlowImport,
     FlowStatus, LeaseRequest, MetricsQuery, NamedRef, NluModel, Polled, ReleaseBackend,
@@ -117,27 +119,6 @@ impl ReleaseApi {
 /// Percent-encode one path segment.
 fn seg(s: &str) -> String {
     percent_encode(s)
-}
-
-/// Sanitise every string (and key) of a JSON value.
-pub(crate) fn clean_value(v: Value) -> Value {
-    match v {
-        Value::String(s) => Value::String(clean(&s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(clean_value).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (clean(&k), clean_value(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-fn decode<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, BackendError> {
-    serde_json::from_value(clean_value(v)).map_err(|e| BackendError::Decode {
-        what: what.to_string(),
-        detail: clean(&e.to_string()),
-    })
 }
 
 /// `body[key]` as an array (or the body itself when it is one).

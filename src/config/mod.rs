@@ -31,13 +31,13 @@ pub use keymap::{
     merged_keymap, normalize_key,
 };
 pub use profile::{
-    CanarySettings, Credentials, DEFAULT_SCOPES, DEMO_API_KEY, ENV_API_KEY, ENV_API_URL,
-    ENV_CLIENT_ID, ENV_CLIENT_SECRET, Profile, ResolvedProfile, RetryPolicy, RollbackSettings,
-    Timeouts, TokenStyle, Webhook, WebhookConfig, default_audit_log,
+    Backend, CanarySettings, CognigyTarget, Credentials, DEFAULT_SCOPES, DEMO_API_KEY, ENV_API_KEY,
+    ENV_API_URL, ENV_CAI_APIKEY, ENV_CLIENT_ID, ENV_CLIENT_SECRET, Profile, ResolvedProfile,
+    RetryPolicy, RollbackSettings, Timeouts, TokenStyle, Webhook, WebhookConfig, default_audit_log,
 };
 pub use schema::{
-    AuthKind, BlueGreen, ConfigFile, RawCanary, RawProfile, RawRetry, RawRollback, RawTimeouts,
-    RawUi, RawWebhook, Theme,
+    AuthKind, BackendKind, BlueGreen, ConfigFile, RawCanary, RawProfile, RawRetry, RawRollback,
+    RawTimeouts, RawUi, RawWebhook, Theme,
 };
 
 /// Names a config file to use instead of the default path.

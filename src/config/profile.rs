@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use super::check;
 use super::error::ConfigError;
-use super::schema::{AuthKind, BlueGreen, RawProfile, RawWebhook};
+use super::schema::{AuthKind, BackendKind, BlueGreen, RawProfile, RawWebhook};
 use crate::clock::Clock;
 use crate::domain::Thresholds;
 use crate::engine::judge::Metric;
@@ -23,6 +23,48 @@ pub const ENV_API_KEY: &str = "COGNIGY_API_KEY";
 pub const ENV_CLIENT_ID: &str = "COGNIGY_CLIENT_ID";
 /// The OAuth2 client secret for the client-credentials styles.
 pub const ENV_CLIENT_SECRET: &str = "COGNIGY_CLIENT_SECRET";
+
+/// The Cognigy.AI API key, as the official Cognigy CLI names it (read before
+/// `COGNIGY_API_KEY` for `backend = "cognigy"`).
+pub const ENV_CAI_APIKEY: &str = "CAI_APIKEY";
+
+/// Which API a resolved profile drives, with what that API needs besides `api_url`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Backend {
+    #[default]
+    ReleaseApi,
+    Cognigy(CognigyTarget),
+}
+
+/// Where a Cognigy.AI installation answers, and which project a profile works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CognigyTarget {
+    /// The OData host (`/v2.4/<Collection>` is under it), no trailing slash.
+    pub odata_url: String,
+    /// The endpoint host (`/<URLToken>` is under it), no trailing slash.
+    pub endpoint_url: String,
+    /// One project (id or name); every project the key can see when `None`.
+    pub project: Option<String>,
+}
+
+impl CognigyTarget {
+    /// The hosts of an installation whose REST API is at `api_url`: `api-X` becomes
+    /// `odata-X` and `endpoint-X` (the platform's naming, e.g. `api-trial.cognigy.ai`);
+    /// any other host (the simulator) serves all three itself.
+    pub fn derived(api_url: &str, project: Option<String>) -> CognigyTarget {
+        let swap = |to: &str| match api_url.split_once("://") {
+            Some((scheme, rest)) if rest.starts_with("api-") => {
+                format!("{scheme}://{to}-{}", &rest[4..])
+            }
+            _ => api_url.to_owned(),
+        };
+        CognigyTarget {
+            odata_url: swap("odata"),
+            endpoint_url: swap("endpoint"),
+            project,
+        }
+    }
+}
 
 /// The API key of the in-process simulator `relcon demo` starts.
 pub const DEMO_API_KEY: &str = "demo-key";
@@ -260,6 +302,10 @@ pub struct Profile {
     pub name: String,
     /// The config file the profile comes from.
     pub source: PathBuf,
+    pub backend: BackendKind,
+    pub odata_url: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub project: Option<String>,
     /// `None` when the file sets none (then `COGNIGY_API_URL` must).
     pub api_url: Option<String>,
     pub auth: AuthKind,
@@ -290,6 +336,8 @@ pub struct ResolvedProfile {
     pub source: Option<PathBuf>,
     /// Base URL, no trailing slash (`COGNIGY_API_URL` applied).
     pub api_url: String,
+    /// The API behind `api_url`.
+    pub backend: Backend,
     pub credentials: Credentials,
     /// Red status bar, typed confirmations.
     pub production: bool,
@@ -367,6 +415,10 @@ impl Profile {
         Ok(Profile {
             name: name.to_owned(),
             source: source.to_path_buf(),
+            backend: raw.backend.unwrap_or_default(),
+            odata_url: raw.odata_url.clone(),
+            endpoint_url: raw.endpoint_url.clone(),
+            project: raw.project.clone(),
             api_url: raw.api_url.clone(),
             auth: raw.auth.unwrap_or_default(),
             token_url: raw.token_url.clone(),
@@ -463,6 +515,34 @@ impl Profile {
             })?,
         };
         let credentials = match self.auth {
+            AuthKind::ApiKey if self.backend == BackendKind::Cognigy => {
+                let key = get(ENV_CAI_APIKEY)
+                    .or_else(|| get(ENV_API_KEY))
+                    .ok_or_else(|| {
+                        missing(
+                            ENV_CAI_APIKEY,
+                            format!(
+                                "the Cognigy.AI API key, backend = \"cognigy\" (or export \
+                             {ENV_API_KEY}); create one under My Profile > API Keys"
+                            ),
+                        )
+                    })?;
+                Credentials::ApiKey(SecretString::from(key))
+            }
+            _ if self.backend == BackendKind::Cognigy => {
+                return Err(ConfigError::Invalid {
+                    path: self.source.clone(),
+                    line: None,
+                    column: None,
+                    key: Some(format!("profiles.{}.auth", self.name)),
+                    message: format!(
+                        "backend = \"cognigy\" authenticates with an API key (X-API-Key), \
+                         not {}; remove auth from [profiles.{}] and export {ENV_CAI_APIKEY}",
+                        self.auth.as_str(),
+                        self.name
+                    ),
+                });
+            }
             AuthKind::ApiKey => {
                 let key = get(ENV_API_KEY).ok_or_else(|| {
                     missing(ENV_API_KEY, "the API key, auth = \"api_key\"".to_owned())
@@ -528,9 +608,22 @@ impl Profile {
             .or_else(|| get("USER"))
             .or_else(|| get("USERNAME"))
             .unwrap_or_else(|| "unknown".to_owned());
+        let backend = match self.backend {
+            BackendKind::ReleaseApi => Backend::ReleaseApi,
+            BackendKind::Cognigy => {
+                let d = CognigyTarget::derived(&api_url, self.project.clone());
+                let trim = |u: &String| u.trim_end_matches('/').to_owned();
+                Backend::Cognigy(CognigyTarget {
+                    odata_url: self.odata_url.as_ref().map_or(d.odata_url, trim),
+                    endpoint_url: self.endpoint_url.as_ref().map_or(d.endpoint_url, trim),
+                    project: d.project,
+                })
+            }
+        };
         Ok(ResolvedProfile {
             name: self.name.clone(),
             source: Some(self.source.clone()),
+            backend,
             api_url,
             credentials,
             production: self.production,
@@ -561,6 +654,7 @@ impl Profile {
             name: "demo".to_owned(),
             source: None,
             api_url: api_url.trim_end_matches('/').to_owned(),
+            backend: Backend::ReleaseApi,
             credentials: Credentials::ApiKey(SecretString::from(DEMO_API_KEY)),
             production: false,
             read_only: false,

@@ -58,6 +58,27 @@ impl AuthKind {
     }
 }
 
+/// Which API a profile drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// The Release API of the seed documents (and `relcon sim`).
+    #[default]
+    ReleaseApi,
+    /// Cognigy.AI's REST API v2.0 and OData analytics (and `relcon sim --dialect cognigy`).
+    Cognigy,
+}
+
+impl BackendKind {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::ReleaseApi => "release_api",
+            BackendKind::Cognigy => "cognigy",
+        }
+    }
+}
+
 /// The blue/green environment pair `deploy` alternates between when `--to` is absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlueGreen {
@@ -80,8 +101,20 @@ impl BlueGreen {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProfile {
+    pub backend: Option<BackendKind>,
     #[serde(default, deserialize_with = "check::opt_url")]
     pub api_url: Option<String>,
+    /// Cognigy.AI's OData host (default: derived from `api_url`).
+    #[serde(default, deserialize_with = "check::opt_url")]
+    pub odata_url: Option<String>,
+    /// Cognigy.AI's endpoint host, where REST endpoints answer (default: derived from
+    /// `api_url`).
+    #[serde(default, deserialize_with = "check::opt_url")]
+    pub endpoint_url: Option<String>,
+    /// Cognigy.AI: the one project (id or name) the profile works on; every project when
+    /// absent.
+    #[serde(default, deserialize_with = "check::opt_text")]
+    pub project: Option<String>,
     pub auth: Option<AuthKind>,
     #[serde(default, deserialize_with = "check::opt_url")]
     pub token_url: Option<String>,

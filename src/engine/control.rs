@@ -694,6 +694,9 @@ impl Driving {
                     (req.ttl / 3).as_secs()
                 ));
             }
+            Err(e @ BackendError::Unsupported { .. }) => {
+                self.say(format!("no remote control for this run: {e}"))
+            }
             Err(e) => self.say(format!(
                 "cannot take the lease on {server_id}: {e}; other relcons cannot send it commands"
             )),

@@ -408,20 +408,39 @@ async fn run_inner(
         drain: None,
         deployment_id: Some(id.clone()),
     };
+    // Where the version took the traffic: the target colour, or (on a platform whose traffic
+    // follows channels, not weights) the endpoints that carry it and now serve the version.
+    let mut carried: Vec<(String, f64)> = vec![(preview.target.clone(), 100.0)];
     if ctx.passed("switch traffic") {
         ctx.emit(EventKind::StepFinished {
             step: "switch traffic".into(),
             detail: Some("switched before the interruption".into()),
         });
     } else {
-        ctx.step("switch traffic", async {
-            backend.set_routing(&routing).await?;
-            Ok((
-                (),
-                Some(format!("{} 100% · {} 0%", preview.target, preview.other)),
-            ))
-        })
-        .await?;
+        let after = ctx
+            .step("switch traffic", async {
+                let after = backend.set_routing(&routing).await?;
+                let c = carriers(&after, &plan.bot, &version.id);
+                let d = match c.as_slice() {
+                    [(env, w)] if *env == preview.target && *w >= 99.5 => {
+                        format!("{} 100% · {} 0%", preview.target, preview.other)
+                    }
+                    [] => format!("{} 100% · {} 0%", preview.target, preview.other),
+                    many => format!(
+                        "traffic stays on its channels; now serving {}: {}",
+                        version.id,
+                        many.iter()
+                            .map(|(e, w)| format!("{e} {w}%"))
+                            .collect::<Vec<_>>()
+                            .join(" · ")
+                    ),
+                };
+                Ok((c, Some(d)))
+            })
+            .await?;
+        if !after.is_empty() {
+            carried = after;
+        }
         ctx.journal_step("switch traffic")?;
     }
     let mut synced = Vec::new();
@@ -462,11 +481,17 @@ async fn run_inner(
         }),
     });
     let drain = watch_drain(ctx, plan, &preview.other, options.wait_drain).await?;
+    let share: f64 = carried.iter().map(|(_, w)| w).sum();
     let summary = format!(
-        "{} {} live in {} with 100% of traffic (was {} in {}){}",
+        "{} {} live in {} with {}% of traffic (was {} in {}){}",
         plan.bot,
         version.id,
-        preview.target,
+        carried
+            .iter()
+            .map(|(e, _)| e.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        (share * 10.0).round() / 10.0,
         preview.other_live.as_deref().unwrap_or("nothing"),
         preview.other,
         drain
@@ -494,6 +519,17 @@ async fn run_inner(
         json!({"bot": plan.bot, "version": version.id, "deploymentId": id, "environment": preview.target, "previousVersion": preview.other_live, "syncJobs": synced}),
     );
     Ok(ctx.finish(KIND, Outcome::Succeeded, summary, details))
+}
+
+/// The environments of `bot` that carry traffic and serve `version`, per a switch's answer.
+fn carriers(after: &[crate::domain::BotRouting], bot: &str, version: &str) -> Vec<(String, f64)> {
+    after
+        .iter()
+        .filter(|r| r.bot_id == bot || after.len() == 1)
+        .flat_map(|r| &r.environments)
+        .filter(|e| e.traffic_weight > 0.0 && e.live_version.as_deref() == Some(version))
+        .map(|e| (e.environment_id.clone(), e.traffic_weight))
+        .collect()
 }
 
 /// One line for the old colour's sessions.

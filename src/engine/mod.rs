@@ -114,9 +114,11 @@ impl Stop {
             Stop::TimedOut(_) => Outcome::TimedOut,
             Stop::Backend(BackendError::Timeout { .. }) => Outcome::TimedOut,
             // The server refused the request as it stood: nothing was changed.
-            Stop::Backend(BackendError::Conflict { .. } | BackendError::Invalid { .. }) => {
-                Outcome::Refused
-            }
+            Stop::Backend(
+                BackendError::Conflict { .. }
+                | BackendError::Invalid { .. }
+                | BackendError::Unsupported { .. },
+            ) => Outcome::Refused,
             _ => Outcome::Failed,
         }
     }

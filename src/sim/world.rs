@@ -137,6 +137,23 @@ pub struct Bot {
 }
 
 impl Bot {
+    /// The intent `live` recognises in `text`, with its confidence (the version's
+    /// `confidence_penalty` taken off); `fallback` at 0.31 when no keyword matches.
+    pub fn classify(&self, text: &str, live: Option<&str>) -> (String, f64) {
+        let penalty = live
+            .and_then(|v| self.version(v))
+            .map(|v| v.confidence_penalty)
+            .unwrap_or(0.0);
+        let text = text.to_lowercase();
+        let (name, confidence) = self
+            .intents
+            .iter()
+            .find(|(k, _, _)| text.contains(k.as_str()))
+            .map(|(_, i, c)| (i.clone(), (c - penalty).max(0.0)))
+            .unwrap_or_else(|| ("fallback".into(), 0.31));
+        (name, (confidence * 1000.0).round() / 1000.0)
+    }
+
     pub fn version(&self, id: &str) -> Option<&VersionRec> {
         self.versions
             .iter()

@@ -1002,22 +1002,11 @@ async fn test_message(
         .ok_or_else(|| ApiError::not_found("bot", &bot_id))?;
     let env = w.active_env(bot, Stage::Production, now);
     let live = env.as_deref().and_then(|e| w.live_at(&bot_id, e, now));
-    let penalty = live
-        .as_deref()
-        .and_then(|v| bot.version(v))
-        .map(|v| v.confidence_penalty)
-        .unwrap_or(0.0);
-    let text = body.message.to_lowercase();
-    let (name, confidence) = bot
-        .intents
-        .iter()
-        .find(|(k, _, _)| text.contains(k.as_str()))
-        .map(|(_, i, c)| (i.clone(), (c - penalty).max(0.0)))
-        .unwrap_or_else(|| ("fallback".into(), 0.31));
+    let (name, confidence) = bot.classify(&body.message, live.as_deref());
     Ok(reply(
         StatusCode::OK,
         json!({"success": true, "data": {
-            "intent": {"name": name, "confidence": (confidence * 1000.0).round() / 1000.0},
+            "intent": {"name": name, "confidence": confidence},
             "versionId": live,
             "environmentId": env,
             "entities": [],

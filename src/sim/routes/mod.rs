@@ -52,6 +52,10 @@ fn cognigy_router(app: App) -> Router {
         .merge(control::routes())
         .merge(hooks::routes())
         .fallback(cognigy_not_found)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            cognigy::server_date,
+        ))
         .with_state(app)
 }
 

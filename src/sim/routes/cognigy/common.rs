@@ -295,3 +295,23 @@ pub fn page<T>(items: Vec<(String, String, T)>, q: &ListQuery) -> CgResult<List<
         previous_cursor,
     })
 }
+
+/// Middleware: every answer's `Date` is the simulator's clock (an HTTP-date), so clients that
+/// reckon in server time (OData windows) follow the simulated world, not the wall.
+pub async fn server_date(
+    axum::extract::State(app): axum::extract::State<crate::sim::App>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    let now = app.clock.now();
+    let text = app
+        .clock
+        .date(now)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
+    resp
+}

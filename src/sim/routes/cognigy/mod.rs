@@ -4,7 +4,9 @@
 //! modules share. No resource module imports another.
 
 mod common;
+mod conversation;
 mod endpoints;
+mod odata;
 mod projects;
 mod snapshots;
 mod tasks;
@@ -15,7 +17,7 @@ use axum::middleware;
 
 use crate::sim::App;
 
-pub use common::{no_route, translate_problems};
+pub use common::{no_route, server_date, translate_problems};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -23,5 +25,7 @@ pub fn routes() -> Router<App> {
         .merge(snapshots::routes())
         .merge(tasks::routes())
         .merge(endpoints::routes())
+        .merge(conversation::routes())
         .route_layer(middleware::from_fn(common::fill_instance))
+        .merge(odata::routes())
 }

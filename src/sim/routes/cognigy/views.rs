@@ -228,6 +228,24 @@ fn endpoint_times(app: &Shared, bot: &Bot, binding: &Binding) -> (i64, i64) {
     (unix(app, created), unix(app, changed))
 }
 
+/// An endpoint's name and `URLToken`.
+pub fn endpoint_item_name(w: &World, bot: &Bot, binding: &Binding) -> (String, String) {
+    (
+        endpoint_name(w, bot, binding),
+        url_token(&bot.id, &binding.env),
+    )
+}
+
+/// The endpoint whose `URLToken` is `token`: its bot and environment binding.
+pub fn find_by_token<'w>(w: &'w World, token: &str) -> Option<(&'w Bot, &'w Binding)> {
+    w.bots.values().find_map(|b| {
+        b.bindings
+            .iter()
+            .find(|x| url_token(&b.id, &x.env) == token)
+            .map(|x| (b, x))
+    })
+}
+
 pub fn endpoint_item(app: &Shared, w: &World, bot: &Bot, binding: &Binding) -> EndpointIndexItem {
     let (created, changed) = endpoint_times(app, bot, binding);
     EndpointIndexItem {
