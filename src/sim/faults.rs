@@ -23,6 +23,9 @@ pub struct Faults {
     pub token_ttl_seconds: Option<u64>,
     /// Environments whose health check reports `unhealthy`.
     pub unhealthy_environments: Vec<String>,
+    /// Cognigy dialect: environments whose endpoint refuses to be re-pointed (`PATCH`
+    /// answers 500), to exercise a switch that fails part-way.
+    pub stuck_endpoints: Vec<String>,
 }
 
 impl Faults {
@@ -34,7 +37,7 @@ impl Faults {
         let camel = kebab_to_camel(name.trim());
         let mut obj = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
         let parsed: serde_json::Value = match camel.as_str() {
-            "unhealthyEnvironments" => serde_json::Value::Array(
+            "unhealthyEnvironments" | "stuckEndpoints" => serde_json::Value::Array(
                 value
                     .split(',')
                     .filter(|s| !s.is_empty())

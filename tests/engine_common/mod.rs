@@ -15,12 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use relcon::audit::{self, AuditLog, AuditRecord};
-use relcon::backend::{Auth, HttpSettings, ReleaseApi, RetryPolicy};
+use relcon::backend::{
+    Auth, CognigyApi, CognigyHosts, HttpSettings, ReleaseApi, ReleaseBackend, RetryPolicy,
+};
 use relcon::clock::Clock;
 use relcon::engine::events::{EventKind, OpCommand, ProgressEvent};
 use relcon::engine::{Ctx, Engine, OpHandle, Report};
 use relcon::sim::faults::Faults;
-use relcon::sim::{self, SimConfig, SimHandle};
+use relcon::sim::{self, Dialect, SimConfig, SimHandle};
 use relcon::webhook::{self, WebhookSender, WebhookTarget};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -64,6 +66,8 @@ pub struct Setup {
     pub hook: Hook,
     pub webhook_secret: String,
     pub retry_attempts: u32,
+    /// The API the simulator speaks, and so the backend the engine drives.
+    pub dialect: Dialect,
 }
 
 impl Default for Setup {
@@ -78,6 +82,7 @@ impl Default for Setup {
             hook: Hook::None,
             webhook_secret: WEBHOOK_SECRET.to_string(),
             retry_attempts: 6,
+            dialect: Dialect::Release,
         }
     }
 }
@@ -139,6 +144,7 @@ impl Harness {
             speed: setup.speed,
             scenario: setup.scenario.map(scenario_path),
             faults: setup.faults.clone(),
+            dialect: setup.dialect,
             ..SimConfig::default()
         };
         let sim = sim::start(config).await.expect("the simulator starts");
@@ -160,8 +166,26 @@ impl Harness {
             .clone()
             .unwrap_or_else(|| Auth::ApiKey(SecretString::from(API_KEY)));
         let settings = http_settings(&sim.url(), setup.speed, setup.retry_attempts);
-        let api = ReleaseApi::new(settings, auth).expect("the client builds");
-        let http = api.http_client().clone();
+        let (api, http): (Arc<dyn ReleaseBackend>, reqwest::Client) = match setup.dialect {
+            Dialect::Release => {
+                let api = ReleaseApi::new(settings, auth).expect("the client builds");
+                let http = api.http_client().clone();
+                (Arc::new(api), http)
+            }
+            Dialect::Cognigy => {
+                let hosts = CognigyHosts {
+                    api_url: sim.url(),
+                    odata_url: sim.url(),
+                    endpoint_url: sim.url(),
+                    project: None,
+                    test_message: String::new(),
+                };
+                let api = CognigyApi::new(settings, hosts, SecretString::from(API_KEY))
+                    .expect("the client builds");
+                let http = api.http_client().clone();
+                (Arc::new(api), http)
+            }
+        };
         let webhooks = match &setup.hook {
             Hook::None => None,
             Hook::Sim => Some(format!("{}{HOOK_PATH}", sim.url())),
@@ -195,7 +219,7 @@ impl Harness {
         let log =
             AuditLog::open_anchored(&audit_path, Some(dir.path().join("audit-head.json"))).unwrap();
         let engine = Engine::new(
-            Arc::new(api),
+            api,
             log,
             webhooks,
             Clock::scaled(setup.speed),

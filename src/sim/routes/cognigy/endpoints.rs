@@ -73,6 +73,7 @@ async fn update(
 ) -> CgResult<Response> {
     authorize(&app, &headers, raw.as_deref())?;
     let (mut g, now) = app.world();
+    let stuck = g.faults.stuck_endpoints.clone();
     let w = &mut g.world;
     let (bot, binding) =
         find_endpoint(w, &id).ok_or_else(|| CgError::not_found("Endpoint", &id))?;
@@ -121,6 +122,13 @@ async fn update(
             ));
         }
         _ => {}
+    }
+    if stuck.contains(&env) {
+        return Err(CgError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::cognigy::code::INTERNAL,
+            "The endpoint could not be updated (injected fault stuckEndpoints).",
+        ));
     }
     let Some(version) = target.filter(|v| serving.as_deref() != Some(v.as_str())) else {
         return Ok((StatusCode::OK, axum::Json(json!({}))).into_response());

@@ -1,0 +1,209 @@
+//! One contract, two backends: the engine's blue-green deploy and rollback run unchanged
+//! against the Release API and against Cognigy.AI (the simulator's two dialects over the
+//! same world), and each leaves the world in the state the workflow promised.
+//!
+//! On the Release API a deploy moves traffic to the idle colour; on Cognigy.AI traffic
+//! follows channels, so the production endpoints that carry it are re-pointed instead. The
+//! contract both keep: afterwards, the environment that carries the bot's traffic serves
+//! the new version, and the audit trail says so.
+
+mod engine_common;
+
+use std::time::Duration;
+
+use engine_common::{Harness, Setup};
+use relcon::domain::Stage;
+use relcon::engine::deploy::{self, DeployPlan};
+use relcon::engine::events::Outcome;
+use relcon::engine::rollback::{self, RollbackPlan};
+use relcon::sim::Dialect;
+use relcon::sim::faults::Faults;
+
+const BOTH: [Dialect; 2] = [Dialect::Release, Dialect::Cognigy];
+
+/// How relcon names the bot on each backend: its id on the Release API, the project's name
+/// on Cognigy.AI.
+fn bot_ref(dialect: Dialect, world_id: &str, name: &str) -> String {
+    match dialect {
+        Dialect::Release => world_id.to_string(),
+        Dialect::Cognigy => name.to_string(),
+    }
+}
+
+fn deploy_plan(bot: &str, version: &str) -> DeployPlan {
+    DeployPlan {
+        bot: bot.into(),
+        version: version.into(),
+        target: None,
+        regions: vec![],
+        timeout: Duration::from_secs(3600),
+    }
+}
+
+fn rollback_plan(bot: &str, target: &str) -> RollbackPlan {
+    RollbackPlan {
+        bot: bot.into(),
+        target: Some(target.into()),
+        environment: Stage::Production,
+        max_active_sessions: 100,
+        wait_drain: Duration::from_secs(600),
+        fallback: None,
+        test_message: "where is my order".into(),
+        expected_intent: "order_support".into(),
+        min_confidence: 0.5,
+        timeout: Duration::from_secs(3600),
+    }
+}
+
+async fn start(dialect: Dialect, setup: Setup) -> Harness {
+    Harness::start(Setup { dialect, ..setup }).await
+}
+
+/// The version the environment carrying most of the bot's traffic serves, per the world.
+async fn serving(h: &Harness, bot: &str) -> Option<String> {
+    let routing = h.routing(bot);
+    let (env, _) = routing
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .expect("the bot has a routing");
+    h.world().await.live(bot, env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_puts_the_version_where_the_traffic_is_on_both_backends() {
+    for dialect in BOTH {
+        let h = start(dialect, Setup::default()).await;
+        let bot = bot_ref(dialect, "bot-customer-service-v2", "Customer Service");
+        assert_eq!(
+            serving(&h, "bot-customer-service-v2").await.as_deref(),
+            Some("v2.3.0")
+        );
+        let p = deploy_plan(&bot, "2.4.0");
+        let done = h.run(move |ctx| deploy::run(ctx, p)).await;
+        let r = &done.report;
+        assert_eq!(r.outcome, Outcome::Succeeded, "{dialect:?}: {}", r.summary);
+        assert_eq!(
+            serving(&h, "bot-customer-service-v2").await.as_deref(),
+            Some("v2.4.0"),
+            "{dialect:?}: {}",
+            r.summary
+        );
+        let events = h.audit_events("deploy");
+        for e in ["started", "deployment_created", "decision", "completed"] {
+            assert!(
+                events.contains(&e.to_string()),
+                "{dialect:?}: {e} missing in {events:?}"
+            );
+        }
+        // The version is already where the traffic is: a second deploy is refused.
+        let p = deploy_plan(&bot, "2.4.0");
+        let again = h.run(move |ctx| deploy::run(ctx, p)).await;
+        assert_eq!(again.report.outcome, Outcome::Refused, "{dialect:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_re_points_the_traffic_to_the_chosen_version_and_verifies_it_on_both_backends() {
+    for dialect in BOTH {
+        let h = start(dialect, Setup::default()).await;
+        let bot = bot_ref(dialect, "bot-customer-service-v2", "Customer Service");
+        let p = rollback_plan(&bot, "2.2.0");
+        let done = h.run(move |ctx| rollback::run(ctx, p)).await;
+        let r = &done.report;
+        assert_eq!(r.outcome, Outcome::Succeeded, "{dialect:?}: {}", r.summary);
+        assert_eq!(
+            serving(&h, "bot-customer-service-v2").await.as_deref(),
+            Some("v2.2.0"),
+            "{dialect:?}"
+        );
+        assert!(
+            !r.summary.contains("verification skipped"),
+            "{dialect:?}: the test conversation ran: {}",
+            r.summary
+        );
+        let events = h.audit_events("rollback");
+        assert!(
+            events.contains(&"completed".to_string()),
+            "{dialect:?}: {events:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_version_is_refused_and_nothing_changes_on_both_backends() {
+    for dialect in BOTH {
+        let h = start(dialect, Setup::default()).await;
+        let bot = bot_ref(dialect, "bot-customer-service-v2", "Customer Service");
+        let p = deploy_plan(&bot, "9.9.9");
+        let done = h.run(move |ctx| deploy::run(ctx, p)).await;
+        assert_eq!(done.report.outcome, Outcome::Refused, "{dialect:?}");
+        assert!(
+            done.report.summary.contains("9.9.9"),
+            "{}",
+            done.report.summary
+        );
+        assert_eq!(
+            serving(&h, "bot-customer-service-v2").await.as_deref(),
+            Some("v2.3.0")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_bot_is_not_found_on_both_backends() {
+    for dialect in BOTH {
+        let h = start(dialect, Setup::default()).await;
+        let p = rollback_plan("no-such-bot", "1.0.0");
+        let done = h.run(move |ctx| rollback::run(ctx, p)).await;
+        assert_eq!(done.report.outcome, Outcome::Refused, "{dialect:?}");
+        assert!(
+            done.report.summary.contains("no-such-bot"),
+            "{dialect:?}: {}",
+            done.report.summary
+        );
+    }
+}
+
+/// Cognigy.AI has no atomic switch: a rollback re-points each endpoint that carries traffic
+/// in turn. When one refuses, the ones already re-pointed go back, and the report names them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_point_that_fails_part_way_puts_every_endpoint_back() {
+    let h = start(
+        Dialect::Cognigy,
+        Setup {
+            faults: Faults {
+                stuck_endpoints: vec!["env-app".into()],
+                ..Faults::default()
+            },
+            ..Setup::scenario("channels.toml")
+        },
+    )
+    .await;
+    let p = RollbackPlan {
+        test_message: String::new(),
+        expected_intent: String::new(),
+        ..rollback_plan("Channels", "0.9.0")
+    };
+    let done = h.run(move |ctx| rollback::run(ctx, p)).await;
+    let r = &done.report;
+    assert_ne!(r.outcome, Outcome::Succeeded, "{}", r.summary);
+    let w = h.world().await;
+    for env in ["env-web", "env-app"] {
+        assert_eq!(
+            w.live("bot-channels", env).as_deref(),
+            Some("v1.0.0"),
+            "{env} is back on what it served: {}",
+            r.summary
+        );
+    }
+    assert!(
+        r.summary.contains("put back where they were"),
+        "{}",
+        r.summary
+    );
+    let text = h.audit_text();
+    assert!(
+        text.contains("put back where they were"),
+        "the audit says which endpoints were touched"
+    );
+}
