@@ -1,7 +1,7 @@
 //! The wire shapes of NICE Cognigy.AI's REST API v2.0 and OData v2.4, as relcon reads and
 //! writes them (docs/cognigy-api.md has each field with its source). Neither the client nor
 //! the simulator owns these types: the simulator's `cognigy` dialect serves them and relcon's
-//! own `cognigy` backend (not built yet) will parse them, so the two cannot drift.
+//! own `cognigy` backend (`backend/cognigy_api.rs`) parses them, so the two cannot drift.
 //!
 //! Parsing is tolerant where the platform's sources disagree: cursors may be `null` or named
 //! `next`/`previous`, a problem's `code` may be a number or a string, and fields this module

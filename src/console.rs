@@ -62,6 +62,7 @@ async fn run_console(
     ctx.clock_speed = rt.profile.clock_speed;
     ctx.max_fps = u32::from(ui.ui.frame_rate.clamp(5, 120));
     ctx.rollback_max_sessions = rt.profile.rollback.max_active_sessions;
+    ctx.repoints = matches!(rt.profile.backend, config::Backend::Cognigy(_));
     let c = &rt.profile.canary;
     ctx.canary_defaults = tui::plan::CanaryDefaults {
         steps: c.steps.iter().map(|s| f64::from(*s)).collect(),

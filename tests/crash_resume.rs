@@ -627,8 +627,14 @@ async fn two_relcons_racing_on_one_bot_make_one_operation_and_the_loser_names_th
         } else {
             (&y, "alice")
         };
+        // A deploy's relcon ends at the switch while the server's deployment drains on: a
+        // loser that looks after the winner finished finds no lease to name (the server
+        // keeps none once released), and says so.
+        let winner_done =
+            says(if code(&x) == exit::REFUSED { &y } else { &x }).contains("succeeded");
         assert!(
-            says(loser).contains(&format!("driven by {winner}")),
+            says(loser).contains(&format!("driven by {winner}"))
+                || (winner_done && says(loser).contains("driven by nobody")),
             "{bot}: the refusal does not name {winner}: {}",
             says(loser)
         );

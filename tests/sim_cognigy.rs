@@ -616,3 +616,171 @@ async fn injected_faults_answer_as_the_platforms_problems() {
     assert_eq!(p.instance.as_deref(), Some("/new/v2.0/projects"));
     assert!(p.detail.contains("injected fault"), "{}", p.detail);
 }
+
+async fn odata(sim: &SimHandle, query: &str) -> (StatusCode, Value, Option<String>) {
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v2.4/Analytics?{query}", sim.url()))
+        .send()
+        .await
+        .expect("the simulator answers");
+    let status = resp.status();
+    let date = resp
+        .headers()
+        .get("date")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, resp.json().await.unwrap(), date)
+}
+
+fn count(v: &Value) -> u64 {
+    v["@odata.count"]
+        .as_u64()
+        .expect("@odata.count with $count=true")
+}
+
+#[tokio::test]
+async fn odata_counts_follow_the_filter_and_lag_behind_the_conversations() {
+    let sim = start(1.0).await;
+    sim.app.clock.set_speed(0.0);
+    let project = project_named(&sim, "Customer Service").await;
+    let blue = blue_endpoint(&sim, &project.id).await;
+    let base = format!("apikey={KEY}&$count=true&$top=0");
+    let scoped = |extra: &str| format!("{base}&$filter=projectId eq '{}'{extra}", project.id);
+    let (status, all, date) = odata(&sim, &scoped("")).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert!(
+        all["value"].as_array().unwrap().is_empty(),
+        "$top=0 lists nothing"
+    );
+    let on_blue = count(
+        &odata(
+            &sim,
+            &scoped(&format!(" and endpointUrlToken eq '{}'", blue.url_token)),
+        )
+        .await
+        .1,
+    );
+    let on_live = count(
+        &odata(
+            &sim,
+            &scoped(&format!(
+                " and entrypoint eq '{}'",
+                blue.entrypoint.clone().unwrap()
+            )),
+        )
+        .await
+        .1,
+    );
+    assert!(
+        on_blue > 0 && on_blue < count(&all),
+        "blue {on_blue} of {}",
+        count(&all)
+    );
+    assert!(on_live > 0 && on_live <= count(&all));
+
+    // The answer's Date is the simulator's clock; the last hour before it holds fewer
+    // records than the whole history, and the records of the last minute are not in yet.
+    let date = chrono::DateTime::parse_from_rfc2822(&date.expect("a Date header")).unwrap();
+    let since = |secs: i64| {
+        (date - chrono::Duration::seconds(secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let hour = count(
+        &odata(
+            &sim,
+            &scoped(&format!(" and timestamp gt '{}'", since(3600))),
+        )
+        .await
+        .1,
+    );
+    let minute = count(
+        &odata(&sim, &scoped(&format!(" and timestamp gt '{}'", since(60))))
+            .await
+            .1,
+    );
+    assert!(hour > 0 && hour < count(&all), "hour {hour}");
+    assert_eq!(
+        minute, 0,
+        "the service is a cache: the last minute has not arrived"
+    );
+
+    // Rows come newest first with the fields relcon joins on.
+    let (_, page, _) = odata(
+        &sim,
+        &format!("apikey={KEY}&$top=2&$filter=projectId eq '{}'", project.id),
+    )
+    .await;
+    let rows = page["value"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        page.get("@odata.count").is_none(),
+        "no count without $count=true"
+    );
+    for r in rows {
+        for f in [
+            "id",
+            "projectId",
+            "entrypoint",
+            "endpointUrlToken",
+            "timestamp",
+            "sessionId",
+        ] {
+            assert!(r.get(f).is_some(), "{f} in {r}");
+        }
+    }
+
+    // A bad key, a filter the service does not know, an unknown collection.
+    let (status, body, _) = odata(&sim, "apikey=wrong&$count=true").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body, _) = odata(&sim, &format!("apikey={KEY}&$filter=rating eq 1")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rating"),
+        "{body}"
+    );
+    let resp = reqwest::get(format!("{}/v2.4/Nope?apikey={KEY}", sim.url()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_rest_endpoint_answers_a_conversation_from_the_snapshot_it_serves() {
+    let sim = start(1.0).await;
+    let project = project_named(&sim, "Customer Service").await;
+    let blue = blue_endpoint(&sim, &project.id).await;
+    let path = format!("/{}", blue.url_token);
+    let r = call_with(
+        &sim,
+        Method::POST,
+        &path,
+        Some(json!({"userId": "u1", "sessionId": "s1", "text": "I need help with my order"})),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["intent"], "order_support");
+    assert_eq!(r.body["data"]["snapshotId"], json!(blue.entrypoint));
+    assert_eq!(r.body["sessionId"], "s1");
+    assert!(
+        r.body["outputStack"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("order")
+    );
+
+    let r = call_with(&sim, Method::POST, &path, Some(json!({"text": "hi"})), None).await;
+    r.problem(StatusCode::BAD_REQUEST, code::MISSING_ARGUMENT);
+    let r = call_with(
+        &sim,
+        Method::POST,
+        "/0000",
+        Some(json!({"userId": "u", "sessionId": "s", "text": "hi"})),
+        None,
+    )
+    .await;
+    r.problem(StatusCode::NOT_FOUND, code::RESOURCE_NOT_FOUND);
+}

@@ -731,7 +731,10 @@ fn example_config_loads_and_every_profile_resolves() {
     let config = Config::load_with(Some(&path), &env_of(&[]), None)
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("no config"));
-    assert_eq!(config.profile_names(), ["demo", "prod", "staging"]);
+    assert_eq!(
+        config.profile_names(),
+        ["cognigy", "demo", "prod", "staging"]
+    );
     let env = env_of(&[
         ("COGNIGY_API_KEY", "demo-key"),
         ("COGNIGY_CLIENT_ID", "id"),
@@ -750,7 +753,15 @@ fn example_config_loads_and_every_profile_resolves() {
     let default = config.profile(None).map(|p| p.name).ok();
     assert_eq!(default.as_deref(), Some("demo"));
 
+    let cognigy = &resolved["cognigy"];
+    let Backend::Cognigy(target) = &cognigy.backend else {
+        panic!("the cognigy profile drives Cognigy.AI")
+    };
+    assert_eq!(target.odata_url, "https://odata-trial.cognigy.ai");
+    assert_eq!(cognigy.rollback.expected_intent, "order_support");
+
     let demo = &resolved["demo"];
+    assert_eq!(demo.backend, Backend::ReleaseApi);
     assert_eq!(demo.api_url, "http://127.0.0.1:8080");
     assert_eq!(demo.clock_speed, 30.0);
     assert!(matches!(demo.credentials, Credentials::ApiKey(_)));
@@ -944,4 +955,67 @@ fn default_config_asset_is_only_ui_and_keymap() {
     assert!(file.profiles.is_empty() && file.default_profile.is_none());
     // It is itself a valid user config.
     assert!(LoadedConfig::parse(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG).is_ok());
+}
+
+#[test]
+fn a_cognigy_profile_derives_its_hosts_and_reads_the_cli_key() {
+    let text = "[profiles.prod]\nbackend = \"cognigy\"\napi_url = \"https://api-trial.cognigy.ai\"\nproject = \"Shop\"\n";
+    let p = parse(text)
+        .and_then(|c| c.profile(Some("prod")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = p
+        .resolve_secrets(&env_of(&[("CAI_APIKEY", "k1"), ("COGNIGY_API_KEY", "k2")]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.backend,
+        Backend::Cognigy(CognigyTarget {
+            odata_url: "https://odata-trial.cognigy.ai".into(),
+            endpoint_url: "https://endpoint-trial.cognigy.ai".into(),
+            project: Some("Shop".into()),
+        })
+    );
+    match &r.credentials {
+        Credentials::ApiKey(k) => assert_eq!(secrecy::ExposeSecret::expose_secret(k), "k1"),
+        other => panic!("{other:?}"),
+    }
+    // COGNIGY_API_KEY stands in when CAI_APIKEY is unset; neither is an error naming both.
+    let r = p
+        .resolve_secrets(&env_of(&[("COGNIGY_API_KEY", "k2")]))
+        .unwrap();
+    assert!(matches!(&r.credentials, Credentials::ApiKey(_)));
+    let err = p.resolve_secrets(&env_of(&[])).unwrap_err().to_string();
+    assert!(
+        err.contains("CAI_APIKEY") && err.contains("COGNIGY_API_KEY"),
+        "{err}"
+    );
+
+    // Explicit hosts win; the simulator's one address serves all three.
+    let text = "[profiles.sim]\nbackend = \"cognigy\"\napi_url = \"http://127.0.0.1:8080\"\n\
+                odata_url = \"http://127.0.0.1:9090/\"\n";
+    let r = parse(text)
+        .and_then(|c| c.profile(Some("sim")))
+        .unwrap()
+        .resolve_secrets(&env_of(&[("CAI_APIKEY", "k")]))
+        .unwrap();
+    let Backend::Cognigy(t) = r.backend else {
+        panic!("cognigy")
+    };
+    assert_eq!(t.odata_url, "http://127.0.0.1:9090");
+    assert_eq!(t.endpoint_url, "http://127.0.0.1:8080");
+    assert_eq!(t.project, None);
+
+    // Cognigy.AI takes an API key only; an unknown backend is refused with its line.
+    let text = "[profiles.x]\nbackend = \"cognigy\"\napi_url = \"http://h\"\nauth = \"client_credentials_form\"\n";
+    let err = parse(text)
+        .and_then(|c| c.profile(Some("x")))
+        .unwrap()
+        .resolve_secrets(&env_of(&[("CAI_APIKEY", "k")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("API key") && err.contains("remove auth"),
+        "{err}"
+    );
+    let err = parse_err("[profiles.x]\nbackend = \"watson\"\n").to_string();
+    assert!(err.contains("watson") && err.contains("cognigy"), "{err}");
 }

@@ -47,6 +47,9 @@ pub struct AppConfig {
     pub canary_defaults: super::plan::CanaryDefaults,
     /// The rollback picker's starting session limit (the profile's `max_active_sessions`).
     pub rollback_max_sessions: u32,
+    /// The backend switches by re-pointing channels (Cognigy.AI endpoints), not by moving
+    /// traffic weights: the deploy preview says so.
+    pub repoints: bool,
 }
 
 impl Default for AppConfig {
@@ -63,6 +66,7 @@ impl Default for AppConfig {
             clock_speed: 1.0,
             canary_defaults: super::plan::CanaryDefaults::default(),
             rollback_max_sessions: 0,
+            repoints: false,
         }
     }
 }
@@ -173,6 +177,7 @@ pub(crate) struct Tracks {
 pub struct App {
     pub(crate) canary_defaults: super::plan::CanaryDefaults,
     pub(crate) rollback_max_sessions: u32,
+    pub(crate) repoints: bool,
     pub(crate) profile: String,
     pub(crate) production: bool,
     pub(crate) read_only: bool,
@@ -246,6 +251,7 @@ impl App {
         let mut app = App {
             canary_defaults: config.canary_defaults.clone(),
             rollback_max_sessions: config.rollback_max_sessions,
+            repoints: config.repoints,
             theme: Theme::named(&config.theme, config.no_color),
             no_color: config.no_color,
             profile: crate::sanitize::clean(&config.profile),

@@ -98,10 +98,36 @@ pub fn env_label(e: &crate::domain::BotEnvironment) -> String {
     if let Some(c) = &e.colour {
         return c.clone();
     }
+    if is_opaque(&e.environment_id) {
+        // A platform's generated id says nothing: the name does, without the project's
+        // name in front ("Shop REST – Production (blue)" reads "Production (blue)").
+        let name = e.name.rsplit(" – ").next().unwrap_or(&e.name);
+        return if name.trim().is_empty() {
+            short_id(&e.environment_id)
+        } else {
+            name.trim().to_string()
+        };
+    }
     if e.environment_id.chars().count() < e.name.chars().count() {
         e.environment_id.clone()
     } else {
         e.name.clone()
+    }
+}
+
+/// Whether `id` is a generated platform id (a 24-hex ObjectId, as Cognigy.AI gives every
+/// snapshot and endpoint) rather than a name a person chose.
+pub fn is_opaque(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// An id as a list shows it: a generated id cut to its first 8 characters (describe shows
+/// it whole), any other id as it is.
+pub fn short_id(id: &str) -> String {
+    if is_opaque(id) {
+        id[..8].to_string()
+    } else {
+        id.to_string()
     }
 }
 

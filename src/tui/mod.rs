@@ -78,6 +78,8 @@ pub struct TuiContext {
     pub canary_defaults: plan::CanaryDefaults,
     /// The rollback picker's starting session limit.
     pub rollback_max_sessions: u32,
+    /// The backend switches by re-pointing channels, not by weights.
+    pub repoints: bool,
     /// Where the console's effects go; the runtime executes them.
     pub effects_tx: UnboundedSender<Effect>,
     /// What the runtime reports back.
@@ -102,6 +104,7 @@ impl TuiContext {
             max_fps: 30,
             canary_defaults: plan::CanaryDefaults::default(),
             rollback_max_sessions: 0,
+            repoints: false,
             effects_tx,
             updates_rx,
         }
@@ -128,6 +131,7 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         max_fps,
         canary_defaults,
         rollback_max_sessions,
+        repoints,
         effects_tx,
         updates_rx,
     } = ctx;
@@ -143,6 +147,7 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         clock_speed,
         canary_defaults,
         rollback_max_sessions,
+        repoints,
     });
 
     // Our hook first: ratatui's (installed by try_init) restores raw mode and the screen,

@@ -166,6 +166,16 @@ impl App {
                         v.id
                     ),
                 ));
+            } else if self.repoints {
+                lines.push((
+                    Tone::Normal,
+                    format!(
+                        "1. point {} at {} (idle now, serves {})",
+                        format::env_label(target),
+                        v.label,
+                        format::short_id(&now_there(target))
+                    ),
+                ));
             } else {
                 lines.push((
                     Tone::Normal,
@@ -177,32 +187,64 @@ impl App {
                     ),
                 ));
             }
-            lines.push((
-                Tone::Normal,
-                "2. validate, then switch traffic:".to_string(),
-            ));
-            lines.push((
-                Tone::Accent,
-                format!(
-                    "   {:<16} {:>5} → 0%     ({} stops serving)",
-                    live.name,
-                    format::weight(live.traffic_weight),
-                    now_there(live)
-                ),
-            ));
-            lines.push((
-                Tone::Accent,
-                format!(
-                    "   {:<16} {:>5} → 100%   ({} serves)",
-                    target.name,
-                    format::weight(target.traffic_weight),
-                    v.id
-                ),
-            ));
-            lines.push((
-                Tone::Muted,
-                format!("{} keeps {} as the way back.", live.name, now_there(live)),
-            ));
+            if self.repoints {
+                // Traffic follows channels here: the switch re-points the endpoints that
+                // carry it, which keep their share.
+                lines.push((
+                    Tone::Normal,
+                    "2. talk to it (a synthetic conversation), then re-point the endpoints carrying traffic:".to_string(),
+                ));
+                for e in bot
+                    .environments
+                    .iter()
+                    .filter(|e| e.stage == v.environment && e.traffic_weight > 0.0)
+                {
+                    lines.push((
+                        Tone::Accent,
+                        format!(
+                            "   {:<16} {:>5} keeps its traffic: {} → {}",
+                            format::env_label(e),
+                            format::weight(e.traffic_weight),
+                            format::short_id(&now_there(e)),
+                            v.label
+                        ),
+                    ));
+                }
+                lines.push((
+                    Tone::Muted,
+                    format!(
+                        "Roll back to {} by re-pointing them again (r).",
+                        format::short_id(&now_there(live))
+                    ),
+                ));
+            } else {
+                lines.push((
+                    Tone::Normal,
+                    "2. validate, then switch traffic:".to_string(),
+                ));
+                lines.push((
+                    Tone::Accent,
+                    format!(
+                        "   {:<16} {:>5} → 0%     ({} stops serving)",
+                        live.name,
+                        format::weight(live.traffic_weight),
+                        now_there(live)
+                    ),
+                ));
+                lines.push((
+                    Tone::Accent,
+                    format!(
+                        "   {:<16} {:>5} → 100%   ({} serves)",
+                        target.name,
+                        format::weight(target.traffic_weight),
+                        v.id
+                    ),
+                ));
+                lines.push((
+                    Tone::Muted,
+                    format!("{} keeps {} as the way back.", live.name, now_there(live)),
+                ));
+            }
         } else {
             lines.push((
                 Tone::Warn,

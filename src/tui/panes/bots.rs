@@ -96,7 +96,12 @@ fn env_spans(
             if serving { theme.text } else { theme.muted },
         ),
         Span::styled(
-            format!(" {}", e.live_version.as_deref().unwrap_or("—")),
+            format!(
+                " {}",
+                e.live_version
+                    .as_deref()
+                    .map_or("—".into(), format::short_id)
+            ),
             if serving { theme.accent } else { theme.muted },
         ),
         Span::styled(
@@ -168,15 +173,19 @@ fn columns(app: &dyn Scene, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
         })
         .collect();
     let h = headers(fold);
-    let ids = bots.iter().map(|b| b.id.chars().count());
+    let ids = bots.iter().map(|b| format::short_id(&b.id).chars().count());
     let (name, id) = match fold {
         Fold::IdUnderName => {
             let id_w = ids.max().unwrap_or(0) as u16;
             let mut name = Column::text(
                 h[0],
                 id_w.max(8),
-                bots.iter()
-                    .map(|b| b.name.chars().count().max(b.id.chars().count())),
+                bots.iter().map(|b| {
+                    b.name
+                        .chars()
+                        .count()
+                        .max(format::short_id(&b.id).chars().count())
+                }),
             );
             name.content = columns::Content::Text {
                 min: id_w.max(8).min(name.width),
@@ -309,14 +318,15 @@ fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused
             };
             let name = Line::raw(format::fit(&bot.name, name_w));
             let first = match lay.fold {
-                Fold::IdUnderName => {
-                    Text::from(vec![name, Line::styled(bot.id.clone(), theme.muted)])
-                }
+                Fold::IdUnderName => Text::from(vec![
+                    name,
+                    Line::styled(format::short_id(&bot.id), theme.muted),
+                ]),
                 _ => Text::from(name),
             };
             Row::new(keep(vec![
                 first,
-                Text::styled(bot.id.clone(), theme.muted),
+                Text::styled(format::short_id(&bot.id), theme.muted),
                 live,
                 Text::from(health(theme, bot, app.wide())),
                 Text::from(op),

@@ -28,7 +28,7 @@ fn live_text(app: &dyn Scene, v: &Version) -> String {
                     super::env_label(e),
                     format::weight(e.traffic_weight)
                 ),
-                None => env_id.clone(),
+                None => format::short_id(env_id),
             }
         })
         .collect::<Vec<_>>()
@@ -108,13 +108,23 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
         .collect();
     let cols = [
         Column::exact(HEADERS[0], [1]),
-        Column::exact(HEADERS[1], versions.iter().map(|v| v.id.chars().count())),
+        Column::exact(
+            HEADERS[1],
+            versions
+                .iter()
+                .map(|v| format::short_id(&v.id).chars().count()),
+        ),
         Column::text(
             HEADERS[2],
             8,
             versions.iter().map(|v| v.label.chars().count()),
         )
-        .priority(5),
+        // Where ids are generated, the label is the version's only readable name.
+        .priority(if versions.iter().any(|v| format::is_opaque(&v.id)) {
+            0
+        } else {
+            5
+        }),
         Column::exact(HEADERS[3], versions.iter().map(|v| v.status.as_str().len())).priority(1),
         Column::exact(HEADERS[4], versions.iter().map(|v| stage_text(v).len())).priority(4),
         Column::exact(
@@ -159,7 +169,7 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
             let verdict_w = widths[7].unwrap_or(0) as usize;
             let cells = [
                 mark,
-                Line::raw(v.id.clone()),
+                Line::raw(format::short_id(&v.id)),
                 Line::raw(format::fit(&v.label, label_w)),
                 Line::styled(v.status.as_str(), status_style),
                 Line::raw(stage_text(v)),

@@ -216,24 +216,19 @@ async fn collection(
         Ok(f) => f,
         Err(e) => return odata_error(StatusCode::BAD_REQUEST, e),
     };
-    let number = |k: &str| -> Result<Option<usize>, Response> {
+    let number = |k: &str| -> Result<Option<usize>, String> {
         match param(k) {
             None => Ok(None),
-            Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                odata_error(
-                    StatusCode::BAD_REQUEST,
-                    format!("{k} must be a whole number, not '{v}'"),
-                )
-            }),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{k} must be a whole number, not '{v}'")),
         }
     };
-    let top = match number("$top") {
-        Ok(t) => t.unwrap_or(MAX_TOP).min(MAX_TOP),
-        Err(r) => return r,
-    };
-    let skip = match number("$skip") {
-        Ok(s) => s.unwrap_or(0),
-        Err(r) => return r,
+    let (top, skip) = match (number("$top"), number("$skip")) {
+        (Ok(t), Ok(s)) => (t.unwrap_or(MAX_TOP).min(MAX_TOP), s.unwrap_or(0)),
+        (Err(e), _) | (_, Err(e)) => return odata_error(StatusCode::BAD_REQUEST, e),
     };
     let with_count = param("$count").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let (g, now) = app.world();
