@@ -105,6 +105,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Versions of a bot.
     Versions(VersionsArgs),
+    /// Make room under the platform's version limit (Cognigy.AI: 10 snapshots a project):
+    /// remove the oldest snapshots no endpoint serves, never one that is live.
+    Prune(PruneArgs),
     /// The bot's current operation as a tree (workflow, version, step, weight, last decision,
     /// who drives it); `--watch` follows it and exits with its outcome's code when it ends.
     Get(GetArgs),
@@ -193,6 +196,10 @@ pub struct SimArgs {
     /// Requests per simulator minute per client before 429.
     #[arg(long, default_value_t = 1200)]
     pub client_budget: u32,
+    /// Cognigy dialect: requests per API key per 5 simulator minutes before 429, with no
+    /// Retry-After (the platform's published limit).
+    #[arg(long, default_value_t = 1000)]
+    pub rate_limit: u32,
     /// Fault switch name=value, repeatable (e.g. --fault errorRate=0.2 --fault stallJobs=true).
     #[arg(long = "fault", value_name = "NAME=VALUE")]
     pub faults: Vec<String>,
@@ -229,6 +236,10 @@ pub struct DeployArgs {
     /// Environment to deploy to (default: the idle colour of the bot's blue/green pair).
     #[arg(long = "to")]
     pub to: Option<String>,
+    /// Cognigy.AI: first take a snapshot of the project named VERSION (its task followed
+    /// step by step), then deploy it.
+    #[arg(long)]
+    pub snapshot: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -400,6 +411,18 @@ pub struct EndArgs {
 #[derive(Debug, Args, Clone)]
 pub struct VersionsArgs {
     pub bot: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PruneArgs {
+    pub bot: String,
+    /// How many versions to keep (default: one fewer than the limit, so the next deploy
+    /// with --snapshot has room).
+    #[arg(long)]
+    pub keep: Option<usize>,
+    /// Show what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

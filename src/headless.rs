@@ -186,7 +186,12 @@ pub async fn run(global: &Global, command: Command) -> u8 {
 async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
     let out = global.output;
     match command {
-        Command::Deploy(DeployArgs { bot, version, to }) => {
+        Command::Deploy(DeployArgs {
+            bot,
+            version,
+            to,
+            snapshot,
+        }) => {
             let rt = build(global)?;
             guard(global, &rt, &format!("deploy {bot} {version}"), &bot)?;
             let plan = deploy::DeployPlan {
@@ -199,7 +204,13 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
             let bot = Some(plan.bot.clone());
             let resumed = crate::recover::pending(&rt, WorkflowKind::Deploy, &plan.bot).await;
             let r = drive(&rt, out, WorkflowKind::Deploy, bot, move |ctx| {
-                crate::recover::attach(ctx, resumed, move |c| deploy::run(c, plan))
+                crate::recover::attach(ctx, resumed, move |c| {
+                    let options = deploy::DeployOptions {
+                        take_snapshot: snapshot,
+                        ..deploy::DeployOptions::default()
+                    };
+                    deploy::run_with(c, plan, options)
+                })
             })
             .await;
             Ok(print_report(out, &r))
@@ -284,6 +295,18 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
         Command::Versions(a) => {
             let rt = build(global)?;
             versions(&rt, out, &a.bot).await
+        }
+        Command::Prune(a) => {
+            let rt = build(global)?;
+            if !a.dry_run {
+                guard(
+                    global,
+                    &rt,
+                    &format!("remove old versions of {}", a.bot),
+                    &a.bot,
+                )?;
+            }
+            prune(&rt, out, &a).await
         }
         Command::Audit { command } => audit(global, command),
         Command::Recover(a) => {
@@ -471,6 +494,135 @@ async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliE
     Ok(exit::OK)
 }
 
+/// The versions `prune` removes: the oldest that nothing serves, until `keep` are left.
+pub fn prune_plan(versions: &[crate::domain::Version], keep: usize) -> Vec<crate::domain::Version> {
+    let excess = versions.len().saturating_sub(keep);
+    let mut idle: Vec<&crate::domain::Version> =
+        versions.iter().filter(|v| v.live_in.is_empty()).collect();
+    idle.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    idle.into_iter().take(excess).cloned().collect()
+}
+
+async fn prune(rt: &Runtime, out: Output, a: &crate::cli::PruneArgs) -> Result<u8, CliError> {
+    let b = &rt.backend;
+    let Some(limit) = b.version_limit() else {
+        return Err(CliError::refused(
+            "this backend keeps no limit on versions; there is nothing to prune",
+        ));
+    };
+    let keep = a.keep.unwrap_or(limit.saturating_sub(1));
+    let vs = b.list_versions(&a.bot).await.map_err(backend_error)?;
+    let doomed = prune_plan(&vs, keep);
+    let served = vs.iter().filter(|v| !v.live_in.is_empty()).count();
+    let left = vs.len() - doomed.len();
+    let human = out != Output::Json;
+    let summary = |removed: &[String]| {
+        crate::sanitize::json_pretty(&json!({
+            "bot": a.bot, "limit": limit, "keep": keep, "versions": vs.len(),
+            "served": served, "dryRun": a.dry_run,
+            "plan": doomed.iter().map(|v| json!({"id": v.id, "label": v.label})).collect::<Vec<_>>(),
+            "removed": removed,
+        }))
+        .unwrap_or_default()
+    };
+    if doomed.is_empty() {
+        if !human {
+            out!("{}", summary(&[]));
+            return Ok(exit::OK);
+        }
+        out!(
+            "{}: {} of {limit} versions, {served} served; nothing to remove to keep {keep}",
+            a.bot,
+            vs.len()
+        );
+        return Ok(exit::OK);
+    }
+    let verb = if a.dry_run {
+        "would remove"
+    } else {
+        "removing"
+    };
+    if human {
+        out!(
+            "{}: {} of {limit} versions ({served} served, never removed); {verb} {} to keep {left}:",
+            a.bot,
+            vs.len(),
+            doomed.len()
+        );
+        for v in &doomed {
+            out!(
+                "  {} {} ({})",
+                v.id,
+                v.label,
+                v.created_at.get(..10).unwrap_or(&v.created_at)
+            );
+        }
+    }
+    if a.dry_run {
+        if !human {
+            out!("{}", summary(&[]));
+        }
+        return Ok(exit::OK);
+    }
+    let mut removed = Vec::new();
+    for v in &doomed {
+        let job = b
+            .delete_version(&a.bot, &v.id)
+            .await
+            .map_err(backend_error)?;
+        let mut waited = 0;
+        let end = loop {
+            let j = b.version_job(&job).await.map_err(backend_error)?.value;
+            if j.state.is_terminal() {
+                break j;
+            }
+            waited += 1;
+            if waited > 600 {
+                return Err(CliError {
+                    code: exit::TIMED_OUT,
+                    message: format!("removing {} (task {job}) did not end", v.id),
+                });
+            }
+            rt.profile.clock().sleep(Duration::from_secs(2)).await;
+        };
+        let mut entry =
+            crate::audit::AuditEntry::new(rt.engine.operator.clone(), "prune", "removed");
+        entry.bot = Some(a.bot.clone());
+        entry.from_version = Some(v.id.clone());
+        let ok = end.state == crate::backend::VersionJobState::Done;
+        entry.outcome = Some(if ok { "succeeded" } else { "failed" }.into());
+        entry.detail = Some(format!(
+            "snapshot {} ({}) task {job}: {}",
+            v.id,
+            v.label,
+            end.fail_reason.clone().unwrap_or_else(|| "done".into())
+        ));
+        rt.engine
+            .audit
+            .append(entry)
+            .await
+            .map_err(|e| CliError::config(format!("cannot write the audit log: {e}")))?;
+        if !ok {
+            return Err(CliError {
+                code: exit::FAILED,
+                message: format!(
+                    "removing {} failed: {}",
+                    v.id,
+                    end.fail_reason.unwrap_or_else(|| "no reason given".into())
+                ),
+            });
+        }
+        removed.push(v.id.clone());
+        if human {
+            out!("  ✔ removed {} {}", v.id, v.label);
+        }
+    }
+    if !human {
+        out!("{}", summary(&removed));
+    }
+    Ok(exit::OK)
+}
+
 async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> {
     let b = rt.backend.get_bot(bot).await.map_err(backend_error)?;
     let vs = rt.backend.list_versions(bot).await.map_err(backend_error)?;
@@ -487,9 +639,22 @@ async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> 
         );
         return Ok(exit::OK);
     }
+    let id_w = vs
+        .iter()
+        .map(|v| v.id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let label_w = vs
+        .iter()
+        .map(|v| v.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     out!(
-        "{:<20} {:<10} {:<10} {:<11} {:<24} VERDICT",
+        "{:<id_w$} {:<label_w$} {:<10} {:<10} {:<11} {:<24} VERDICT",
         "VERSION",
+        "LABEL",
         "STATUS",
         "ENV",
         "CREATED",
@@ -502,13 +667,28 @@ async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> 
             ""
         };
         out!(
-            "{:<20} {:<10} {:<10} {:<11} {:<24} {}{mark}",
+            "{:<id_w$} {:<label_w$} {:<10} {:<10} {:<11} {:<24} {}{mark}",
             v.id,
+            v.label,
             v.status.as_str(),
             v.environment.as_str(),
             v.created_at.get(..10).unwrap_or(&v.created_at),
             v.live_in.join(","),
             v.last_canary_verdict.as_deref().unwrap_or("-"),
+        );
+    }
+    // The platform's limit, said before it bites.
+    if let Some(limit) = rt.backend.version_limit()
+        && vs.len() + 1 >= limit
+    {
+        out!(
+            "{} of {limit} versions, the platform's limit: {}; `relcon prune {bot}` removes the oldest nothing serves",
+            vs.len(),
+            if vs.len() >= limit {
+                "no new snapshot can be taken"
+            } else {
+                "room for one more"
+            }
         );
     }
     Ok(exit::OK)

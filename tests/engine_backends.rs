@@ -207,3 +207,159 @@ async fn a_re_point_that_fails_part_way_puts_every_endpoint_back() {
         "the audit says which endpoints were touched"
     );
 }
+
+fn with_snapshot() -> deploy::DeployOptions {
+    deploy::DeployOptions {
+        take_snapshot: true,
+        ..deploy::DeployOptions::default()
+    }
+}
+
+/// A blue-green deploy on Cognigy.AI that first takes its snapshot: the task is followed
+/// step by step, and the new snapshot ends up where the traffic is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_takes_its_snapshot_following_the_task_then_deploys_it() {
+    let h = start(Dialect::Cognigy, Setup::default()).await;
+    let p = deploy_plan("HR Helpdesk", "2.0.0-rc");
+    let done = h
+        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
+        .await;
+    let r = &done.report;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.summary);
+    assert_eq!(
+        done.steps_finished(),
+        deploy::STEPS_WITH_SNAPSHOT
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    );
+    let steps: Vec<String> = done
+        .details()
+        .into_iter()
+        .filter(|d| d.contains(" of 10"))
+        .collect();
+    assert!(steps.len() >= 2, "the task's steps are shown: {steps:?}");
+    let live = serving(&h, "bot-hr-helpdesk")
+        .await
+        .expect("a live version");
+    let label = h.sim.app.lock().world.bots["bot-hr-helpdesk"]
+        .version(&live)
+        .map(|v| v.label.clone());
+    assert_eq!(
+        label.as_deref(),
+        Some("2.0.0-rc"),
+        "the new snapshot takes the traffic"
+    );
+    let events = h.audit_events("deploy");
+    for e in ["snapshot_started", "snapshot_taken", "completed"] {
+        assert!(events.contains(&e.to_string()), "{e} missing in {events:?}");
+    }
+    // Its name is taken now: a second one is refused before anything is sent.
+    let p = deploy_plan("HR Helpdesk", "2.0.0-rc");
+    let again = h
+        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
+        .await;
+    assert_eq!(
+        again.report.outcome,
+        Outcome::Refused,
+        "{}",
+        again.report.summary
+    );
+    assert!(
+        again
+            .report
+            .summary
+            .contains("already has a snapshot named"),
+        "{}",
+        again.report.summary
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_task_that_ends_in_error_fails_the_deploy_with_the_platforms_reason() {
+    let h = start(
+        Dialect::Cognigy,
+        Setup {
+            faults: Faults {
+                failing_snapshots: true,
+                ..Faults::default()
+            },
+            ..Setup::default()
+        },
+    )
+    .await;
+    let before = serving(&h, "bot-hr-helpdesk").await;
+    let p = deploy_plan("HR Helpdesk", "2.0.0-rc");
+    let done = h
+        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
+        .await;
+    let r = &done.report;
+    assert_eq!(r.outcome, Outcome::Failed, "{}", r.summary);
+    assert!(
+        r.summary.contains("could not be exported"),
+        "the failReason: {}",
+        r.summary
+    );
+    assert_eq!(
+        serving(&h, "bot-hr-helpdesk").await,
+        before,
+        "nothing was switched"
+    );
+}
+
+/// The 10-snapshot limit refuses a deploy that would need an eleventh before any task
+/// starts, and says how to make room; the Release API has no snapshots to take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_snapshot_limit_a_deploy_is_refused_and_says_how_to_make_room() {
+    let h = start(Dialect::Cognigy, Setup::default()).await;
+    // Travel Assistant has 9 snapshots: the first deploy takes the tenth.
+    let p = deploy_plan("Travel Assistant", "3.6.0");
+    let first = h
+        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
+        .await;
+    assert_eq!(
+        first.report.outcome,
+        Outcome::Succeeded,
+        "{}",
+        first.report.summary
+    );
+    let p = deploy_plan("Travel Assistant", "3.7.0");
+    let done = h
+        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
+        .await;
+    assert_eq!(
+        done.report.outcome,
+        Outcome::Refused,
+        "{}",
+        done.report.summary
+    );
+    assert!(
+        done.report.summary.contains("relcon prune"),
+        "{}",
+        done.report.summary
+    );
+    assert!(
+        !h.sim.app.lock().world.bots["bot-travel-assistant"]
+            .versions
+            .iter()
+            .any(|v| v.label == "3.7.0"),
+        "no snapshot was taken"
+    );
+
+    let h = start(Dialect::Release, Setup::default()).await;
+    let p = deploy_plan("bot-hr-helpdesk", "9.0.0");
+    let done = h
+        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
+        .await;
+    assert_eq!(
+        done.report.outcome,
+        Outcome::Refused,
+        "{}",
+        done.report.summary
+    );
+    assert!(
+        done.report.summary.contains("Release API"),
+        "{}",
+        done.report.summary
+    );
+}

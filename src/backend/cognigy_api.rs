@@ -40,9 +40,12 @@ use super::http::{
 use super::{
     BoxFut, CanaryRequest, DeploymentAccepted, DeploymentRequest, EnvValidation, FlowImport,
     FlowStatus, LeaseRequest, MetricsQuery, NamedRef, NluModel, Polled, ReleaseBackend,
-    RollbackRequest, RoutingRequest, SessionQuery, TraceResult,
+    RollbackRequest, RoutingRequest, SessionQuery, TraceResult, VersionJob, VersionJobState,
 };
-use crate::cognigy::{Endpoint, EndpointIndexItem, EndpointPatch, List, Project, Snapshot};
+use crate::cognigy::{
+    CreateSnapshot, CreatedTask, Endpoint, EndpointIndexItem, EndpointPatch, List, Project,
+    Snapshot, Task, TaskStatus,
+};
 use crate::domain::{
     BotDetail, BotEnvironment, BotRouting, BotSummary, Canary, CanaryMetrics, Capacity,
     CommandState, ControlCommand, DeploymentState, DeploymentStatus, EnvHealth, EnvJob,
@@ -64,6 +67,10 @@ pub const SHARE_WINDOW: Duration = Duration::from_secs(3600);
 /// anyway, and each reading costs one request per endpoint.
 const SHARE_TTL: Duration = Duration::from_secs(60);
 const PLATFORM: &str = "Cognigy.AI";
+/// The most snapshots a project keeps.
+pub const SNAPSHOT_LIMIT: usize = 10;
+/// How long (server time) the project list is reused.
+const PROJECTS_TTL: Duration = Duration::from_secs(60);
 
 /// The API key, sent as `X-API-Key` (the REST API) or `apikey=` (OData).
 struct ApiKey(SecretString);
@@ -118,6 +125,9 @@ struct Shares {
 
 #[derive(Default)]
 struct Cache {
+    /// The project list and when it was read: projects come and go rarely, and every call
+    /// naming a bot needs it.
+    projects: Option<(Instant, Vec<Project>)>,
     /// Endpoint details by id, with the `lastChanged` they were read at.
     endpoints: HashMap<String, Endpoint>,
     shares: HashMap<String, Shares>,
@@ -307,9 +317,29 @@ impl CognigyApi {
         Ok(out)
     }
 
-    /// The projects the profile works on.
+    /// Wall time a reading of `server` seconds of server time lasts.
+    fn wall(&self, server: Duration) -> Duration {
+        Duration::from_secs_f64(server.as_secs_f64() / self.speed.max(1e-9))
+    }
+
+    /// The projects the profile works on (the list re-read at most every [`PROJECTS_TTL`]).
     async fn projects(&self) -> Result<Vec<Project>, BackendError> {
-        let all: Vec<Project> = self.all("/projects", None).await?;
+        let cached = self
+            .cache
+            .lock()
+            .expect("cache")
+            .projects
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.wall(PROJECTS_TTL))
+            .map(|(_, p)| p.clone());
+        let all: Vec<Project> = match cached {
+            Some(p) => p,
+            None => {
+                let p: Vec<Project> = self.all("/projects", None).await?;
+                self.cache.lock().expect("cache").projects = Some((Instant::now(), p.clone()));
+                p
+            }
+        };
         Ok(match &self.hosts.project {
             Some(p) => all
                 .into_iter()
@@ -404,7 +434,7 @@ impl CognigyApi {
         project: &str,
         endpoints: &[Endpoint],
     ) -> Result<HashMap<String, u64>, BackendError> {
-        let ttl = Duration::from_secs_f64(SHARE_TTL.as_secs_f64() / self.speed.max(1e-9));
+        let ttl = self.wall(SHARE_TTL);
         if let Some(s) = self.cache.lock().expect("cache").shares.get(project)
             && s.at.elapsed() < ttl
             && endpoints.iter().all(|e| s.counts.contains_key(&e.id))
@@ -1274,6 +1304,90 @@ impl ReleaseBackend for CognigyApi {
                 &format!("registering webhook {name} on the server"),
                 "relcon signs and sends its webhooks itself (the profile's [[webhooks]])",
             ))
+        })
+    }
+
+    fn version_limit(&self) -> Option<usize> {
+        Some(SNAPSHOT_LIMIT)
+    }
+
+    fn create_version<'a>(
+        &'a self,
+        bot: &'a str,
+        name: &'a str,
+        description: &'a str,
+    ) -> BoxFut<'a, String> {
+        Box::pin(async move {
+            let p = self.project(bot).await?;
+            let body = serde_json::to_value(CreateSnapshot {
+                project_id: p.id.clone(),
+                name: name.to_string(),
+                description: description.to_string(),
+            })
+            .unwrap_or_default();
+            // The platform takes no idempotency key: a resent POST could take two.
+            let req = ApiRequest::new(Method::POST, format!("{PREFIX}/snapshots"))
+                .json(body)
+                .once();
+            let what = req.what();
+            let task: CreatedTask = decode(&what, self.call(req).await?.body)?;
+            Ok(task.id)
+        })
+    }
+
+    fn delete_version<'a>(&'a self, bot: &'a str, version: &'a str) -> BoxFut<'a, String> {
+        Box::pin(async move {
+            let p = self.project(bot).await?;
+            // Never a snapshot an endpoint serves, whatever the platform would allow.
+            for item in self
+                .all::<EndpointIndexItem>("/endpoints", Some(&p.id))
+                .await?
+            {
+                let e = self.endpoint_detail(&item).await?;
+                if e.entrypoint.as_deref() == Some(version) {
+                    return Err(BackendError::Conflict {
+                        detail: format!(
+                            "snapshot {version} is served by endpoint {} ({}); re-point it first",
+                            e.id,
+                            clean(&e.name)
+                        ),
+                        conflicts_with: Some(e.id),
+                    });
+                }
+            }
+            let req = ApiRequest::new(
+                Method::DELETE,
+                format!("{PREFIX}/snapshots/{}", percent_encode(version)),
+            )
+            .once();
+            let what = req.what();
+            let task: CreatedTask = decode(&what, self.call(req).await?.body)?;
+            Ok(task.id)
+        })
+    }
+
+    fn version_job<'a>(&'a self, job: &'a str) -> BoxFut<'a, Polled<VersionJob>> {
+        Box::pin(async move {
+            let t: Task = self
+                .get(format!("{PREFIX}/tasks/{}", percent_encode(job)))
+                .await?;
+            let state = match t.status {
+                TaskStatus::Queued => VersionJobState::Queued,
+                TaskStatus::Active | TaskStatus::Cancelling => VersionJobState::Active,
+                TaskStatus::Done => VersionJobState::Done,
+                TaskStatus::Error => VersionJobState::Failed,
+                TaskStatus::Cancelled => VersionJobState::Cancelled,
+            };
+            Ok(Polled {
+                value: VersionJob {
+                    job_id: t.id,
+                    state,
+                    step: t.current_step,
+                    total: t.total_step,
+                    fail_reason: Some(clean(&t.fail_reason)).filter(|r| !r.is_empty()),
+                },
+                retry_after: None,
+            })
         })
     }
 

@@ -122,6 +122,10 @@ pub(crate) struct ApiRequest {
     /// Strings that must never appear in an error built from this call's responses
     /// (the bearer token in use is added automatically).
     pub secrets: Vec<SecretString>,
+    /// The server honours no idempotency key: the write goes without one and is never
+    /// resent after it may have arrived (only a 429, which the server did not act on, is
+    /// retried).
+    pub once: bool,
 }
 
 impl ApiRequest {
@@ -133,7 +137,14 @@ impl ApiRequest {
             body: Body::None,
             headers: Vec::new(),
             secrets: Vec::new(),
+            once: false,
         }
+    }
+
+    /// See [`ApiRequest::once`].
+    pub fn once(mut self) -> ApiRequest {
+        self.once = true;
+        self
     }
 
     pub fn get(path: impl Into<String>) -> ApiRequest {
@@ -277,13 +288,13 @@ impl HttpClient {
     ) -> Result<Reply, BackendError> {
         let url = self.url(&req.path)?;
         let what = req.what();
-        let key = needs_idempotency_key(&req.method).then(|| {
+        let key = (needs_idempotency_key(&req.method) && !req.once).then(|| {
             crate::journal::take_idempotency_key()
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
         });
         // Writes carry an idempotency key, so every method this client sends is safe to
         // resend; the check stays so a future unkeyed write is not retried by accident.
-        let retry_safe = is_idempotent(&req.method) || key.is_some();
+        let retry_safe = (is_idempotent(&req.method) && !req.once) || key.is_some();
         let max_attempts = self.retry.tries();
         let mut backoff = self.retry.waits();
         let deadline = Deadline::after(self.deadline);
@@ -435,7 +446,9 @@ impl HttpClient {
                             && matches!(req.method, Method::GET | Method::HEAD));
                     let hint = retry_after(&headers).or_else(|| problem_retry_after(&bytes));
                     let wait = self.retry.wait(hint, &mut backoff);
-                    if transient && retry_safe && attempt < max_attempts && fits(wait) {
+                    // A 429 was not acted on: it is safe to send again whatever the method.
+                    let resendable = retry_safe || status == StatusCode::TOO_MANY_REQUESTS;
+                    if transient && resendable && attempt < max_attempts && fits(wait) {
                         tracing::warn!(
                             method = %req.method,
                             path = %req.path,

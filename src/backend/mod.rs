@@ -232,6 +232,47 @@ pub struct TraceResult {
     pub execution_path: Vec<String>,
 }
 
+/// Where a job that takes or removes a version stands (Cognigy.AI: a snapshot task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionJobState {
+    Queued,
+    Active,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl VersionJobState {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            VersionJobState::Done | VersionJobState::Failed | VersionJobState::Cancelled
+        )
+    }
+}
+
+/// A job that takes or removes a version, with its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionJob {
+    pub job_id: String,
+    pub state: VersionJobState,
+    /// Steps done of `total` (0 of 0 when the platform reports none).
+    pub step: u32,
+    pub total: u32,
+    /// Why it failed, in the platform's words.
+    pub fail_reason: Option<String>,
+}
+
+fn not_on_release_api<T: Send + 'static>(what: &str) -> BoxFut<'static, T> {
+    let e = BackendError::Unsupported {
+        what: what.into(),
+        platform: "the Release API",
+        detail: "versions are published and removed outside relcon there".into(),
+    };
+    Box::pin(async move { Err(e) })
+}
+
 /// Everything the engine may ask of a release server. Object-safe: hold it as
 /// `Arc<dyn ReleaseBackend>`. Every string in a returned value has been sanitised, except
 /// flow definitions, which are data to re-import and come back verbatim.
@@ -403,6 +444,29 @@ pub trait ReleaseBackend: Send + Sync {
         operation: &'a str,
         after: Option<u64>,
     ) -> BoxFut<'a, Vec<OperationEvent>>;
+
+    // --- taking and removing versions (Cognigy.AI snapshots) ----------------------------
+    /// The most versions the platform keeps per bot (Cognigy.AI: 10 snapshots per project);
+    /// `None` when there is no limit.
+    fn version_limit(&self) -> Option<usize> {
+        None
+    }
+    /// Take a new version of the bot's working state named `name`; the job id.
+    fn create_version<'a>(
+        &'a self,
+        _bot: &'a str,
+        _name: &'a str,
+        _description: &'a str,
+    ) -> BoxFut<'a, String> {
+        not_on_release_api("taking a version")
+    }
+    /// Remove a version nothing serves; the job id.
+    fn delete_version<'a>(&'a self, _bot: &'a str, _version: &'a str) -> BoxFut<'a, String> {
+        not_on_release_api("removing a version")
+    }
+    fn version_job<'a>(&'a self, _job: &'a str) -> BoxFut<'a, Polled<VersionJob>> {
+        not_on_release_api("a version job")
+    }
 
     // --- misc ---------------------------------------------------------------------------
     fn register_webhook<'a>(

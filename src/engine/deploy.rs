@@ -42,7 +42,22 @@ pub struct DeployOptions {
     /// before reporting, showing their number fall. Zero (the default): report how many are
     /// finishing there and end; the deploy's success never depends on them.
     pub wait_drain: Duration,
+    /// First take a new version named after the plan's version from the bot's working state
+    /// (Cognigy.AI: a snapshot of the project, its task followed step by step), then deploy
+    /// it.
+    pub take_snapshot: bool,
 }
+
+/// The steps of a deploy that takes its snapshot first.
+pub const STEPS_WITH_SNAPSHOT: &[&str] = &[
+    "take snapshot",
+    "validate",
+    "create deployment",
+    "wait for deployment",
+    "switch traffic",
+    "sync regions",
+    "drain old colour",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeployPlan {
@@ -136,7 +151,11 @@ pub async fn run_with(mut ctx: Ctx, plan: DeployPlan, options: DeployOptions) ->
         KIND,
         format!("deploy {} {}", plan.bot, plan.version),
         Some(plan.bot.clone()),
-        STEPS,
+        if options.take_snapshot {
+            STEPS_WITH_SNAPSHOT
+        } else {
+            STEPS
+        },
     );
     let mut deployment: Option<String> = None;
     match run_inner(&mut ctx, &plan, &options, &mut deployment).await {
@@ -156,6 +175,122 @@ pub async fn run_with(mut ctx: Ctx, plan: DeployPlan, options: DeployOptions) ->
             .await
         }
     }
+}
+
+/// Take the snapshot the plan names from the bot's working state, following its task; a
+/// rerun after a crash follows the journaled task instead of taking another.
+async fn take_snapshot(ctx: &mut Ctx, plan: &DeployPlan) -> Result<(), Stop> {
+    let step = "take snapshot";
+    let b = ctx.engine.backend.clone();
+    let job = match ctx.journaled_id(step) {
+        Some(job) => {
+            ctx.emit(EventKind::StepStarted { step: step.into() });
+            ctx.detail(format!("task {job}, started before the interruption"));
+            job
+        }
+        None => {
+            ctx.emit(EventKind::StepStarted { step: step.into() });
+            // What would refuse the deploy refuses it before a snapshot is taken for it.
+            let bot = b.get_bot(&plan.bot).await?;
+            preview(&bot, plan.target.as_deref()).map_err(Stop::Refused)?;
+            let versions = b.list_versions(&plan.bot).await?;
+            if versions
+                .iter()
+                .any(|v| v.label == plan.version || v.id == plan.version)
+            {
+                return Err(Stop::Refused(format!(
+                    "{} already has a snapshot named {}: deploy it without --snapshot, or name the new one differently",
+                    plan.bot, plan.version
+                )));
+            }
+            if let Some(limit) = b.version_limit()
+                && versions.len() >= limit
+            {
+                return Err(Stop::Refused(format!(
+                    "{} has {} snapshots, the platform's limit of {limit}: remove one nothing serves with `relcon prune {}` first",
+                    plan.bot,
+                    versions.len(),
+                    plan.bot
+                )));
+            }
+            let description = format!("taken by relcon for {}", ctx.engine.operator);
+            let job = ctx
+                .journaled_create(
+                    step,
+                    b.create_version(&plan.bot, &plan.version, &description),
+                    |id: &String| id.clone(),
+                )
+                .await?;
+            ctx.audit(KIND, "snapshot_started", |e| {
+                e.bot = Some(plan.bot.clone());
+                e.to_version = Some(plan.version.clone());
+                e.detail = Some(format!("snapshot task {job}"));
+            })
+            .await?;
+            job
+        }
+    };
+    let b2 = b.clone();
+    let j2 = job.clone();
+    let mut last = None;
+    let end = poll_until(
+        ctx,
+        "snapshot task",
+        plan.timeout,
+        move || {
+            let b = b2.clone();
+            let id = j2.clone();
+            async move { b.version_job(&id).await }
+        },
+        |j: &crate::backend::VersionJob| j.state.is_terminal(),
+        |c, j| {
+            if last != Some((j.state, j.step)) {
+                last = Some((j.state, j.step));
+                c.detail(if j.total > 0 {
+                    format!("task {}: step {} of {}", j.job_id, j.step, j.total)
+                } else {
+                    format!(
+                        "task {}: {}",
+                        j.job_id,
+                        serde_json::json!(j.state).as_str().unwrap_or("?")
+                    )
+                });
+            }
+        },
+    )
+    .await
+    .inspect_err(|e| {
+        ctx.emit(EventKind::StepFailed {
+            step: step.into(),
+            reason: e.to_string(),
+        })
+    })?;
+    if end.state != crate::backend::VersionJobState::Done {
+        let how = match end.state {
+            crate::backend::VersionJobState::Cancelled => "was cancelled",
+            _ => "ended in error",
+        };
+        let reason = format!(
+            "snapshot task {job} {how}: {}",
+            end.fail_reason.as_deref().unwrap_or("no reason given")
+        );
+        ctx.emit(EventKind::StepFailed {
+            step: step.into(),
+            reason: reason.clone(),
+        });
+        return Err(Stop::Failed(reason));
+    }
+    ctx.emit(EventKind::StepFinished {
+        step: step.into(),
+        detail: Some(format!("{} taken (task {job})", plan.version)),
+    });
+    ctx.audit(KIND, "snapshot_taken", |e| {
+        e.bot = Some(plan.bot.clone());
+        e.to_version = Some(plan.version.clone());
+        e.detail = Some(format!("snapshot task {job} done"));
+    })
+    .await?;
+    Ok(())
 }
 
 async fn validate(engine: &Engine, plan: &DeployPlan) -> Result<(Version, SwitchPreview), Stop> {
@@ -238,6 +373,9 @@ async fn run_inner(
             serde_json::from_value(r.get("preview")?.clone()).ok()?,
         ))
     });
+    if options.take_snapshot && journaled.is_none() {
+        take_snapshot(ctx, plan).await?;
+    }
     let (version, preview) = match journaled {
         Some((v, p)) => {
             ctx.emit(EventKind::StepFinished {

@@ -26,6 +26,8 @@ pub struct Faults {
     /// Cognigy dialect: environments whose endpoint refuses to be re-pointed (`PATCH`
     /// answers 500), to exercise a switch that fails part-way.
     pub stuck_endpoints: Vec<String>,
+    /// Cognigy dialect: new snapshot tasks end in `error` with a `failReason`.
+    pub failing_snapshots: bool,
 }
 
 impl Faults {

@@ -56,7 +56,13 @@ pub struct SimConfig {
     pub client_budget: u32,
     pub faults: Faults,
     pub dialect: Dialect,
+    /// Cognigy dialect: requests per API key per five simulator minutes before 429 (the
+    /// platform's published limit is about 1,000).
+    pub rate_limit: u32,
 }
+
+/// The Cognigy dialect's rate-limit window, simulator seconds.
+pub const RATE_WINDOW: f64 = 300.0;
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -69,6 +75,7 @@ impl Default for SimConfig {
             client_budget: 1200,
             faults: Faults::default(),
             dialect: Dialect::default(),
+            rate_limit: 1000,
         }
     }
 }

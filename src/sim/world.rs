@@ -533,6 +533,8 @@ pub struct SnapshotTask {
     pub error: Option<String>,
     /// The version it created.
     pub version: Option<String>,
+    /// Set when it was started: it will end in error for this reason (an injected fault).
+    pub doomed: Option<String>,
 }
 
 /// An HTTP delivery the world wants made (webhook events, job callbacks).
@@ -966,9 +968,10 @@ impl World {
             let Some(t) = self.snapshot_tasks.get(&id).cloned() else {
                 continue;
             };
-            let mut error = None;
+            let mut error = t.doomed.clone();
             let mut created = None;
             match &t.work {
+                _ if error.is_some() => {}
                 SnapshotWork::Create { name, description } => {
                     let version_id = self.next_id("snap");
                     match self.bots.get_mut(&t.bot) {

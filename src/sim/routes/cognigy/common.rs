@@ -189,11 +189,36 @@ pub fn authorize(app: &Shared, headers: &HeaderMap, query: Option<&str>) -> CgRe
             "No API key: send the header 'X-API-Key: <key>' or the query parameter 'api_key'.",
         ));
     };
-    if app.lock().auth.api_keys.contains_key(key.trim()) {
-        Ok(())
-    } else {
-        Err(CgError::unauthorized("The API key is not valid."))
+    if !app.lock().auth.api_keys.contains_key(key.trim()) {
+        return Err(CgError::unauthorized("The API key is not valid."));
     }
+    charge(app, key.trim())
+}
+
+/// Count one request against the key's rate limit: `rate_limit` requests per five simulator
+/// minutes, then `429` with no `Retry-After` (the platform documents none).
+pub fn charge(app: &Shared, key: &str) -> CgResult<()> {
+    let now = app.clock.now();
+    let limit = app.config.rate_limit.max(1) as usize;
+    let mut g = app.lock();
+    let q = g.budget.entry(format!("cognigy:{key}")).or_default();
+    while q
+        .front()
+        .is_some_and(|t| *t <= now - crate::sim::RATE_WINDOW)
+    {
+        q.pop_front();
+    }
+    if q.len() >= limit {
+        return Err(CgError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            format!(
+                "Too many requests: more than {limit} in 5 minutes for this API key. Try again later."
+            ),
+        ));
+    }
+    q.push_back(now);
+    Ok(())
 }
 
 /// Query parameters, refused as a problem document when they do not parse.

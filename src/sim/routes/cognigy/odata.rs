@@ -187,7 +187,11 @@ async fn collection(
         Some(k) if !app.lock().auth.api_keys.contains_key(k.trim()) => {
             return odata_error(StatusCode::UNAUTHORIZED, "The API key is not valid.");
         }
-        Some(_) => {}
+        Some(k) => {
+            if let Err(e) = super::common::charge(&app, k.trim()) {
+                return odata_error(StatusCode::TOO_MANY_REQUESTS, e.detail);
+            }
+        }
     }
     let time_field = match name.as_str() {
         "Analytics" => "timestamp",

@@ -78,6 +78,9 @@ async fn create(
         return Err(CgError::missing("name"));
     }
     let (mut g, now) = app.world();
+    let doomed = g.faults.failing_snapshots.then(|| {
+        "Snapshot creation failed: the Flow 'Main' has a Node that could not be exported (injected fault failingSnapshots)".to_string()
+    });
     let w = &mut g.world;
     let bot = find_project(w, &body.project_id)
         .ok_or_else(|| CgError::not_found("Project", &body.project_id))?;
@@ -96,7 +99,7 @@ async fn create(
         name: body.name.clone(),
         description: body.description.clone(),
     };
-    Ok(start_task(&app, w, bot_id, work, now))
+    Ok(start_task(&app, w, bot_id, work, now, doomed))
 }
 
 async fn delete(
@@ -149,6 +152,7 @@ async fn delete(
         bot_id,
         SnapshotWork::Delete { version },
         now,
+        None,
     ))
 }
 
@@ -160,6 +164,7 @@ fn start_task(
     bot: String,
     work: SnapshotWork,
     now: f64,
+    doomed: Option<String>,
 ) -> Response {
     let world_id = w.next_id("task");
     let task = SnapshotTask {
@@ -172,6 +177,7 @@ fn start_task(
         applied: false,
         error: None,
         version: None,
+        doomed,
     };
     let view = created_task_view(app, &task, format!("api--{}", uuid::Uuid::new_v4()));
     w.snapshot_tasks.insert(task.id.clone(), task);

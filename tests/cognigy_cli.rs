@@ -1,0 +1,150 @@
+//! The headless commands on a `backend = "cognigy"` profile, as a shell user meets them,
+//! against the simulator's Cognigy dialect: the key from `CAI_APIKEY`, versions with their
+//! labels and the snapshot limit, `prune` that never removes a served snapshot, a deploy
+//! that takes its snapshot, and what is refused with which exit code.
+
+use std::path::Path;
+use std::process::Output;
+
+use relcon::exit;
+use relcon::sim::{self, Dialect, SimConfig, SimHandle};
+use serde_json::Value;
+
+const SPEED: f64 = 300.0;
+
+async fn cognigy_sim() -> SimHandle {
+    sim::start(SimConfig {
+        port: 0,
+        speed: SPEED,
+        seed: Some(7),
+        dialect: Dialect::Cognigy,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts")
+}
+
+fn config(dir: &Path, url: &str) -> std::path::PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "default_profile = \"cg\"\n[profiles.cg]\nbackend = \"cognigy\"\napi_url = \"{url}\"\nclock_speed = {SPEED}\naudit_log = \"{}\"\n",
+            dir.join("audit.jsonl").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+async fn relcon(dir: &Path, url: &str, key: Option<&str>, args: &[&str]) -> Output {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_relcon"));
+    c.args(args)
+        .env("RELCON_CONFIG", config(dir, url))
+        .env_remove("COGNIGY_API_KEY")
+        .env_remove("COGNIGY_API_URL")
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_CONFIG_HOME", dir.join("config"));
+    match key {
+        Some(k) => c.env("CAI_APIKEY", k),
+        None => c.env_remove("CAI_APIKEY"),
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), c.output())
+        .await
+        .expect("relcon ends")
+        .expect("relcon runs")
+}
+
+fn says(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn code(o: &Output) -> u8 {
+    o.status.code().expect("an exit code") as u8
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_show_labels_and_prune_never_removes_a_served_snapshot() {
+    let s = cognigy_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (d, url) = (dir.path(), s.url());
+    let key = Some("demo-key");
+
+    let o = relcon(d, &url, key, &["versions", "Travel Assistant"]).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let text = says(&o);
+    assert!(text.contains("LABEL") && text.contains("3.4.2"), "{text}");
+    assert!(text.contains("9 of 10 versions"), "the limit is said before it bites: {text}");
+
+    let o = relcon(
+        d,
+        &url,
+        key,
+        &["prune", "Travel Assistant", "--keep", "0", "--dry-run", "--output", "json"],
+    )
+    .await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let plan: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let served = plan["served"].as_u64().unwrap();
+    assert!(served > 0);
+    assert_eq!(
+        plan["plan"].as_array().unwrap().len() as u64,
+        plan["versions"].as_u64().unwrap() - served,
+        "keep 0 removes every snapshot but the served ones: {plan}"
+    );
+    assert!(plan["removed"].as_array().unwrap().is_empty(), "a dry run removes nothing");
+
+    let o = relcon(d, &url, key, &["prune", "Travel Assistant", "--keep", "7", "--yes"]).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let o = relcon(d, &url, key, &["versions", "Travel Assistant", "--output", "json"]).await;
+    let after: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let versions = after["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 7, "{after}");
+    let live_now = versions
+        .iter()
+        .filter(|v| !v["liveIn"].as_array().unwrap().is_empty())
+        .count() as u64;
+    assert_eq!(live_now, served, "every served snapshot is still there");
+    let audit = std::fs::read_to_string(d.join("audit.jsonl")).unwrap();
+    assert_eq!(audit.matches("\"removed\"").count(), 2, "{audit}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_that_takes_its_snapshot_runs_headless_and_faults_have_their_exit_codes() {
+    let s = cognigy_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (d, url) = (dir.path(), s.url());
+    let key = Some("demo-key");
+
+    let o = relcon(
+        d,
+        &url,
+        key,
+        &["deploy", "HR Helpdesk", "2.0.0-rc", "--snapshot", "--yes"],
+    )
+    .await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    assert!(says(&o).contains("step 10 of 10"), "{}", says(&o));
+
+    // No key: a config error naming both variables; a wrong key: the platform's 401.
+    let o = relcon(d, &url, None, &["status"]).await;
+    assert_eq!(code(&o), exit::CONFIG, "{}", says(&o));
+    assert!(says(&o).contains("CAI_APIKEY"), "{}", says(&o));
+    let o = relcon(d, &url, Some("wrong"), &["status"]).await;
+    assert_eq!(code(&o), exit::CONFIG, "{}", says(&o));
+    assert!(!says(&o).contains("wrong"), "the key is never shown: {}", says(&o));
+
+    // What the platform cannot do is refused, and nothing changes.
+    let o = relcon(d, &url, key, &["canary", "HR Helpdesk", "1.9.0", "--yes"]).await;
+    assert_eq!(code(&o), exit::REFUSED, "{}", says(&o));
+    assert!(says(&o).contains("Cognigy.AI"), "{}", says(&o));
+    let o = relcon(d, &url, key, &["versions", "No Such Project"]).await;
+    assert_eq!(code(&o), exit::NOT_FOUND, "{}", says(&o));
+    s.stop().await;
+}
