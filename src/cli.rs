@@ -187,7 +187,8 @@ pub struct SimArgs {
     /// Clock speed: simulator seconds per real second (30 plays a 15-minute canary in 30 s).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
-    /// Scenario TOML (default: the built-in demo world, assets/scenarios/demo.toml).
+    /// Scenario TOML, or a built-in one by name: `demo` (the default,
+    /// assets/scenarios/demo.toml) or `cognigy` (projects on several channels each).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
     /// Token lifetime in real seconds.

@@ -164,7 +164,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         port: args.port,
         seed: args.seed,
         speed: args.speed,
-        scenario: None,
+        scenario: (args.backend == SimDialect::Cognigy).then(|| "cognigy".into()),
         token_ttl: 3600,
         client_budget: 100_000,
         rate_limit: 1000,

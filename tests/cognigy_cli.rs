@@ -79,13 +79,24 @@ async fn versions_show_labels_and_prune_never_removes_a_served_snapshot() {
     assert_eq!(code(&o), exit::OK, "{}", says(&o));
     let text = says(&o);
     assert!(text.contains("LABEL") && text.contains("3.4.2"), "{text}");
-    assert!(text.contains("9 of 10 versions"), "the limit is said before it bites: {text}");
+    assert!(
+        text.contains("9 of 10 versions"),
+        "the limit is said before it bites: {text}"
+    );
 
     let o = relcon(
         d,
         &url,
         key,
-        &["prune", "Travel Assistant", "--keep", "0", "--dry-run", "--output", "json"],
+        &[
+            "prune",
+            "Travel Assistant",
+            "--keep",
+            "0",
+            "--dry-run",
+            "--output",
+            "json",
+        ],
     )
     .await;
     assert_eq!(code(&o), exit::OK, "{}", says(&o));
@@ -97,11 +108,26 @@ async fn versions_show_labels_and_prune_never_removes_a_served_snapshot() {
         plan["versions"].as_u64().unwrap() - served,
         "keep 0 removes every snapshot but the served ones: {plan}"
     );
-    assert!(plan["removed"].as_array().unwrap().is_empty(), "a dry run removes nothing");
+    assert!(
+        plan["removed"].as_array().unwrap().is_empty(),
+        "a dry run removes nothing"
+    );
 
-    let o = relcon(d, &url, key, &["prune", "Travel Assistant", "--keep", "7", "--yes"]).await;
+    let o = relcon(
+        d,
+        &url,
+        key,
+        &["prune", "Travel Assistant", "--keep", "7", "--yes"],
+    )
+    .await;
     assert_eq!(code(&o), exit::OK, "{}", says(&o));
-    let o = relcon(d, &url, key, &["versions", "Travel Assistant", "--output", "json"]).await;
+    let o = relcon(
+        d,
+        &url,
+        key,
+        &["versions", "Travel Assistant", "--output", "json"],
+    )
+    .await;
     let after: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     let versions = after["versions"].as_array().unwrap();
     assert_eq!(versions.len(), 7, "{after}");
@@ -138,7 +164,11 @@ async fn a_deploy_that_takes_its_snapshot_runs_headless_and_faults_have_their_ex
     assert!(says(&o).contains("CAI_APIKEY"), "{}", says(&o));
     let o = relcon(d, &url, Some("wrong"), &["status"]).await;
     assert_eq!(code(&o), exit::CONFIG, "{}", says(&o));
-    assert!(!says(&o).contains("wrong"), "the key is never shown: {}", says(&o));
+    assert!(
+        !says(&o).contains("wrong"),
+        "the key is never shown: {}",
+        says(&o)
+    );
 
     // What the platform cannot do is refused, and nothing changes.
     let o = relcon(d, &url, key, &["canary", "HR Helpdesk", "1.9.0", "--yes"]).await;

@@ -363,3 +363,101 @@ async fn at_the_snapshot_limit_a_deploy_is_refused_and_says_how_to_make_room() {
         done.report.summary
     );
 }
+
+/// The Cognigy demo world, on a clock slow enough that the OData reads a canary makes keep
+/// up with the simulated minutes.
+fn cognigy_world() -> Setup {
+    Setup {
+        dialect: Dialect::Cognigy,
+        speed: 120.0,
+        ..Setup::scenario("../../assets/scenarios/cognigy.toml")
+    }
+}
+
+/// The environments (channels) of a bot in the world and what each serves now.
+async fn served(h: &Harness, bot: &str) -> std::collections::BTreeMap<String, Option<String>> {
+    let w = h.world().await;
+    h.routing(bot)
+        .into_iter()
+        .filter(|(_, weight)| *weight > 0.0)
+        .map(|(env, _)| {
+            let v = w.live(bot, &env);
+            (env, v)
+        })
+        .collect()
+}
+
+/// A canary on Cognigy.AI re-points a growing set of the project's channels to the
+/// candidate and judges both arms on OData `Analytics` by `entrypoint`: a healthy candidate
+/// ends on every channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_canary_re_points_channel_by_channel_and_is_promoted_on_cognigy() {
+    let h = Harness::start(cognigy_world()).await;
+    let p = engine_common::canary_plan("Customer Service", "2.4.0", &[10.0, 25.0, 55.0, 100.0]);
+    let done = h.run(move |ctx| relcon::engine::canary::run(ctx, p)).await;
+    let r = &done.report;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.summary);
+    for s in ["hold 10%", "hold 25%", "hold 55%", "hold 100%", "promote"] {
+        assert!(
+            done.steps_finished().contains(&s.to_string()),
+            "{s}: {:?}",
+            done.steps_finished()
+        );
+    }
+    let samples: Vec<_> = done
+        .kinds()
+        .filter_map(|k| match k {
+            relcon::engine::events::EventKind::Canary(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    let last = samples.last().expect("the judge looked");
+    assert!(
+        last.canary.conversation_count > 0 && last.baseline.conversation_count > 0,
+        "both arms measured from OData"
+    );
+    let now = served(&h, "bot-customer-service").await;
+    assert!(
+        now.values().all(|v| v.as_deref() == Some("v2.4.0")),
+        "every channel serves the candidate: {now:?}"
+    );
+}
+
+/// A regressing candidate is rolled back: every channel is back on the stable snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regressing_canary_is_rolled_back_and_every_channel_is_back_on_cognigy() {
+    let h = Harness::start(cognigy_world()).await;
+    let p = engine_common::canary_plan("Travel Assistant", "3.5.0", &[15.0, 50.0, 100.0]);
+    let done = h.run(move |ctx| relcon::engine::canary::run(ctx, p)).await;
+    let r = &done.report;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    let now = served(&h, "bot-travel-assistant").await;
+    assert!(
+        now.values().all(|v| v.as_deref() == Some("v3.4.2")),
+        "every channel is back on the stable snapshot: {now:?}"
+    );
+    let events = h.audit_events("canary");
+    assert!(events.contains(&"decision".to_string()), "{events:?}");
+}
+
+/// A project with one channel carrying its traffic cannot run a canary: it is refused, and
+/// nothing is re-pointed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_on_a_single_channel_project_is_refused_on_cognigy() {
+    let h = start(Dialect::Cognigy, Setup::default()).await;
+    let p = engine_common::canary_plan("HR Helpdesk", "1.10.0", &[10.0, 100.0]);
+    let before = served(&h, "bot-hr-helpdesk").await;
+    let done = h.run(move |ctx| relcon::engine::canary::run(ctx, p)).await;
+    assert_eq!(
+        done.report.outcome,
+        Outcome::Refused,
+        "{}",
+        done.report.summary
+    );
+    assert!(
+        done.report.summary.contains("two or more"),
+        "{}",
+        done.report.summary
+    );
+    assert_eq!(served(&h, "bot-hr-helpdesk").await, before);
+}

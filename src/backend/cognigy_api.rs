@@ -56,6 +56,8 @@ use crate::domain::{
 };
 use crate::sanitize::clean;
 
+mod canary;
+
 const PREFIX: &str = "/new/v2.0";
 /// The platform's largest page.
 const PAGE: usize = 100;
@@ -131,6 +133,8 @@ struct Cache {
     /// Endpoint details by id, with the `lastChanged` they were read at.
     endpoints: HashMap<String, Endpoint>,
     shares: HashMap<String, Shares>,
+    /// The canaries this process runs.
+    canaries: HashMap<String, canary::CanaryRec>,
 }
 
 /// The Cognigy.AI client.
@@ -540,8 +544,15 @@ impl CognigyApi {
     /// Re-point every endpoint in `targets` to `snapshot`. When one fails, every endpoint
     /// already re-pointed goes back to what it served, and the error names them.
     async fn repoint(&self, targets: &[&Ep], snapshot: &str) -> Result<Vec<String>, BackendError> {
+        let changes: Vec<(&Ep, &str)> = targets.iter().map(|t| (*t, snapshot)).collect();
+        self.apply(&changes).await
+    }
+
+    /// Point each endpoint at its snapshot, in order; see [`CognigyApi::repoint`].
+    async fn apply(&self, changes: &[(&Ep, &str)]) -> Result<Vec<String>, BackendError> {
         let mut touched: Vec<&Ep> = Vec::new();
-        for ep in targets {
+        for (ep, snapshot) in changes {
+            let (ep, snapshot) = (*ep, *snapshot);
             if ep.serves() == Some(snapshot) {
                 continue;
             }
@@ -781,41 +792,77 @@ impl ReleaseBackend for CognigyApi {
 
     fn list_canaries<'a>(
         &'a self,
-        _bot: Option<&'a str>,
-        _active_only: bool,
+        bot: Option<&'a str>,
+        active_only: bool,
     ) -> BoxFut<'a, Vec<Canary>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn get_canary<'a>(&'a self, canary: &'a str) -> BoxFut<'a, Canary> {
+        // The platform keeps no canaries: these are the ones this relcon runs.
         Box::pin(async move {
-            Err(BackendError::NotFound {
-                what: format!("canary {canary}"),
-                detail: "the cognigy backend runs no canaries yet".into(),
-            })
+            let ids: Vec<String> = {
+                let c = self.cache.lock().expect("cache");
+                let mut v: Vec<&canary::CanaryRec> = c
+                    .canaries
+                    .values()
+                    .filter(|r| !active_only || r.canary.state.is_active())
+                    .collect();
+                v.sort_by_key(|r| std::cmp::Reverse(r.started));
+                v.into_iter().map(|r| r.canary.id.clone()).collect()
+            };
+            let bot = match bot {
+                Some(b) => Some(self.project(b).await?.id),
+                None => None,
+            };
+            let mut out = Vec::new();
+            for id in ids {
+                let c = self.read(&id).await?;
+                if bot.as_deref().is_none_or(|b| b == c.bot_id) {
+                    out.push(c);
+                }
+            }
+            Ok(out)
         })
     }
 
+    fn get_canary<'a>(&'a self, canary: &'a str) -> BoxFut<'a, Canary> {
+        Box::pin(self.read(canary))
+    }
+
     fn metrics_summary<'a>(&'a self, _query: &'a MetricsQuery) -> BoxFut<'a, MetricSummary> {
-        Box::pin(async { Err(unsupported("a metrics summary", CANARY_LATER)) })
+        Box::pin(async {
+            Err(unsupported(
+                "a metrics summary",
+                "OData answers in records, not aggregates; the canary reads its arms itself",
+            ))
+        })
     }
 
     fn metrics_series<'a>(
         &'a self,
-        _bot: &'a str,
-        _environment: Option<&'a str>,
+        bot: &'a str,
+        environment: Option<&'a str>,
         _window: Duration,
     ) -> BoxFut<'a, MetricsSeries> {
-        Box::pin(async { Err(unsupported("a metrics series", CANARY_LATER)) })
+        // OData answers in records, not aggregates: a per-minute chart would cost a request
+        // per point on every refresh, against the platform's rate limit. The canary's own
+        // evidence (canary_metrics) is read instead; the chart stays empty.
+        Box::pin(async move {
+            Ok(MetricsSeries {
+                bot_id: bot.to_string(),
+                environment_id: environment.map(str::to_string),
+                step_seconds: 60,
+                total: Vec::new(),
+                baseline: Vec::new(),
+                canary: Vec::new(),
+            })
+        })
     }
 
     fn canary_metrics<'a>(
         &'a self,
-        _canary: &'a str,
-        _since: Option<&'a str>,
-        _step: Duration,
+        canary: &'a str,
+        since: Option<&'a str>,
+        step: Duration,
     ) -> BoxFut<'a, CanaryMetrics> {
-        Box::pin(async { Err(unsupported("canary metrics", CANARY_LATER)) })
+        Box::pin(self.metrics(canary, since, step))
     }
 
     fn active_sessions<'a>(&'a self, _bot: &'a str) -> BoxFut<'a, Vec<Session>> {
@@ -1059,28 +1106,28 @@ impl ReleaseBackend for CognigyApi {
         })
     }
 
-    fn start_canary<'a>(&'a self, _request: &'a CanaryRequest) -> BoxFut<'a, Canary> {
-        Box::pin(async { Err(unsupported("a canary", CANARY_LATER)) })
+    fn start_canary<'a>(&'a self, request: &'a CanaryRequest) -> BoxFut<'a, Canary> {
+        Box::pin(self.start(request))
     }
 
-    fn set_canary_weight<'a>(&'a self, _canary: &'a str, _pct: f64) -> BoxFut<'a, Canary> {
-        Box::pin(async { Err(unsupported("a canary", CANARY_LATER)) })
+    fn set_canary_weight<'a>(&'a self, canary: &'a str, pct: f64) -> BoxFut<'a, Canary> {
+        Box::pin(self.weight(canary, pct))
     }
 
-    fn pause_canary<'a>(&'a self, _canary: &'a str) -> BoxFut<'a, Canary> {
-        Box::pin(async { Err(unsupported("a canary", CANARY_LATER)) })
+    fn pause_canary<'a>(&'a self, canary: &'a str) -> BoxFut<'a, Canary> {
+        Box::pin(self.hold(canary, true))
     }
 
-    fn resume_canary<'a>(&'a self, _canary: &'a str) -> BoxFut<'a, Canary> {
-        Box::pin(async { Err(unsupported("a canary", CANARY_LATER)) })
+    fn resume_canary<'a>(&'a self, canary: &'a str) -> BoxFut<'a, Canary> {
+        Box::pin(self.hold(canary, false))
     }
 
-    fn promote_canary<'a>(&'a self, _canary: &'a str) -> BoxFut<'a, Canary> {
-        Box::pin(async { Err(unsupported("a canary", CANARY_LATER)) })
+    fn promote_canary<'a>(&'a self, canary: &'a str) -> BoxFut<'a, Canary> {
+        Box::pin(self.promote(canary))
     }
 
-    fn rollback_canary<'a>(&'a self, _canary: &'a str, _reason: &'a str) -> BoxFut<'a, Canary> {
-        Box::pin(async { Err(unsupported("a canary", CANARY_LATER)) })
+    fn rollback_canary<'a>(&'a self, canary: &'a str, _reason: &'a str) -> BoxFut<'a, Canary> {
+        Box::pin(self.abandon(canary))
     }
 
     fn create_rollback_job<'a>(&'a self, request: &'a RollbackRequest) -> BoxFut<'a, String> {
@@ -1413,7 +1460,6 @@ fn routing_of(project: &str, eps: &[Ep]) -> BotRouting {
     }
 }
 
-const CANARY_LATER: &str = "the cognigy backend's canary (progressive re-pointing judged on OData analytics) is not built yet";
 const FLOWS: &str =
     "flows deploy inside a snapshot on Cognigy.AI: take a snapshot of the project and deploy that";
 const ENV_DEPLOY: &str =

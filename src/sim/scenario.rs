@@ -9,6 +9,11 @@ use crate::domain::{FlowRef, Stage, VersionStatus};
 
 /// The built-in demo world.
 pub const DEMO_SCENARIO: &str = include_str!("../../assets/scenarios/demo.toml");
+/// The world of `relcon demo --backend cognigy`: projects on several channels each.
+pub const COGNIGY_SCENARIO: &str = include_str!("../../assets/scenarios/cognigy.toml");
+
+/// The scenarios built into relcon, by the name `--scenario` takes.
+pub const BUILT_IN: &[(&str, &str)] = &[("demo", DEMO_SCENARIO), ("cognigy", COGNIGY_SCENARIO)];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -408,9 +413,25 @@ impl Scenario {
         Scenario::parse(DEMO_SCENARIO, "assets/scenarios/demo.toml")
     }
 
+    /// A scenario file, or a built-in scenario by name (`demo`, `cognigy`) when no file of
+    /// that name exists.
     pub fn load(path: &Path) -> Result<Scenario, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
+        if !path.exists()
+            && let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| path.as_os_str() == *n)
+        {
+            return Scenario::parse(text, &format!("assets/scenarios/{name}.toml"));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read scenario {}: {e} (built-in scenarios: {})",
+                path.display(),
+                BUILT_IN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
         Scenario::parse(&text, &path.display().to_string())
     }
 

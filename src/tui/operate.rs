@@ -326,13 +326,22 @@ impl App {
         };
         let intro = vec![(
             Tone::Normal,
-            format!(
-                "{} {} in {} against {} (baseline)",
-                bot.name,
-                v.id,
-                live.name,
-                live.live_version.as_deref().unwrap_or("—")
-            ),
+            if self.repoints {
+                format!(
+                    "{} {} on a growing set of the channels carrying traffic (smallest first), against {} (baseline)",
+                    bot.name,
+                    v.label,
+                    format::short_id(live.live_version.as_deref().unwrap_or("—"))
+                )
+            } else {
+                format!(
+                    "{} {} in {} against {} (baseline)",
+                    bot.name,
+                    v.id,
+                    live.name,
+                    live.live_version.as_deref().unwrap_or("—")
+                )
+            },
         )];
         let envs: Vec<String> = bot
             .environments
@@ -366,7 +375,15 @@ impl App {
                 let lines = vec![
                     (
                         Tone::Normal,
-                        format!("{} {} in {}", target.bot_name, target.version, target.env),
+                        if self.repoints {
+                            format!(
+                                "{} {} on the channels carrying traffic, smallest first (each step re-points whole endpoints)",
+                                target.bot_name,
+                                format::short_id(&target.version)
+                            )
+                        } else {
+                            format!("{} {} in {}", target.bot_name, target.version, target.env)
+                        },
                     ),
                     (
                         Tone::Accent,

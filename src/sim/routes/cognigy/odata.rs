@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::views::{endpoint_id, find_project, find_snapshot, project_id, snapshot_id};
 use crate::sim::App;
-use crate::sim::traffic::{Arm, Query, summary};
+use crate::sim::traffic::{Arm, Query, series, summary};
 use crate::sim::world::{Bot, World};
 
 /// How long a conversation takes to reach the OData service (simulator seconds).
@@ -256,27 +256,12 @@ async fn collection(
             per_slice.push((bot, env, version, n));
         }
     }
-    let mut value = Vec::new();
     let want = (skip + top).min(total as usize);
-    'outer: for (bot, env, version, n) in &per_slice {
-        for i in 0..*n as usize {
-            if value.len() >= want {
-                break 'outer;
-            }
-            let t = upper - (upper - lower) * (i as f64 + 0.5) / (*n as f64);
-            value.push(record(
-                &app,
-                w,
-                bot,
-                env,
-                version.as_deref(),
-                t,
-                i,
-                time_field,
-            ));
-        }
-    }
-    let value: Vec<Value> = value.into_iter().skip(skip).take(top).collect();
+    let value: Vec<Value> = rows(&app, w, &per_slice, lower, upper, want, time_field)
+        .into_iter()
+        .skip(skip)
+        .take(top)
+        .collect();
     let mut body = json!({
         "@odata.context": format!("/v2.4/$metadata#{name}"),
         "value": value,
@@ -285,6 +270,97 @@ async fn collection(
         body["@odata.count"] = json!(total);
     }
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// A deterministic uniform draw in (0, 1) for row `i` of the bucket at `t`, stream `k`.
+fn draw(t: i64, i: usize, k: u8) -> f64 {
+    let mut x = (t as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((i as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9))
+        .wrapping_add(u64::from(k).wrapping_mul(0x94D0_49BB_1331_11EB));
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    x ^= x >> 32;
+    ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+}
+
+/// A standard normal draw (Box-Muller over two uniform draws).
+fn normal(t: i64, i: usize, k: u8) -> f64 {
+    let (u, v) = (draw(t, i, k), draw(t, i, k.wrapping_add(1)));
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// Up to `want` records, newest first: one per conversation of each 10 s bucket of each
+/// slice, its fields drawn from that bucket's statistics (an error is an input the flow did
+/// not understand; `executionTime` the latency; a rating of 1 or -1 from the CSAT).
+#[allow(clippy::too_many_arguments)]
+fn rows(
+    app: &App,
+    w: &World,
+    slices: &[(&Bot, String, Option<String>, u64)],
+    lower: f64,
+    upper: f64,
+    want: usize,
+    time_field: &str,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut end = upper;
+    // Read back in growing chunks: a page of the newest records needs only the last seconds.
+    let mut chunk = 30.0;
+    while out.len() < want && end > lower {
+        let start = (end - chunk).max(lower);
+        chunk = (chunk * 2.0).min(600.0);
+        let mut points = Vec::new();
+        for (bot, env, version, n) in slices {
+            if *n == 0 {
+                continue;
+            }
+            let q = Query {
+                bot: &bot.id,
+                env: Some(env),
+                version: version.as_deref(),
+                arm: Arm::Total,
+            };
+            let first = (start / 10.0).floor() as i64;
+            let last = (end / 10.0).ceil() as i64 - 1;
+            for p in series(w, &q, 10, first, last, upper, &|t| app.clock.stamp(t)) {
+                points.push((p, *bot, env.clone(), version.clone()));
+            }
+        }
+        points.sort_by_key(|p| std::cmp::Reverse(p.0.t));
+        for (p, bot, env, version) in points {
+            let n = p.conversations as usize;
+            for i in 0..n {
+                if out.len() >= want {
+                    return out;
+                }
+                let at = p.t as f64 + 10.0 * (n - i) as f64 / (n as f64 + 1.0);
+                if at > upper || at <= lower || at > end || at <= start {
+                    continue;
+                }
+                let mut r = record(app, w, bot, &env, version.as_deref(), at, i, time_field);
+                let error = draw(p.t, i, 1) < p.errors as f64 / n as f64;
+                let latency = (p.avg_latency_ms.unwrap_or(400.0)
+                    + p.latency_sd_ms.unwrap_or(0.0) * normal(p.t, i, 2))
+                .max(1.0);
+                let rated = draw(p.t, i, 4) < p.rated as f64 / n as f64;
+                let csat = p.satisfaction_score.unwrap_or(4.0)
+                    + p.satisfaction_sd.unwrap_or(0.5) * normal(p.t, i, 5);
+                r["understood"] = json!(!error);
+                r["intent"] = json!(if error { "" } else { "matched" });
+                r["intentScore"] = json!(p.intent_score.unwrap_or(0.9));
+                r["executionTime"] = json!((latency * 10.0).round() / 10.0);
+                r["rating"] = if rated {
+                    json!(if csat >= 3.0 { 1 } else { -1 })
+                } else {
+                    Value::Null
+                };
+                out.push(r);
+            }
+        }
+        end = start;
+    }
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
