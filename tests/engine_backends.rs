@@ -369,7 +369,7 @@ async fn at_the_snapshot_limit_a_deploy_is_refused_and_says_how_to_make_room() {
 fn cognigy_world() -> Setup {
     Setup {
         dialect: Dialect::Cognigy,
-        speed: 120.0,
+        speed: 240.0,
         ..Setup::scenario("../../assets/scenarios/cognigy.toml")
     }
 }
@@ -393,11 +393,11 @@ async fn served(h: &Harness, bot: &str) -> std::collections::BTreeMap<String, Op
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_canary_re_points_channel_by_channel_and_is_promoted_on_cognigy() {
     let h = Harness::start(cognigy_world()).await;
-    let p = engine_common::canary_plan("Customer Service", "2.4.0", &[10.0, 25.0, 55.0, 100.0]);
+    let p = engine_common::canary_plan("Customer Service", "2.4.0", &[10.0, 50.0, 100.0]);
     let done = h.run(move |ctx| relcon::engine::canary::run(ctx, p)).await;
     let r = &done.report;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.summary);
-    for s in ["hold 10%", "hold 25%", "hold 55%", "hold 100%", "promote"] {
+    for s in ["hold 10%", "hold 50%", "hold 100%", "promote"] {
         assert!(
             done.steps_finished().contains(&s.to_string()),
             "{s}: {:?}",

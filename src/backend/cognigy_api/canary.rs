@@ -285,7 +285,13 @@ impl CognigyApi {
 
     /// The newest `Analytics` record of the project: how far the cache has got.
     async fn newest_record(&self, project: &str) -> Result<Option<DateTime<Utc>>, BackendError> {
-        let filter = format!("projectId eq {}", lit(project));
+        // Within the last hour: the cache lags by minutes, and a bounded query is cheap.
+        let since = self.server_now() - chrono::Duration::hours(1);
+        let filter = format!(
+            "projectId eq {} and timestamp gt {}",
+            lit(project),
+            lit(&odata_time(since))
+        );
         let page = self.odata_page("Analytics", &filter, 1, 0).await?;
         Ok(page
             .first()
