@@ -108,6 +108,10 @@ pub enum Command {
     /// Make room under the platform's version limit (Cognigy.AI: 10 snapshots a project):
     /// remove the oldest snapshots no endpoint serves, never one that is live.
     Prune(PruneArgs),
+    /// Promote a snapshot to another installation (dev → staging → prod): package it here,
+    /// download it, upload it into the target profile's same-named project and restore that
+    /// project from it, as one audited operation. Cognigy.AI profiles.
+    Ship(ShipArgs),
     /// The bot's current operation as a tree (workflow, version, step, weight, last decision,
     /// who drives it); `--watch` follows it and exits with its outcome's code when it ends.
     Get(GetArgs),
@@ -412,6 +416,19 @@ pub struct EndArgs {
 #[derive(Debug, Args, Clone)]
 pub struct VersionsArgs {
     pub bot: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ShipArgs {
+    pub bot: String,
+    /// The snapshot (its id or its name).
+    pub version: String,
+    /// The profile of the installation to ship to.
+    #[arg(long)]
+    pub to: String,
+    /// Upload only: leave the target project's working state as it is.
+    #[arg(long)]
+    pub no_restore: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -292,6 +292,23 @@ pub(crate) fn rollback_plan(
     })
 }
 
+/// A backend error before or outside a workflow, with the exit code it stands for.
+pub(crate) fn backend_error(e: crate::backend::BackendError) -> CliError {
+    let code = match e {
+        crate::backend::BackendError::Unauthorized { .. }
+        | crate::backend::BackendError::Forbidden { .. }
+        | crate::backend::BackendError::Config { .. } => exit::CONFIG,
+        crate::backend::BackendError::Timeout { .. } => exit::TIMED_OUT,
+        crate::backend::BackendError::NotFound { .. } => exit::NOT_FOUND,
+        crate::backend::BackendError::Unsupported { .. } => exit::REFUSED,
+        _ => exit::FAILED,
+    };
+    CliError {
+        code,
+        message: e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use crate::cli::{
 use crate::config::{self, Config, LoadedConfig, ResolvedProfile};
 use crate::domain::Stage;
 pub use crate::drive::{CliError, exit_code};
-use crate::drive::{drive, parse_duration, print_report, rollback_plan};
+use crate::drive::{backend_error, drive, parse_duration, print_report, rollback_plan};
 use crate::engine::events::WorkflowKind;
 use crate::engine::judge::policy::OnInconclusive;
 use crate::engine::{canary, deploy, environment, flows, rollback};
@@ -79,6 +79,30 @@ pub fn resolve_profile(global: &Global) -> Result<ResolvedProfile, CliError> {
         resolved.clock_speed = speed;
     }
     Ok(resolved)
+}
+
+/// Another profile of the same config file, resolved on its own: `COGNIGY_API_URL` and
+/// `--api-url` (which point the current profile) do not apply to it.
+fn resolve_named(global: &Global, name: &str) -> Result<ResolvedProfile, CliError> {
+    let loaded = Config::load(global.config.as_deref())
+        .map_err(|e| CliError::config(e.to_string()))?
+        .ok_or_else(|| {
+            CliError::config(format!(
+                "profile {name} must come from a config file; relcon found none (--config FILE or RELCON_CONFIG)"
+            ))
+        })?;
+    let profile = loaded
+        .profile(Some(name))
+        .map_err(|e| CliError::config(e.to_string()))?;
+    profile
+        .resolve_secrets(&|k: &str| {
+            if k == config::ENV_API_URL {
+                None
+            } else {
+                env_var(k)
+            }
+        })
+        .map_err(|e| CliError::config(e.to_string()))
 }
 
 fn build(global: &Global) -> Result<Runtime, CliError> {
@@ -296,6 +320,29 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
             let rt = build(global)?;
             versions(&rt, out, &a.bot).await
         }
+        Command::Ship(a) => {
+            let src = build(global)?;
+            let target = resolve_named(global, &a.to)?;
+            if target.name == src.profile.name {
+                return Err(CliError::refused(format!(
+                    "--to {} is the profile shipping; name another installation's profile",
+                    a.to
+                )));
+            }
+            let dst = runtime::build(target).map_err(|e| CliError::config(format!("{e:#}")))?;
+            guard(
+                global,
+                &dst,
+                &format!("ship {} {} to {}", a.bot, a.version, dst.profile.name),
+                &a.bot,
+            )?;
+            let plan = crate::ship::ShipPlan {
+                bot: &a.bot,
+                version: &a.version,
+                restore: !a.no_restore,
+            };
+            crate::ship::run(&src, &dst, out, &plan).await
+        }
         Command::Prune(a) => {
             let rt = build(global)?;
             if !a.dry_run {
@@ -365,22 +412,6 @@ fn journaled(target: Option<&str>) -> bool {
         .map(crate::journal::Journal::new)
         .and_then(|j| j.find(t))
         .is_some_and(|s| s.op == t || t.len() >= 8)
-}
-
-fn backend_error(e: crate::backend::BackendError) -> CliError {
-    let code = match e {
-        crate::backend::BackendError::Unauthorized { .. }
-        | crate::backend::BackendError::Forbidden { .. }
-        | crate::backend::BackendError::Config { .. } => exit::CONFIG,
-        crate::backend::BackendError::Timeout { .. } => exit::TIMED_OUT,
-        crate::backend::BackendError::NotFound { .. } => exit::NOT_FOUND,
-        crate::backend::BackendError::Unsupported { .. } => exit::REFUSED,
-        _ => exit::FAILED,
-    };
-    CliError {
-        code,
-        message: e.to_string(),
-    }
 }
 
 async fn status(rt: &Runtime, out: Output, bot: Option<&str>) -> Result<u8, CliError> {
@@ -570,21 +601,7 @@ async fn prune(rt: &Runtime, out: Output, a: &crate::cli::PruneArgs) -> Result<u
             .delete_version(&a.bot, &v.id)
             .await
             .map_err(backend_error)?;
-        let mut waited = 0;
-        let end = loop {
-            let j = b.version_job(&job).await.map_err(backend_error)?.value;
-            if j.state.is_terminal() {
-                break j;
-            }
-            waited += 1;
-            if waited > 600 {
-                return Err(CliError {
-                    code: exit::TIMED_OUT,
-                    message: format!("removing {} (task {job}) did not end", v.id),
-                });
-            }
-            rt.profile.clock().sleep(Duration::from_secs(2)).await;
-        };
+        let end = crate::ship::wait_job(rt, &job, |_| {}).await?;
         let mut entry =
             crate::audit::AuditEntry::new(rt.engine.operator.clone(), "prune", "removed");
         entry.bot = Some(a.bot.clone());

@@ -178,3 +178,148 @@ async fn a_deploy_that_takes_its_snapshot_runs_headless_and_faults_have_their_ex
     assert_eq!(code(&o), exit::NOT_FOUND, "{}", says(&o));
     s.stop().await;
 }
+
+fn two_profiles(dir: &Path, dev: &str, prod: &str) -> std::path::PathBuf {
+    let path = dir.join("ship.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "default_profile = \"dev\"\n\
+             [profiles.dev]\nbackend = \"cognigy\"\napi_url = \"{dev}\"\nclock_speed = {SPEED}\naudit_log = \"{}\"\n\
+             [profiles.prod]\nbackend = \"cognigy\"\napi_url = \"{prod}\"\napi_key_env = \"CAI_APIKEY_PROD\"\nclock_speed = {SPEED}\nproduction = true\naudit_log = \"{}\"\n",
+            dir.join("dev.jsonl").display(),
+            dir.join("prod.jsonl").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+async fn relcon_with(config: &Path, dir: &Path, prod_key: &str, args: &[&str]) -> Output {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_relcon"));
+    c.args(args)
+        .env("RELCON_CONFIG", config)
+        .env_remove("COGNIGY_API_KEY")
+        .env_remove("COGNIGY_API_URL")
+        .env("CAI_APIKEY", "demo-key")
+        .env("CAI_APIKEY_PROD", prod_key)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_CONFIG_HOME", dir.join("config"));
+    tokio::time::timeout(std::time::Duration::from_secs(60), c.output())
+        .await
+        .expect("relcon ends")
+        .expect("relcon runs")
+}
+
+/// Promotion between installations: a snapshot taken in dev is packaged, downloaded,
+/// uploaded into prod's project of the same name and restored there, with both audit logs
+/// saying so; shipping it twice is refused, and a refused key names its profile's variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_ships_from_one_installation_to_another_as_one_audited_operation() {
+    let (dev, prod) = (cognigy_sim().await, cognigy_sim().await);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = two_profiles(d, &dev.url(), &prod.url());
+
+    let o = relcon_with(
+        &cfg,
+        d,
+        "demo-key",
+        &["deploy", "HR Helpdesk", "2.0.0", "--snapshot", "--yes"],
+    )
+    .await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let o = relcon_with(
+        &cfg,
+        d,
+        "demo-key",
+        &[
+            "ship",
+            "HR Helpdesk",
+            "2.0.0",
+            "--to",
+            "prod",
+            "--yes",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let shipped: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(shipped["restored"], true);
+    // Prod has it now, and its working project was restored from it.
+    let o = relcon_with(
+        &cfg,
+        d,
+        "demo-key",
+        &[
+            "--profile",
+            "prod",
+            "versions",
+            "HR Helpdesk",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    let versions: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["label"] == "2.0.0"),
+        "{versions}"
+    );
+    assert!(
+        prod.app
+            .lock()
+            .world
+            .restored
+            .contains_key("bot-hr-helpdesk")
+    );
+    for log in ["dev.jsonl", "prod.jsonl"] {
+        let text = std::fs::read_to_string(d.join(log)).unwrap();
+        for e in [
+            "\"started\"",
+            "\"packaged\"",
+            "\"uploaded\"",
+            "\"restored\"",
+            "\"completed\"",
+        ] {
+            assert!(text.contains(e), "{log} lacks {e}");
+        }
+    }
+
+    // Twice is refused before any task; a wrong prod key is prod's problem, said as such.
+    let o = relcon_with(
+        &cfg,
+        d,
+        "demo-key",
+        &["ship", "HR Helpdesk", "2.0.0", "--to", "prod", "--yes"],
+    )
+    .await;
+    assert_eq!(code(&o), exit::REFUSED, "{}", says(&o));
+    assert!(
+        says(&o).contains("already has a snapshot named 2.0.0"),
+        "{}",
+        says(&o)
+    );
+    let o = relcon_with(
+        &cfg,
+        d,
+        "nope",
+        &["ship", "HR Helpdesk", "1.9.0", "--to", "prod", "--yes"],
+    )
+    .await;
+    assert_eq!(code(&o), exit::CONFIG, "{}", says(&o));
+    assert!(
+        !says(&o).contains("nope"),
+        "the key is never shown: {}",
+        says(&o)
+    );
+    dev.stop().await;
+    prod.stop().await;
+}

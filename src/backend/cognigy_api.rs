@@ -631,6 +631,19 @@ impl CognigyApi {
         Ok(self.channel.execute(&req, None).await?.body)
     }
 
+    /// `POST /snapshots/{id}/<action>` (package, restore): the task it starts, sent once.
+    async fn snapshot_task(&self, snapshot: &str, action: &str) -> Result<String, BackendError> {
+        let req = ApiRequest::new(
+            Method::POST,
+            format!("{PREFIX}/snapshots/{}/{action}", percent_encode(snapshot)),
+        )
+        .json(json!({}))
+        .once();
+        let what = req.what();
+        let task: CreatedTask = decode(&what, self.call(req).await?.body)?;
+        Ok(task.id)
+    }
+
     fn test_message(&self) -> &str {
         if self.hosts.test_message.trim().is_empty() {
             "Hello"
@@ -1411,6 +1424,117 @@ impl ReleaseBackend for CognigyApi {
             let task: CreatedTask = decode(&what, self.call(req).await?.body)?;
             Ok(task.id)
         })
+    }
+
+    fn package_version<'a>(&'a self, _bot: &'a str, version: &'a str) -> BoxFut<'a, String> {
+        Box::pin(self.snapshot_task(version, "package"))
+    }
+
+    fn download_version<'a>(&'a self, _bot: &'a str, version: &'a str) -> BoxFut<'a, Vec<u8>> {
+        Box::pin(async move {
+            let req = ApiRequest::new(
+                Method::POST,
+                format!(
+                    "{PREFIX}/snapshots/{}/downloadlink",
+                    percent_encode(version)
+                ),
+            );
+            let what = req.what();
+            let body = self.call(req).await?.body;
+            let link = body
+                .get("downloadLink")
+                .and_then(Value::as_str)
+                .ok_or_else(|| BackendError::Decode {
+                    what: what.clone(),
+                    detail: "the answer has no downloadLink".into(),
+                })?
+                .to_string();
+            // The link is its own credential: no API key goes with it.
+            let resp =
+                self.api
+                    .client()
+                    .get(&link)
+                    .send()
+                    .await
+                    .map_err(|e| BackendError::Network {
+                        url: "the snapshot's download link".into(),
+                        detail: super::http::error_chain(&e),
+                        attempts: 1,
+                    })?;
+            let status = resp.status();
+            let bytes = resp.bytes().await.map_err(|e| BackendError::Network {
+                url: "the snapshot's download link".into(),
+                detail: super::http::error_chain(&e),
+                attempts: 1,
+            })?;
+            if !status.is_success() {
+                return Err(super::http::error_from_response(
+                    status,
+                    &Default::default(),
+                    &bytes,
+                    "the snapshot package download",
+                    1,
+                    &[],
+                ));
+            }
+            Ok(bytes.to_vec())
+        })
+    }
+
+    fn upload_version<'a>(&'a self, bot: &'a str, package: &'a [u8]) -> BoxFut<'a, String> {
+        Box::pin(async move {
+            let p = self.project(bot).await?;
+            let form = reqwest::multipart::Form::new()
+                .text("projectId", p.id.clone())
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(package.to_vec()).file_name("snapshot.csnap"),
+                );
+            let url = format!("{}{PREFIX}/snapshots/upload", self.hosts.api_url);
+            use secrecy::ExposeSecret;
+            let mut key = reqwest::header::HeaderValue::from_str(self.key.0.expose_secret())
+                .map_err(|_| BackendError::Config {
+                    detail: "the API key holds a character a header cannot carry".into(),
+                })?;
+            key.set_sensitive(true);
+            // Sent once: the platform takes no idempotency key for an upload.
+            let resp = self
+                .api
+                .client()
+                .post(&url)
+                .header("x-api-key", key)
+                .multipart(form)
+                .send()
+                .await
+                .map_err(|e| BackendError::Network {
+                    url: url.clone(),
+                    detail: super::http::error_chain(&e),
+                    attempts: 1,
+                })?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            if !status.is_success() {
+                return Err(super::http::error_from_response(
+                    status,
+                    &headers,
+                    &bytes,
+                    "POST /new/v2.0/snapshots/upload",
+                    1,
+                    &[&self.key.0],
+                ));
+            }
+            let v: Value = serde_json::from_slice(&bytes).map_err(|e| BackendError::Decode {
+                what: "POST /new/v2.0/snapshots/upload".into(),
+                detail: e.to_string(),
+            })?;
+            let task: CreatedTask = decode("POST /new/v2.0/snapshots/upload", v)?;
+            Ok(task.id)
+        })
+    }
+
+    fn restore_version<'a>(&'a self, _bot: &'a str, version: &'a str) -> BoxFut<'a, String> {
+        Box::pin(self.snapshot_task(version, "restore"))
     }
 
     fn version_job<'a>(&'a self, job: &'a str) -> BoxFut<'a, Polled<VersionJob>> {

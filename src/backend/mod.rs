@@ -467,6 +467,22 @@ pub trait ReleaseBackend: Send + Sync {
     fn version_job<'a>(&'a self, _job: &'a str) -> BoxFut<'a, Polled<VersionJob>> {
         not_on_release_api("a version job")
     }
+    /// Package a version for download (to another installation); the job id.
+    fn package_version<'a>(&'a self, _bot: &'a str, _version: &'a str) -> BoxFut<'a, String> {
+        not_on_release_api("packaging a version")
+    }
+    /// The package of a packaged version, as bytes.
+    fn download_version<'a>(&'a self, _bot: &'a str, _version: &'a str) -> BoxFut<'a, Vec<u8>> {
+        not_on_release_api("downloading a version")
+    }
+    /// Make a package from another installation a new version of `bot`; the job id.
+    fn upload_version<'a>(&'a self, _bot: &'a str, _package: &'a [u8]) -> BoxFut<'a, String> {
+        not_on_release_api("uploading a version")
+    }
+    /// Make `version` the bot's working state (Cognigy.AI: restore the project); the job id.
+    fn restore_version<'a>(&'a self, _bot: &'a str, _version: &'a str) -> BoxFut<'a, String> {
+        not_on_release_api("restoring a version")
+    }
 
     // --- misc ---------------------------------------------------------------------------
     fn register_webhook<'a>(

@@ -306,6 +306,7 @@ pub struct Profile {
     pub odata_url: Option<String>,
     pub endpoint_url: Option<String>,
     pub project: Option<String>,
+    pub api_key_env: Option<String>,
     /// `None` when the file sets none (then `COGNIGY_API_URL` must).
     pub api_url: Option<String>,
     pub auth: AuthKind,
@@ -419,6 +420,7 @@ impl Profile {
             odata_url: raw.odata_url.clone(),
             endpoint_url: raw.endpoint_url.clone(),
             project: raw.project.clone(),
+            api_key_env: raw.api_key_env.clone(),
             api_url: raw.api_url.clone(),
             auth: raw.auth.unwrap_or_default(),
             token_url: raw.token_url.clone(),
@@ -515,6 +517,21 @@ impl Profile {
             })?,
         };
         let credentials = match self.auth {
+            AuthKind::ApiKey
+                if self.backend == BackendKind::Cognigy && self.api_key_env.is_some() =>
+            {
+                let var = self.api_key_env.as_deref().unwrap_or(ENV_CAI_APIKEY);
+                let key = get(var).ok_or_else(|| {
+                    missing(
+                        var,
+                        format!(
+                            "the Cognigy.AI API key of profile {} (its api_key_env)",
+                            self.name
+                        ),
+                    )
+                })?;
+                Credentials::ApiKey(SecretString::from(key))
+            }
             AuthKind::ApiKey if self.backend == BackendKind::Cognigy => {
                 let key = get(ENV_CAI_APIKEY)
                     .or_else(|| get(ENV_API_KEY))

@@ -115,6 +115,10 @@ pub struct RawProfile {
     /// absent.
     #[serde(default, deserialize_with = "check::opt_text")]
     pub project: Option<String>,
+    /// The environment variable holding this profile's API key, for installations with
+    /// keys of their own (default: `CAI_APIKEY`, then `COGNIGY_API_KEY`).
+    #[serde(default, deserialize_with = "check::opt_text")]
+    pub api_key_env: Option<String>,
     pub auth: Option<AuthKind>,
     #[serde(default, deserialize_with = "check::opt_url")]
     pub token_url: Option<String>,

@@ -517,6 +517,12 @@ pub enum SnapshotWork {
     Create { name: String, description: String },
     /// The version leaves the bot's snapshots (it is archived).
     Delete { version: String },
+    /// The version is packaged for download (its package expires after a day).
+    Package { version: String },
+    /// A package from another installation becomes a new version of the bot.
+    Upload { name: String, description: String },
+    /// The bot's working state becomes a copy of the version.
+    Restore { version: String },
 }
 
 /// A scheduled snapshot task: queued from `created`, running from `started`, over at `ends`.
@@ -571,6 +577,10 @@ pub struct World {
     pub controls: BTreeMap<String, crate::sim::control::Control>,
     /// Snapshot tasks (the Cognigy dialect), by task id.
     pub snapshot_tasks: BTreeMap<String, SnapshotTask>,
+    /// Packaged snapshots (bot, version), with when their package expires.
+    pub packages: BTreeMap<(String, String), f64>,
+    /// What each bot's working state was last restored from.
+    pub restored: BTreeMap<String, String>,
     counter: u64,
 }
 
@@ -858,6 +868,8 @@ impl World {
             cutoffs: Vec::new(),
             controls: BTreeMap::new(),
             snapshot_tasks: BTreeMap::new(),
+            packages: BTreeMap::new(),
+            restored: BTreeMap::new(),
             counter: 0,
         }
     }
@@ -972,7 +984,15 @@ impl World {
             let mut created = None;
             match &t.work {
                 _ if error.is_some() => {}
-                SnapshotWork::Create { name, description } => {
+                SnapshotWork::Package { version } => {
+                    self.packages
+                        .insert((t.bot.clone(), version.clone()), t.ends + 86_400.0);
+                }
+                SnapshotWork::Restore { version } => {
+                    self.restored.insert(t.bot.clone(), version.clone());
+                }
+                SnapshotWork::Create { name, description }
+                | SnapshotWork::Upload { name, description } => {
                     let version_id = self.next_id("snap");
                     match self.bots.get_mut(&t.bot) {
                         Some(b) => match b.versions.last().cloned() {

@@ -1,11 +1,16 @@
 //! `/new/v2.0/snapshots`: a bot's published versions as snapshots; creating and deleting one
-//! are tasks that do their work in the world when they end.
+//! are tasks that do their work in the world when they end, and so are packaging one for
+//! download, uploading a package from another installation and restoring the working
+//! project from one. A package downloads from a link `downloadlink` composes (no API key:
+//! the link is the credential); the simulator's package is a JSON document naming the
+//! snapshot, its project and its content hash.
 
 use axum::Router;
+use axum::extract::Multipart;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::common::{CgError, CgJson, CgResult, ListQuery, PREFIX, authorize, page, query};
 use super::views::{
@@ -23,6 +28,173 @@ pub fn routes() -> Router<App> {
             &format!("{PREFIX}/snapshots/{{id}}"),
             get(read).delete(delete),
         )
+        .route(&format!("{PREFIX}/snapshots/{{id}}/package"), post(package))
+        .route(
+            &format!("{PREFIX}/snapshots/{{id}}/downloadlink"),
+            post(download_link),
+        )
+        .route(&format!("{PREFIX}/snapshots/{{id}}/restore"), post(restore))
+        .route(&format!("{PREFIX}/snapshots/upload"), post(upload))
+        .route("/cognigy-packages/{token}", get(download))
+}
+
+/// The package format the simulator writes and reads.
+const PACKAGE_FORMAT: &str = "relcon-sim-csnap/1";
+
+fn package_token(bot: &str, version: &str) -> String {
+    super::views::object_id("package", &format!("{bot}/{version}"))
+}
+
+async fn package(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    Path(id): Path<String>,
+) -> CgResult<Response> {
+    authorize(&app, &headers, raw.as_deref())?;
+    let (mut g, now) = app.world();
+    let w = &mut g.world;
+    let (bot, v) = find_snapshot(w, &id).ok_or_else(|| CgError::not_found("Snapshot", &id))?;
+    let work = SnapshotWork::Package {
+        version: v.id.clone(),
+    };
+    let bot = bot.id.clone();
+    Ok(start_task(&app, w, bot, work, now, None))
+}
+
+async fn download_link(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    Path(id): Path<String>,
+) -> CgResult<Response> {
+    authorize(&app, &headers, raw.as_deref())?;
+    let (g, now) = app.world();
+    let w = &g.world;
+    let (bot, v) = find_snapshot(w, &id).ok_or_else(|| CgError::not_found("Snapshot", &id))?;
+    match w.packages.get(&(bot.id.clone(), v.id.clone())) {
+        Some(expires) if *expires > now => {}
+        _ => {
+            return Err(CgError::invalid(format!(
+                "The Snapshot '{id}' is not packaged; package it first (POST /snapshots/{id}/package)."
+            )));
+        }
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let link = format!(
+        "http://{host}/cognigy-packages/{}",
+        package_token(&bot.id, &v.id)
+    );
+    Ok(axum::Json(serde_json::json!({"downloadLink": link})).into_response())
+}
+
+async fn download(State(app): State<App>, Path(token): Path<String>) -> CgResult<Response> {
+    let (g, now) = app.world();
+    let w = &g.world;
+    let found = w
+        .packages
+        .iter()
+        .find(|((b, v), expires)| **expires > now && package_token(b, v) == token);
+    let Some(((bot, version), _)) = found else {
+        return Err(CgError::not_found("Package", &token));
+    };
+    let b = &w.bots[bot];
+    let v = b
+        .version(version)
+        .ok_or_else(|| CgError::not_found("Snapshot", version))?;
+    let s = snapshot_view(&app, b, v);
+    let doc = serde_json::json!({
+        "format": PACKAGE_FORMAT,
+        "projectName": b.name,
+        "snapshot": {"name": s.name, "description": s.description, "hash": s.hash},
+    });
+    Ok((
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        serde_json::to_vec(&doc).unwrap_or_default(),
+    )
+        .into_response())
+}
+
+async fn upload(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    mut form: Multipart,
+) -> CgResult<Response> {
+    authorize(&app, &headers, raw.as_deref())?;
+    let mut project = None;
+    let mut file = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| CgError::invalid(format!("invalid multipart body: {e}")))?
+    {
+        match field.name() {
+            Some("projectId") => {
+                project = Some(
+                    field
+                        .text()
+                        .await
+                        .map_err(|e| CgError::invalid(e.to_string()))?,
+                )
+            }
+            Some("file") => {
+                file = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| CgError::invalid(e.to_string()))?,
+                )
+            }
+            _ => {}
+        }
+    }
+    let project = project.ok_or_else(|| CgError::missing("projectId"))?;
+    let file = file.ok_or_else(|| CgError::missing("file"))?;
+    let doc: serde_json::Value = serde_json::from_slice(&file)
+        .ok()
+        .filter(|d: &serde_json::Value| d["format"] == PACKAGE_FORMAT)
+        .ok_or_else(|| CgError::invalid("The file is not a snapshot package."))?;
+    let name = doc["snapshot"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let description = doc["snapshot"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (mut g, now) = app.world();
+    let w = &mut g.world;
+    let bot = find_project(w, &project).ok_or_else(|| CgError::not_found("Project", &project))?;
+    let bot_id = bot.id.clone();
+    if snapshots_of(bot).len() + pending_creates(w, &bot_id) >= MAX_SNAPSHOTS {
+        return Err(CgError::conflict(format!(
+            "The maximum amount of Snapshots ({MAX_SNAPSHOTS}) for this Project has been reached. Please delete a Snapshot before uploading one."
+        )));
+    }
+    let work = SnapshotWork::Upload { name, description };
+    Ok(start_task(&app, w, bot_id, work, now, None))
+}
+
+async fn restore(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    Path(id): Path<String>,
+) -> CgResult<Response> {
+    authorize(&app, &headers, raw.as_deref())?;
+    let (mut g, now) = app.world();
+    let w = &mut g.world;
+    let (bot, v) = find_snapshot(w, &id).ok_or_else(|| CgError::not_found("Snapshot", &id))?;
+    let work = SnapshotWork::Restore {
+        version: v.id.clone(),
+    };
+    let bot = bot.id.clone();
+    Ok(start_task(&app, w, bot, work, now, None))
 }
 
 async fn list(

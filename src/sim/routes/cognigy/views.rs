@@ -149,7 +149,14 @@ pub fn find_endpoint<'w>(w: &'w World, id: &str) -> Option<(&'w Bot, &'w Binding
 pub fn pending_creates(w: &World, bot: &str) -> usize {
     w.snapshot_tasks
         .values()
-        .filter(|t| t.bot == bot && !t.applied && matches!(t.work, SnapshotWork::Create { .. }))
+        .filter(|t| {
+            t.bot == bot
+                && !t.applied
+                && matches!(
+                    t.work,
+                    SnapshotWork::Create { .. } | SnapshotWork::Upload { .. }
+                )
+        })
         .count()
 }
 
@@ -309,15 +316,20 @@ fn task_name(t: &SnapshotTask) -> &'static str {
     match t.work {
         SnapshotWork::Create { .. } => "createSnapshot",
         SnapshotWork::Delete { .. } => "deleteSnapshot",
+        SnapshotWork::Package { .. } => "packageSnapshot",
+        SnapshotWork::Upload { .. } => "uploadSnapshotPackage",
+        SnapshotWork::Restore { .. } => "restoreSnapshot",
     }
 }
 
 fn task_data(t: &SnapshotTask) -> Value {
     match &t.work {
-        SnapshotWork::Create { name, description } => {
+        SnapshotWork::Create { name, description } | SnapshotWork::Upload { name, description } => {
             json!({"projectId": project_id(&t.bot), "name": name, "description": description})
         }
-        SnapshotWork::Delete { version } => {
+        SnapshotWork::Delete { version }
+        | SnapshotWork::Package { version }
+        | SnapshotWork::Restore { version } => {
             json!({"projectId": project_id(&t.bot), "snapshotId": snapshot_id(&t.bot, version)})
         }
     }
