@@ -323,3 +323,68 @@ async fn a_snapshot_ships_from_one_installation_to_another_as_one_audited_operat
     dev.stop().await;
     prod.stop().await;
 }
+
+/// A key without a role in one project: the others still list, the project says so, and
+/// acting on it is a clear 403 with the auth exit code. A rate limit reached gets 429 with
+/// no Retry-After; relcon waits and tries again within its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_project_and_the_rate_limit_are_said_plainly() {
+    let s = sim::start(SimConfig {
+        port: 0,
+        speed: SPEED,
+        seed: Some(7),
+        dialect: Dialect::Cognigy,
+        faults: relcon::sim::faults::Faults {
+            forbidden_projects: vec!["bot_12345".into()],
+            ..Default::default()
+        },
+        rate_limit: 40,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (d, url) = (dir.path(), s.url());
+    let o = relcon(d, &url, Some("demo-key"), &["status", "--output", "json"]).await;
+    assert_eq!(code(&o), exit::OK, "{}", says(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("no access"), "{text}");
+    assert!(
+        text.contains("Customer Service"),
+        "the other projects still list: {text}"
+    );
+    let o = relcon(
+        d,
+        &url,
+        Some("demo-key"),
+        &["versions", "Order & Billing Support"],
+    )
+    .await;
+    assert_eq!(code(&o), exit::CONFIG, "{}", says(&o));
+    assert!(says(&o).contains("no access"), "{}", says(&o));
+
+    // 40 requests per 5 simulator minutes: a burst is told to slow down, with no
+    // Retry-After, and a status read still ends (retried with backoff, or said plainly).
+    let mut limited = false;
+    for _ in 0..60 {
+        let r = reqwest::Client::new()
+            .get(format!("{url}/new/v2.0/projects"))
+            .header("X-API-Key", "demo-key")
+            .send()
+            .await
+            .unwrap();
+        if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers().get("retry-after").is_none());
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the limit answers 429");
+    let o = relcon(d, &url, Some("demo-key"), &["status"]).await;
+    assert!(
+        code(&o) == exit::OK || says(&o).contains("rate limited"),
+        "{}",
+        says(&o)
+    );
+    s.stop().await;
+}

@@ -718,8 +718,18 @@ impl ReleaseBackend for CognigyApi {
         Box::pin(async move {
             let mut out = Vec::new();
             for p in self.projects().await? {
-                let eps = self.endpoints(&p.id).await?;
-                out.push(CognigyApi::summary(&p, &eps));
+                match self.endpoints(&p.id).await {
+                    Ok(eps) => out.push(CognigyApi::summary(&p, &eps)),
+                    // One project the key may not read does not hide the others: it is
+                    // listed with what it answered, and no environments.
+                    Err(BackendError::Forbidden { detail, .. }) => {
+                        let mut s = CognigyApi::summary(&p, &[]);
+                        s.description = format!("no access: {detail}");
+                        s.health = Health::Degraded;
+                        out.push(s);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Ok(out)
         })

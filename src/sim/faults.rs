@@ -28,6 +28,9 @@ pub struct Faults {
     pub stuck_endpoints: Vec<String>,
     /// Cognigy dialect: new snapshot tasks end in `error` with a `failReason`.
     pub failing_snapshots: bool,
+    /// Cognigy dialect: bots (projects) the API key may not touch: their snapshot and
+    /// endpoint lists and their endpoints answer 403.
+    pub forbidden_projects: Vec<String>,
 }
 
 impl Faults {
@@ -39,13 +42,15 @@ impl Faults {
         let camel = kebab_to_camel(name.trim());
         let mut obj = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
         let parsed: serde_json::Value = match camel.as_str() {
-            "unhealthyEnvironments" | "stuckEndpoints" => serde_json::Value::Array(
-                value
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(|s| serde_json::Value::String(s.trim().to_string()))
-                    .collect(),
-            ),
+            "unhealthyEnvironments" | "stuckEndpoints" | "forbiddenProjects" => {
+                serde_json::Value::Array(
+                    value
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| serde_json::Value::String(s.trim().to_string()))
+                        .collect(),
+                )
+            }
             _ => serde_json::from_str(value.trim())
                 .map_err(|_| format!("fault {name}: '{value}' is not a number or true/false"))?,
         };

@@ -195,6 +195,18 @@ pub fn authorize(app: &Shared, headers: &HeaderMap, query: Option<&str>) -> CgRe
     charge(app, key.trim())
 }
 
+/// `403` when the fault `forbiddenProjects` holds `bot`: the key's user has no role in it.
+pub fn allowed(faults: &crate::sim::faults::Faults, bot: &str, project: &str) -> CgResult<()> {
+    if faults.forbidden_projects.iter().any(|b| b == bot) {
+        return Err(CgError::new(
+            StatusCode::FORBIDDEN,
+            403,
+            format!("The user of this API key has no access to the Project '{project}'."),
+        ));
+    }
+    Ok(())
+}
+
 /// Count one request against the key's rate limit: `rate_limit` requests per five simulator
 /// minutes, then `429` with no `Retry-After` (the platform documents none).
 pub fn charge(app: &Shared, key: &str) -> CgResult<()> {

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::common::{CgError, CgJson, CgResult, ListQuery, PREFIX, authorize, page, query};
+use super::common::{
+    CgError, CgJson, CgResult, ListQuery, PREFIX, allowed, authorize, page, query,
+};
 use super::views::{
     endpoint_id, endpoint_item, endpoint_view, find_endpoint, find_snapshot, flow_of,
     locale_reference, project_id, projects_in,
@@ -37,6 +39,11 @@ async fn list(
     let (g, _) = app.world();
     let (app, w) = (&*app, &g.world);
     let bots = projects_in(w, q.project_id.as_deref())?;
+    if let Some(p) = q.project_id.as_deref() {
+        for b in &bots {
+            allowed(&g.faults, &b.id, p)?;
+        }
+    }
     let items = bots
         .into_iter()
         .flat_map(|b| {
@@ -59,6 +66,7 @@ async fn read(
     let (g, _) = app.world();
     let (bot, binding) =
         find_endpoint(&g.world, &id).ok_or_else(|| CgError::not_found("Endpoint", &id))?;
+    allowed(&g.faults, &bot.id, &project_id(&bot.id))?;
     Ok(axum::Json(endpoint_view(&app, &g.world, bot, binding)).into_response())
 }
 
@@ -74,10 +82,12 @@ async fn update(
     authorize(&app, &headers, raw.as_deref())?;
     let (mut g, now) = app.world();
     let stuck = g.faults.stuck_endpoints.clone();
+    let forbidden = g.faults.clone();
     let w = &mut g.world;
     let (bot, binding) =
         find_endpoint(w, &id).ok_or_else(|| CgError::not_found("Endpoint", &id))?;
     let (bot_id, env) = (bot.id.clone(), binding.env.clone());
+    allowed(&forbidden, &bot_id, &project_id(&bot_id))?;
     // The world has one flow per endpoint and one locale per project: the simulator takes
     // the values the endpoint already has, and refuses to change them.
     let flow = flow_of(w, bot);

@@ -207,6 +207,11 @@ async fn list(
     let (g, _) = app.world();
     let (app, w) = (&*app, &g.world);
     let bots = projects_in(w, q.project_id.as_deref())?;
+    if let Some(p) = q.project_id.as_deref() {
+        for b in &bots {
+            super::common::allowed(&g.faults, &b.id, p)?;
+        }
+    }
     let mut items: Vec<(f64, String, String, _)> = bots
         .into_iter()
         .flat_map(|b| {
