@@ -208,11 +208,14 @@ async fn a_re_point_that_fails_part_way_puts_every_endpoint_back() {
     );
 }
 
-fn with_snapshot() -> deploy::DeployOptions {
-    deploy::DeployOptions {
+/// A deploy of `bot` that first takes the snapshot `name`; its report.
+async fn deploy_new_snapshot(h: &Harness, bot: &str, name: &str) -> engine_common::Finished {
+    let p = deploy_plan(bot, name);
+    let options = deploy::DeployOptions {
         take_snapshot: true,
         ..deploy::DeployOptions::default()
-    }
+    };
+    h.run(move |ctx| deploy::run_with(ctx, p, options)).await
 }
 
 /// A blue-green deploy on Cognigy.AI that first takes its snapshot: the task is followed
@@ -220,10 +223,7 @@ fn with_snapshot() -> deploy::DeployOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_takes_its_snapshot_following_the_task_then_deploys_it() {
     let h = start(Dialect::Cognigy, Setup::default()).await;
-    let p = deploy_plan("HR Helpdesk", "2.0.0-rc");
-    let done = h
-        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
-        .await;
+    let done = deploy_new_snapshot(&h, "HR Helpdesk", "2.0.0-rc").await;
     let r = &done.report;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.summary);
     assert_eq!(
@@ -255,10 +255,7 @@ async fn a_deploy_takes_its_snapshot_following_the_task_then_deploys_it() {
         assert!(events.contains(&e.to_string()), "{e} missing in {events:?}");
     }
     // Its name is taken now: a second one is refused before anything is sent.
-    let p = deploy_plan("HR Helpdesk", "2.0.0-rc");
-    let again = h
-        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
-        .await;
+    let again = deploy_new_snapshot(&h, "HR Helpdesk", "2.0.0-rc").await;
     assert_eq!(
         again.report.outcome,
         Outcome::Refused,
@@ -289,10 +286,7 @@ async fn a_snapshot_task_that_ends_in_error_fails_the_deploy_with_the_platforms_
     )
     .await;
     let before = serving(&h, "bot-hr-helpdesk").await;
-    let p = deploy_plan("HR Helpdesk", "2.0.0-rc");
-    let done = h
-        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
-        .await;
+    let done = deploy_new_snapshot(&h, "HR Helpdesk", "2.0.0-rc").await;
     let r = &done.report;
     assert_eq!(r.outcome, Outcome::Failed, "{}", r.summary);
     assert!(
@@ -313,20 +307,14 @@ async fn a_snapshot_task_that_ends_in_error_fails_the_deploy_with_the_platforms_
 async fn at_the_snapshot_limit_a_deploy_is_refused_and_says_how_to_make_room() {
     let h = start(Dialect::Cognigy, Setup::default()).await;
     // Travel Assistant has 9 snapshots: the first deploy takes the tenth.
-    let p = deploy_plan("Travel Assistant", "3.6.0");
-    let first = h
-        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
-        .await;
+    let first = deploy_new_snapshot(&h, "Travel Assistant", "3.6.0").await;
     assert_eq!(
         first.report.outcome,
         Outcome::Succeeded,
         "{}",
         first.report.summary
     );
-    let p = deploy_plan("Travel Assistant", "3.7.0");
-    let done = h
-        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
-        .await;
+    let done = deploy_new_snapshot(&h, "Travel Assistant", "3.7.0").await;
     assert_eq!(
         done.report.outcome,
         Outcome::Refused,
@@ -347,10 +335,7 @@ async fn at_the_snapshot_limit_a_deploy_is_refused_and_says_how_to_make_room() {
     );
 
     let h = start(Dialect::Release, Setup::default()).await;
-    let p = deploy_plan("bot-hr-helpdesk", "9.0.0");
-    let done = h
-        .run(move |ctx| deploy::run_with(ctx, p, with_snapshot()))
-        .await;
+    let done = deploy_new_snapshot(&h, "bot-hr-helpdesk", "9.0.0").await;
     assert_eq!(
         done.report.outcome,
         Outcome::Refused,

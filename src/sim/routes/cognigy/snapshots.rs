@@ -51,15 +51,25 @@ async fn package(
     RawQuery(raw): RawQuery,
     Path(id): Path<String>,
 ) -> CgResult<Response> {
-    authorize(&app, &headers, raw.as_deref())?;
+    task_on(&app, &headers, raw.as_deref(), &id, |version| {
+        SnapshotWork::Package { version }
+    })
+}
+
+/// Start `work` on the snapshot `id` (package, restore): a task of its project.
+fn task_on(
+    app: &App,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    id: &str,
+    work: impl FnOnce(String) -> SnapshotWork,
+) -> CgResult<Response> {
+    authorize(app, headers, raw)?;
     let (mut g, now) = app.world();
     let w = &mut g.world;
-    let (bot, v) = find_snapshot(w, &id).ok_or_else(|| CgError::not_found("Snapshot", &id))?;
-    let work = SnapshotWork::Package {
-        version: v.id.clone(),
-    };
-    let bot = bot.id.clone();
-    Ok(start_task(&app, w, bot, work, now, None))
+    let (bot, v) = find_snapshot(w, id).ok_or_else(|| CgError::not_found("Snapshot", id))?;
+    let (bot, version) = (bot.id.clone(), v.id.clone());
+    Ok(start_task(app, w, bot, work(version), now, None))
 }
 
 async fn download_link(
@@ -186,15 +196,9 @@ async fn restore(
     RawQuery(raw): RawQuery,
     Path(id): Path<String>,
 ) -> CgResult<Response> {
-    authorize(&app, &headers, raw.as_deref())?;
-    let (mut g, now) = app.world();
-    let w = &mut g.world;
-    let (bot, v) = find_snapshot(w, &id).ok_or_else(|| CgError::not_found("Snapshot", &id))?;
-    let work = SnapshotWork::Restore {
-        version: v.id.clone(),
-    };
-    let bot = bot.id.clone();
-    Ok(start_task(&app, w, bot, work, now, None))
+    task_on(&app, &headers, raw.as_deref(), &id, |version| {
+        SnapshotWork::Restore { version }
+    })
 }
 
 async fn list(
