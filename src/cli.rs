@@ -201,10 +201,11 @@ pub struct SimArgs {
     /// Requests per simulator minute per client before 429.
     #[arg(long, default_value_t = 1200)]
     pub client_budget: u32,
-    /// Cognigy dialect: requests per API key per 5 simulator minutes before 429, with no
-    /// Retry-After (the platform's published limit).
-    #[arg(long, default_value_t = 1000)]
-    pub rate_limit: u32,
+    /// Requests per caller per 5 simulator minutes before 429. Cognigy dialect: per API key,
+    /// 1000 when not given, with no Retry-After (the platform's published limit). Release API:
+    /// per token client or API key, with Retry-After; no limit unless given.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
     /// Fault switch name=value, repeatable (e.g. --fault errorRate=0.2 --fault stallJobs=true).
     #[arg(long = "fault", value_name = "NAME=VALUE")]
     pub faults: Vec<String>,
@@ -232,6 +233,10 @@ pub struct DemoArgs {
     /// speaks the Cognigy dialect).
     #[arg(long, value_enum, default_value_t = SimDialect::Release)]
     pub backend: SimDialect,
+    /// The simulator's rate limit, requests per caller per 5 simulator minutes, as
+    /// `relcon sim --rate-limit` (no Release API limit unless given).
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
 }
 
 #[derive(Debug, Args, Clone)]

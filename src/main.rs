@@ -90,7 +90,8 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         scenario: args.scenario.clone(),
         token_ttl: Duration::from_secs(args.token_ttl.max(1)),
         client_budget: args.client_budget,
-        rate_limit: args.rate_limit,
+        rate_limit: args.rate_limit.unwrap_or(sim::DEFAULT_RATE_LIMIT),
+        release_rate_limit: args.rate_limit,
         faults,
         dialect: match args.dialect {
             SimDialect::Release => sim::Dialect::Release,
@@ -167,7 +168,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         scenario: (args.backend == SimDialect::Cognigy).then(|| "cognigy".into()),
         token_ttl: 3600,
         client_budget: 100_000,
-        rate_limit: 1000,
+        rate_limit: args.rate_limit,
         faults: Vec::new(),
         dialect: args.backend,
     })?;

@@ -4,8 +4,10 @@
 
 pub mod auth;
 pub mod clock;
+mod conditional;
 pub mod control;
 pub mod faults;
+mod limits;
 mod pipeline;
 pub mod problem;
 mod routes;
@@ -59,10 +61,16 @@ pub struct SimConfig {
     /// Cognigy dialect: requests per API key per five simulator minutes before 429 (the
     /// platform's published limit is about 1,000).
     pub rate_limit: u32,
+    /// Release API: requests per caller (token client or API key) per five simulator minutes
+    /// before 429 with `Retry-After`; `None` (the default) sets no such limit.
+    pub release_rate_limit: Option<u32>,
 }
 
-/// The Cognigy dialect's rate-limit window, simulator seconds.
+/// The rate limits' window (both dialects), simulator seconds.
 pub const RATE_WINDOW: f64 = 300.0;
+
+/// The Cognigy dialect's rate limit when none is given (the platform's published one).
+pub const DEFAULT_RATE_LIMIT: u32 = 1000;
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -75,7 +83,8 @@ impl Default for SimConfig {
             client_budget: 1200,
             faults: Faults::default(),
             dialect: Dialect::default(),
-            rate_limit: 1000,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            release_rate_limit: None,
         }
     }
 }
@@ -154,14 +163,7 @@ impl Shared {
         auth::require(&caller, scopes)?;
         let limit = g.client_budget as usize;
         let q = g.budget.entry(caller.client.clone()).or_default();
-        while q.front().is_some_and(|t| *t <= now - 60.0) {
-            q.pop_front();
-        }
-        if q.len() >= limit {
-            let wait = q
-                .front()
-                .map(|t| (t + 60.0 - now).ceil().max(1.0) as u64)
-                .unwrap_or(1);
+        if let Err(wait) = limits::take(q, now, 60.0, limit) {
             return Err(ApiError::too_many(
                 format!(
                     "client {} is over its budget of {limit} requests per minute; retry after {wait}s",
@@ -170,7 +172,6 @@ impl Shared {
                 wait,
             ));
         }
-        q.push_back(now);
         Ok(caller)
     }
 

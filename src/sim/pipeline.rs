@@ -3,7 +3,8 @@
 //!
 //! Order: stats (outermost, so they count what the client saw) -> latency -> reset / 429
 //! storm / 503 before the world -> idempotency -> handler -> lost response (502 after the
-//! world changed) -> malformed body.
+//! world changed) -> malformed body. Inside it, around the handler, the routers layer
+//! conditional reads (`conditional.rs`) and the Release API's rate limit (`limits.rs`).
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -135,7 +136,7 @@ async fn malformed_response(resp: Response) -> Response {
 }
 
 /// The client identity an idempotency key is scoped to.
-fn client_of(app: &App, headers: &axum::http::HeaderMap) -> Option<String> {
+pub(crate) fn client_of(app: &App, headers: &axum::http::HeaderMap) -> Option<String> {
     let g = app.lock();
     g.auth.caller(headers).ok().map(|c| c.client)
 }

@@ -1,4 +1,9 @@
 //! The route families, one file each, over the shared world.
+//!
+//! Around every API route, outermost first: the request pipeline (stats, faults,
+//! idempotency), conditional reads (`ETag`, `304`), then, in the Release API but for the
+//! token endpoints, the opt-in per-caller rate limit. A `304` is counted under its own status
+//! and charged like any other request.
 
 mod api_v1;
 mod api_v2;
@@ -19,19 +24,24 @@ use axum::{Router, middleware};
 use serde::de::DeserializeOwned;
 
 use crate::sim::problem::ApiError;
-use crate::sim::{App, Dialect, pipeline};
+use crate::sim::{App, Dialect, conditional, limits, pipeline};
 
 pub fn router(app: App) -> Router {
     if app.config.dialect == Dialect::Cognigy {
         return cognigy_router(app);
     }
-    let api = Router::new()
-        .merge(token::routes())
+    // The token endpoints are not charged to the rate limit; everything else is.
+    let charged = Router::new()
         .merge(v1::routes())
         .merge(api_v1::routes())
         .merge(console::routes())
         .merge(operations::routes())
         .merge(api_v2::routes())
+        .route_layer(middleware::from_fn_with_state(app.clone(), limits::release));
+    let api = Router::new()
+        .merge(token::routes())
+        .merge(charged)
+        .route_layer(middleware::from_fn(conditional::conditional))
         .route_layer(middleware::from_fn_with_state(app.clone(), pipeline::api));
     Router::new()
         .merge(api)
@@ -45,6 +55,7 @@ pub fn router(app: App) -> Router {
 /// control over the world, and 404s as the platform's problem documents.
 fn cognigy_router(app: App) -> Router {
     let api = cognigy::routes()
+        .route_layer(middleware::from_fn(conditional::conditional))
         .route_layer(middleware::from_fn_with_state(app.clone(), pipeline::api))
         .route_layer(middleware::from_fn(cognigy::translate_problems));
     Router::new()
@@ -136,19 +147,10 @@ pub fn status_read(
     id: &str,
 ) -> Result<(), ApiError> {
     const LIMIT: usize = 12;
-    while reads.front().is_some_and(|t| *t <= now - 60.0) {
-        reads.pop_front();
-    }
-    if reads.len() >= LIMIT {
-        let wait = reads
-            .front()
-            .map(|t| (t + 60.0 - now).ceil().max(1.0) as u64)
-            .unwrap_or(1);
-        return Err(ApiError::too_many(
+    limits::take(reads, now, 60.0, LIMIT).map_err(|wait| {
+        ApiError::too_many(
             format!("more than {LIMIT} status reads per minute for {id}; retry after {wait}s"),
             wait,
-        ));
-    }
-    reads.push_back(now);
-    Ok(())
+        )
+    })
 }

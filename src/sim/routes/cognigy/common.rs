@@ -210,27 +210,17 @@ pub fn allowed(faults: &crate::sim::faults::Faults, bot: &str, project: &str) ->
 /// Count one request against the key's rate limit: `rate_limit` requests per five simulator
 /// minutes, then `429` with no `Retry-After` (the platform documents none).
 pub fn charge(app: &Shared, key: &str) -> CgResult<()> {
-    let now = app.clock.now();
-    let limit = app.config.rate_limit.max(1) as usize;
-    let mut g = app.lock();
-    let q = g.budget.entry(format!("cognigy:{key}")).or_default();
-    while q
-        .front()
-        .is_some_and(|t| *t <= now - crate::sim::RATE_WINDOW)
-    {
-        q.pop_front();
-    }
-    if q.len() >= limit {
-        return Err(CgError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            429,
-            format!(
-                "Too many requests: more than {limit} in 5 minutes for this API key. Try again later."
-            ),
-        ));
-    }
-    q.push_back(now);
-    Ok(())
+    let limit = app.config.rate_limit.max(1);
+    app.charge_rate(format!("cognigy:{key}"), limit)
+        .map_err(|_| {
+            CgError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                429,
+                format!(
+                    "Too many requests: more than {limit} in 5 minutes for this API key. Try again later."
+                ),
+            )
+        })
 }
 
 /// Query parameters, refused as a problem document when they do not parse.
