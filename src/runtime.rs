@@ -9,8 +9,8 @@ use secrecy::SecretString;
 
 use crate::audit::AuditLog;
 use crate::backend::{
-    Auth, CognigyApi, CognigyHosts, HttpSettings, ReleaseApi, ReleaseBackend, RetryPolicy,
-    TokenStyle,
+    Auth, CognigyApi, CognigyHosts, HttpSettings, ReleaseApi, ReleaseBackend, RequestMeter,
+    RetryPolicy, TokenStyle,
 };
 use crate::config::{Backend, Credentials, ResolvedProfile, TokenStyle as ConfigTokenStyle};
 use crate::engine::Engine;
@@ -20,6 +20,8 @@ pub struct Runtime {
     pub profile: ResolvedProfile,
     pub backend: Arc<dyn ReleaseBackend>,
     pub engine: Engine,
+    /// Every request the process sends on this profile, in the platform's window.
+    pub meter: RequestMeter,
 }
 
 fn auth_of(c: &Credentials) -> Auth {
@@ -57,8 +59,10 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
             max_delay: profile.retry.max_delay,
         },
         clock: profile.clock(),
+        meter: RequestMeter::new(profile.clock()),
         ..HttpSettings::new(profile.api_url.clone())
     };
+    let meter = settings.meter.clone();
     let (backend, client): (Arc<dyn ReleaseBackend>, reqwest::Client) = match &profile.backend {
         Backend::ReleaseApi => {
             let api = ReleaseApi::new(settings, auth_of(&profile.credentials))
@@ -125,5 +129,6 @@ pub fn build(profile: ResolvedProfile) -> anyhow::Result<Runtime> {
         profile,
         backend,
         engine,
+        meter,
     })
 }

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::BackendError;
+use super::meter::RequestMeter;
 use crate::clock::Clock;
 use crate::domain::FieldError;
 use crate::sanitize::clean;
@@ -72,6 +73,8 @@ pub struct HttpSettings {
     /// The server's clock: every backoff and `Retry-After` wait is slept on it.
     pub clock: Clock,
     pub user_agent: String,
+    /// Counts every request sent (shared by the process's clients, read by the scheduler).
+    pub meter: RequestMeter,
 }
 
 impl HttpSettings {
@@ -86,6 +89,7 @@ impl HttpSettings {
             retry: RetryPolicy::default(),
             clock: Clock::real(),
             user_agent: format!("relcon/{}", env!("CARGO_PKG_VERSION")),
+            meter: RequestMeter::default(),
         }
     }
 
@@ -222,6 +226,7 @@ pub(crate) struct HttpClient {
     connect_timeout: Duration,
     read_timeout: Duration,
     deadline: Duration,
+    meter: RequestMeter,
 }
 
 enum Outcome {
@@ -257,6 +262,7 @@ impl HttpClient {
             connect_timeout: settings.connect_timeout,
             read_timeout: settings.read_timeout,
             deadline: settings.deadline,
+            meter: settings.meter.clone(),
         })
     }
 
@@ -346,10 +352,13 @@ impl HttpClient {
                 Body::Form(fields) => rb.form(fields),
             };
 
+            self.meter.sent();
+            let meter = &self.meter;
             let exchange = async {
                 match rb.send().await {
                     Ok(resp) => {
                         let status = resp.status();
+                        meter.answered(status.as_u16());
                         let headers = resp.headers().clone();
                         match resp.bytes().await {
                             Ok(b) => Outcome::Response(status, headers, b.to_vec()),
@@ -390,6 +399,14 @@ impl HttpClient {
                         continue;
                     }
                     return Err(self.transport_error(&e, &url, &what, attempt, &secrets));
+                }
+                // A conditional read of something unchanged: no body to parse.
+                Outcome::Response(StatusCode::NOT_MODIFIED, headers, _) => {
+                    return Ok(Reply {
+                        status: StatusCode::NOT_MODIFIED,
+                        headers,
+                        body: Value::Null,
+                    });
                 }
                 Outcome::Response(status, headers, bytes) if status.is_success() => {
                     match parse_json(&bytes) {

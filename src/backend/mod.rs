@@ -6,6 +6,7 @@ mod auth;
 mod cognigy_api;
 mod error;
 mod http;
+pub mod meter;
 mod release_api;
 
 use std::future::Future;
@@ -19,6 +20,7 @@ pub use auth::{Auth, REFRESH_MARGIN, TokenStyle};
 pub use cognigy_api::{CognigyApi, CognigyHosts, SHARE_WINDOW, stage_of};
 pub use error::BackendError;
 pub use http::{HttpSettings, IDEMPOTENCY_KEY, RetryPolicy};
+pub use meter::{MeterReading, RequestMeter};
 pub use release_api::ReleaseApi;
 
 use crate::domain::{
@@ -38,6 +40,37 @@ pub struct Polled<T> {
     pub value: T,
     pub retry_after: Option<Duration>,
 }
+
+/// A conditional read's answer: what changed, or nothing since the last read of the same
+/// thing by this client (the server said 304 Not Modified; nothing was parsed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fresh<T> {
+    Changed(T),
+    Unchanged,
+}
+
+impl<T> Fresh<T> {
+    pub fn changed(self) -> Option<T> {
+        match self {
+            Fresh::Changed(t) => Some(t),
+            Fresh::Unchanged => None,
+        }
+    }
+}
+
+/// One page of a bot's versions, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionsPage {
+    /// 1-based.
+    pub page: u32,
+    pub size: u32,
+    pub versions: Vec<Version>,
+    /// How many versions the bot has, when the server says.
+    pub total: Option<u64>,
+}
+
+/// Versions are read this many to a page.
+pub const VERSION_PAGE: u32 = 50;
 
 /// Which traffic a metrics summary covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,6 +315,51 @@ pub trait ReleaseBackend: Send + Sync {
     fn get_bot<'a>(&'a self, bot: &'a str) -> BoxFut<'a, BotSummary>;
     /// All versions of a bot, newest first (every page).
     fn list_versions<'a>(&'a self, bot: &'a str) -> BoxFut<'a, Vec<Version>>;
+    /// One page of a bot's versions, newest first. The default reads every version and
+    /// cuts the page out (for platforms whose lists are short).
+    /// `conditional`: `Unchanged` may come back when the page is as this client last read
+    /// it (ask so only when the caller still holds that reading).
+    fn versions_page<'a>(
+        &'a self,
+        bot: &'a str,
+        page: u32,
+        size: u32,
+        conditional: bool,
+    ) -> BoxFut<'a, Fresh<VersionsPage>> {
+        let _ = conditional;
+        Box::pin(async move {
+            let all = self.list_versions(bot).await?;
+            let total = all.len() as u64;
+            let size = size.max(1);
+            let versions = all
+                .into_iter()
+                .skip((page.max(1) as usize - 1) * size as usize)
+                .take(size as usize)
+                .collect();
+            Ok(Fresh::Changed(VersionsPage {
+                page: page.max(1),
+                size,
+                versions,
+                total: Some(total),
+            }))
+        })
+    }
+    /// The bots; with `conditional`, `Unchanged` when they are as this client last read
+    /// them (ask so only when the caller still holds that reading).
+    fn poll_bots(&self, conditional: bool) -> BoxFut<'_, Fresh<Vec<BotSummary>>> {
+        let _ = conditional;
+        Box::pin(async move { self.list_bots().await.map(Fresh::Changed) })
+    }
+    /// Every operation, or `Unchanged` (see [`ReleaseBackend::poll_bots`]).
+    fn poll_operations(&self, conditional: bool) -> BoxFut<'_, Fresh<Vec<Operation>>> {
+        let _ = conditional;
+        Box::pin(async move { self.list_operations(None, false).await.map(Fresh::Changed) })
+    }
+    /// Every canary, or `Unchanged` (see [`ReleaseBackend::poll_bots`]).
+    fn poll_canaries(&self, conditional: bool) -> BoxFut<'_, Fresh<Vec<Canary>>> {
+        let _ = conditional;
+        Box::pin(async move { self.list_canaries(None, false).await.map(Fresh::Changed) })
+    }
     fn list_environments(&self) -> BoxFut<'_, Vec<Environment>>;
     /// Operations, newest first.
     fn list_operations<'a>(

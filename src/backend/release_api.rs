@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
-use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::header::{ETAG, HeaderName, HeaderValue, IF_NONE_MATCH};
+use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -17,8 +17,9 @@ use super::http::{
 };
 use super::{
     BoxFut, CanaryRequest, DeploymentAccepted, DeploymentRequest, EnvValidation, FlowImport,
-    FlowStatus, LeaseRequest, MetricsQuery, NamedRef, NluModel, Polled, ReleaseBackend,
-    RollbackRequest, RoutingRequest, SessionQuery, TraceResult, format_window,
+    FlowStatus, Fresh, LeaseRequest, MetricsQuery, NamedRef, NluModel, Polled, ReleaseBackend,
+    RollbackRequest, RoutingRequest, SessionQuery, TraceResult, VERSION_PAGE, VersionsPage,
+    format_window,
 };
 use crate::domain::{
     BotDetail, BotRouting, BotSummary, Canary, CanaryMetrics, CommandState, ControlCommand,
@@ -28,8 +29,6 @@ use crate::domain::{
 };
 use crate::sanitize::clean;
 
-/// Versions are read this many to a page.
-const VERSION_PAGE: usize = 50;
 /// Flows are exported this many to a page.
 const FLOW_PAGE: usize = 100;
 /// A server that never stops paging is cut off here.
@@ -39,6 +38,8 @@ const MAX_PAGES: usize = 10_000;
 pub struct ReleaseApi {
     http: HttpClient,
     tokens: TokenCache,
+    /// The entity tag of the last body read from each conditionally read URL.
+    etags: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for ReleaseApi {
@@ -63,6 +64,7 @@ impl ReleaseApi {
         Ok(ReleaseApi {
             http: HttpClient::new(client, settings)?,
             tokens: TokenCache::new(auth),
+            etags: Default::default(),
         })
     }
 
@@ -73,6 +75,81 @@ impl ReleaseApi {
 
     async fn call(&self, req: ApiRequest) -> Result<Reply, BackendError> {
         self.http.execute(&req, Some(&self.tokens)).await
+    }
+
+    /// A conditional GET: with the entity tag of the last body read from this URL (when
+    /// `use_tag`), an unchanged resource answers 304 and `Unchanged` comes back (nothing to
+    /// parse). `decode`
+    /// turns a changed body into the value; its tag is remembered only once it decoded, so
+    /// a body that failed to decode is read in full next time.
+    async fn conditional<T>(
+        &self,
+        req: ApiRequest,
+        use_tag: bool,
+        decode: impl FnOnce(&str, Value) -> Result<T, BackendError>,
+    ) -> Result<Fresh<T>, BackendError> {
+        let key = format!("{} {:?}", req.path, req.query);
+        let tag = if use_tag {
+            self.etag_lock().get(&key).cloned()
+        } else {
+            None
+        };
+        let req = match tag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+            Some(v) => req.header(IF_NONE_MATCH, v),
+            None => req,
+        };
+        let what = req.what();
+        let reply = self.call(req).await?;
+        if reply.status == StatusCode::NOT_MODIFIED {
+            return Ok(Fresh::Unchanged);
+        }
+        let tag = reply
+            .headers
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let value = decode(&what, reply.body)?;
+        let mut tags = self.etag_lock();
+        match tag {
+            Some(t) => tags.insert(key, t),
+            None => tags.remove(&key),
+        };
+        Ok(Fresh::Changed(value))
+    }
+
+    /// One page of versions; `conditional` sends the page's last entity tag.
+    async fn read_versions_page(
+        &self,
+        bot: &str,
+        page: u32,
+        size: u32,
+        conditional: Option<bool>,
+    ) -> Result<Fresh<VersionsPage>, BackendError> {
+        let page = page.max(1);
+        let size = size.clamp(1, 200);
+        let req = ApiRequest::get(format!("/api/v1/bots/{}/versions", seg(bot)))
+            .query("page", page.to_string())
+            .query("size", size.to_string());
+        let read = |what: &str, mut body: Value| {
+            let total = body.get("total").and_then(Value::as_u64);
+            let versions: Vec<Version> = decode(what, take_list(what, body.take(), "data")?)?;
+            Ok(VersionsPage {
+                page,
+                size,
+                versions,
+                total,
+            })
+        };
+        if let Some(use_tag) = conditional {
+            return self.conditional(req, use_tag, read).await;
+        }
+        let what = req.what();
+        let reply = self.call(req).await?;
+        read(&what, reply.body).map(Fresh::Changed)
+    }
+
+    fn etag_lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.etags.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// GET and decode the whole body, sanitised.
@@ -141,6 +218,23 @@ fn take_list(what: &str, body: Value, key: &str) -> Result<Value, BackendError> 
             detail: "the answer is not a JSON object".into(),
         }),
     }
+}
+
+/// The canaries of a list body.
+fn canaries(what: &str, body: Value) -> Result<Vec<Canary>, BackendError> {
+    let Value::Array(items) = take_list(what, body, "items")? else {
+        return Ok(Vec::new());
+    };
+    items
+        .into_iter()
+        .map(|item| match canary_value(item) {
+            Some(v) => decode(what, v),
+            None => Err(BackendError::Decode {
+                what: what.to_string(),
+                detail: "an item is not a canary".into(),
+            }),
+        })
+        .collect()
 }
 
 /// The `data` envelope of the `/api/v1` rollback family, or the body itself.
@@ -266,24 +360,56 @@ impl ReleaseBackend for ReleaseApi {
     fn list_versions<'a>(&'a self, bot: &'a str) -> BoxFut<'a, Vec<Version>> {
         Box::pin(async move {
             let mut all: Vec<Version> = Vec::new();
-            for page in 1..=MAX_PAGES {
-                let req = ApiRequest::get(format!("/api/v1/bots/{}/versions", seg(bot)))
-                    .query("page", page.to_string())
-                    .query("size", VERSION_PAGE.to_string());
-                let what = req.what();
-                let reply = self.call(req).await?;
-                let total = reply.body.get("total").and_then(Value::as_u64);
-                let batch: Vec<Version> = decode(&what, take_list(&what, reply.body, "data")?)?;
-                let n = batch.len();
-                all.extend(batch);
-                let done =
-                    n == 0 || n < VERSION_PAGE || total.is_some_and(|t| all.len() as u64 >= t);
+            for page in 1..=MAX_PAGES as u32 {
+                let p = self
+                    .read_versions_page(bot, page, VERSION_PAGE, None)
+                    .await?;
+                let Fresh::Changed(p) = p else { break };
+                let n = p.versions.len();
+                all.extend(p.versions);
+                let done = n == 0
+                    || n < VERSION_PAGE as usize
+                    || p.total.is_some_and(|t| all.len() as u64 >= t);
                 if done {
                     break;
                 }
             }
             Ok(all)
         })
+    }
+
+    fn versions_page<'a>(
+        &'a self,
+        bot: &'a str,
+        page: u32,
+        size: u32,
+        conditional: bool,
+    ) -> BoxFut<'a, Fresh<VersionsPage>> {
+        Box::pin(self.read_versions_page(bot, page, size, Some(conditional)))
+    }
+
+    fn poll_bots(&self, conditional: bool) -> BoxFut<'_, Fresh<Vec<BotSummary>>> {
+        Box::pin(self.conditional(
+            ApiRequest::get("/api/v1/bots"),
+            conditional,
+            |what, body| decode(what, take_list(what, body, "items")?),
+        ))
+    }
+
+    fn poll_operations(&self, conditional: bool) -> BoxFut<'_, Fresh<Vec<Operation>>> {
+        Box::pin(self.conditional(
+            ApiRequest::get("/api/v1/operations"),
+            conditional,
+            |what, body| decode(what, take_list(what, body, "items")?),
+        ))
+    }
+
+    fn poll_canaries(&self, conditional: bool) -> BoxFut<'_, Fresh<Vec<Canary>>> {
+        Box::pin(self.conditional(
+            ApiRequest::get("/api/v1/canaries"),
+            conditional,
+            canaries,
+        ))
     }
 
     fn list_environments(&self) -> BoxFut<'_, Vec<Environment>> {
@@ -338,19 +464,7 @@ impl ReleaseBackend for ReleaseApi {
             }
             let what = req.what();
             let reply = self.call(req).await?;
-            let Value::Array(items) = take_list(&what, reply.body, "items")? else {
-                return Ok(Vec::new());
-            };
-            items
-                .into_iter()
-                .map(|item| match canary_value(item) {
-                    Some(v) => decode(&what, v),
-                    None => Err(BackendError::Decode {
-                        what: what.clone(),
-                        detail: "an item is not a canary".into(),
-                    }),
-                })
-                .collect()
+            canaries(&what, reply.body)
         })
     }
 
@@ -576,9 +690,15 @@ impl ReleaseBackend for ReleaseApi {
             let req = ApiRequest::get(format!("/v1/deployments/{}/status", seg(deployment)));
             let what = req.what();
             let reply = self.call(req).await?;
-            let retry_after = reply
-                .retry_after()
-                .or_else(|| hint_secs(&reply.body, "estimatedCompletionSeconds"));
+            // Retry-After says when the next phase is due; a poller waiting for the end
+            // waits for the expected completion when that is later.
+            let retry_after = match (
+                reply.retry_after(),
+                hint_secs(&reply.body, "estimatedCompletionSeconds"),
+            ) {
+                (Some(next), Some(end)) => Some(next.max(end)),
+                (next, end) => next.or(end),
+            };
             let mut body = reply.body;
             default_field(&mut body, "estimatedCompletionSeconds", json!(0));
             stringify_fields(&mut body, &["versionId"]);

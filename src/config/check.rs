@@ -134,6 +134,17 @@ pub(crate) fn opt_clock_speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<
     Ok(Some(speed))
 }
 
+pub(crate) fn opt_request_budget<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let n = u32::deserialize(d)?;
+    if !(10..=1_000_000).contains(&n) {
+        return Err(custom(format!(
+            "request_budget {n} is out of range; use the requests per 5 minutes this profile \
+             may send, from 10 up (the platform allows about 1000; the default is 800)"
+        )));
+    }
+    Ok(Some(n))
+}
+
 pub(crate) fn opt_positive_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let ms = u64::deserialize(d)?;
     if ms == 0 {

@@ -297,6 +297,10 @@ pub enum Credentials {
 }
 
 /// A profile from the file with every default filled in; secrets not yet read.
+/// The platform allows a caller about 1,000 requests per 5 minutes; a profile spends 80% of
+/// that unless it says otherwise, leaving room for other tools on the same key.
+pub const DEFAULT_REQUEST_BUDGET: u32 = 800;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub name: String,
@@ -315,6 +319,7 @@ pub struct Profile {
     pub scopes: Vec<String>,
     pub production: bool,
     pub read_only: bool,
+    pub request_budget: u32,
     pub clock_speed: f64,
     /// `None`: `$USER` at resolution.
     pub operator: Option<String>,
@@ -344,6 +349,9 @@ pub struct ResolvedProfile {
     pub production: bool,
     /// Refuse every mutating action.
     pub read_only: bool,
+    /// Requests per 5 minutes (server time) the process may send on this profile; the
+    /// console's reads spend what its workflows leave of it.
+    pub request_budget: u32,
     /// The simulator's `--speed` (1 for a real server).
     pub clock_speed: f64,
     /// Who the audit trail names.
@@ -430,6 +438,7 @@ impl Profile {
                 .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()),
             production: raw.production.unwrap_or(false),
             read_only: raw.read_only.unwrap_or(false),
+            request_budget: raw.request_budget.unwrap_or(DEFAULT_REQUEST_BUDGET),
             clock_speed: raw.clock_speed.unwrap_or(1.0),
             operator: raw.operator.clone(),
             audit_log,
@@ -645,6 +654,7 @@ impl Profile {
             credentials,
             production: self.production,
             read_only: self.read_only,
+            request_budget: self.request_budget,
             clock_speed: self.clock_speed,
             operator,
             audit_log: self.audit_log.clone(),
@@ -675,6 +685,7 @@ impl Profile {
             credentials: Credentials::ApiKey(SecretString::from(DEMO_API_KEY)),
             production: false,
             read_only: false,
+            request_budget: DEFAULT_REQUEST_BUDGET,
             clock_speed: Clock::scaled(clock_speed).speed(),
             operator,
             audit_log: default_audit_log("demo").unwrap_or_else(|| {

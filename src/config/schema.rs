@@ -126,6 +126,9 @@ pub struct RawProfile {
     pub scopes: Option<Vec<String>>,
     pub production: Option<bool>,
     pub read_only: Option<bool>,
+    /// Requests per 5 minutes the profile may send (every read and write of the process).
+    #[serde(default, deserialize_with = "check::opt_request_budget")]
+    pub request_budget: Option<u32>,
     #[serde(default, deserialize_with = "check::opt_clock_speed")]
     pub clock_speed: Option<f64>,
     #[serde(default, deserialize_with = "check::opt_text")]

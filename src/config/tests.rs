@@ -819,6 +819,7 @@ fn example_config_documents_every_key() {
         "scopes",
         "production",
         "read_only",
+        "request_budget",
         "clock_speed",
         "operator",
         "audit_log",
