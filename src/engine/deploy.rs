@@ -20,7 +20,7 @@ use crate::domain::{
     VersionStatus,
 };
 use crate::engine::events::{EventKind, Outcome, WorkflowKind};
-use crate::engine::{Ctx, Engine, Report, Stop, Woken, details, poll_until};
+use crate::engine::{Ctx, Engine, Report, Stop, Woken, details, poll_after, poll_until};
 
 const KIND: WorkflowKind = WorkflowKind::Deploy;
 pub const STEPS: &[&str] = &[
@@ -429,13 +429,13 @@ async fn run_inner(
     };
     let backend = ctx.engine.backend.clone();
     let step = "create deployment";
-    let id = match ctx.journaled_id(step) {
+    let (id, expected) = match ctx.journaled_id(step) {
         Some(id) => {
             ctx.emit(EventKind::StepFinished {
                 step: step.into(),
                 detail: Some(format!("{id}, created before the interruption")),
             });
-            id
+            (id, None)
         }
         None => {
             ctx.emit(EventKind::StepStarted { step: step.into() });
@@ -461,7 +461,7 @@ async fn run_inner(
                 e.detail = Some(format!("deployment {}", a.deployment_id));
             })
             .await?;
-            a.deployment_id
+            (a.deployment_id, a.estimated_completion)
         }
     };
     *deployment = Some(id.clone());
@@ -474,10 +474,12 @@ async fn run_inner(
     let b2 = backend.clone();
     let id2 = id.clone();
     let mut last = None;
-    let status: DeploymentStatus = poll_until(
+    // The server said when it expects the deployment done: the first read waits for it.
+    let status: DeploymentStatus = poll_after(
         ctx,
         "deployment status",
         plan.timeout,
+        expected,
         move || {
             let b = b2.clone();
             let id = id2.clone();

@@ -33,7 +33,7 @@ use crate::backend::{BackendError, ReleaseBackend};
 use crate::clock::Clock;
 use events::{EventKind, OpCommand, OpId, Outcome, ProgressEvent, WorkflowKind};
 
-pub use poll::poll_until;
+pub use poll::{poll_after, poll_until};
 
 /// What a finished workflow reports: its outcome, a one-line summary, and the facts a CI
 /// job or the console wants (ids, versions, verdicts).
