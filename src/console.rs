@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -17,6 +18,9 @@ use crate::engine::events::{OpCommand, OpId, ProgressEvent, WorkflowKind};
 use crate::engine::{canary, deploy, environment, flows, rollback};
 use crate::plans;
 use crate::runtime::{self, Runtime};
+use crate::backend::{Fresh, ReleaseBackend, RequestMeter};
+use crate::schedule::{Read, Scheduler};
+use crate::tui::messages::Seen;
 use crate::tui::{self, Effect, RefreshWhat, TimelineEntry, TuiContext, Update};
 
 /// Open the console on the configured profile.
@@ -27,7 +31,7 @@ pub async fn run_profile(global: &Global) -> anyhow::Result<()> {
         Some(loaded) => loaded.ui_settings()?,
         None => UiSettings::defaults()?,
     };
-    run_console(profile, ui, Duration::from_secs(5)).await
+    run_console(profile, ui, Duration::from_secs(5), Duration::from_secs(1)).await
 }
 
 /// Open the console on an in-process simulator at `url`, running at `speed`.
@@ -40,13 +44,22 @@ pub async fn run_demo(url: &str, speed: f64, backend: config::Backend) -> anyhow
     if let Some(dir) = profile.audit_log.parent() {
         profile.audit_log = dir.join(name);
     }
-    run_console(profile, UiSettings::defaults()?, Duration::from_secs(2)).await
+    run_console(
+        profile,
+        UiSettings::defaults()?,
+        Duration::from_secs(2),
+        Duration::from_secs(2),
+    )
+    .await
 }
 
+/// `refresh`: how often the audit trail is read again; `floor`: the shortest wall time
+/// between two reads of the same thing from the server.
 async fn run_console(
     profile: ResolvedProfile,
     ui: UiSettings,
     refresh: Duration,
+    floor: Duration,
 ) -> anyhow::Result<()> {
     let rt = runtime::build(profile)?;
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
@@ -58,7 +71,6 @@ async fn run_console(
     ctx.theme = format!("{:?}", ui.ui.theme).to_lowercase();
     ctx.keymap = ui.keymap.bindings.clone().into_iter().collect();
     ctx.log_path = Some(PathBuf::from(crate::logging::log_file_hint()));
-    ctx.refresh_every = refresh;
     ctx.clock_speed = rt.profile.clock_speed;
     ctx.max_fps = u32::from(ui.ui.frame_rate.clamp(5, 120));
     ctx.rollback_max_sessions = rt.profile.rollback.max_active_sessions;
@@ -80,7 +92,7 @@ async fn run_console(
                 .join(", ")
         ),
     };
-    let worker = tokio::spawn(serve(rt, effects_rx, updates_tx));
+    let worker = tokio::spawn(serve(rt, effects_rx, updates_tx, refresh, floor));
     let result = tui::run(ctx).await;
     // Workflows run inside relcon and stop with it; what the server did so far stays, and
     // the journal lets the next relcon on this machine pick them up.
@@ -93,6 +105,8 @@ async fn serve(
     rt: Runtime,
     mut effects: UnboundedReceiver<Effect>,
     updates: UnboundedSender<Update>,
+    timeline_every: Duration,
+    floor: Duration,
 ) {
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<ProgressEvent>();
     let forward = updates.clone();
@@ -116,67 +130,201 @@ async fn serve(
             &problems.join("\n"),
         );
     }
-    while let Some(effect) = effects.recv().await {
-        let tx = updates.clone();
-        match effect {
-            Effect::Quit => break,
-            Effect::Refresh { what, req } => {
-                let backend = rt.backend.clone();
-                let audit = rt.profile.audit_log.clone();
-                tokio::spawn(refresh(backend, audit, what, req, tx));
-            }
-            Effect::LoadVersions { bot, req } => {
-                let backend = rt.backend.clone();
-                tokio::spawn(async move {
-                    match backend.list_versions(&bot).await {
-                        Ok(versions) => send(&tx, Update::Versions { req, bot, versions }),
-                        Err(e) => error(&tx, "cannot load versions", &e.to_string()),
+    let p = &rt.profile;
+    let mut reader = Reader {
+        schedule: Scheduler::new(
+            p.request_budget,
+            rt.meter.window(),
+            p.clock_speed,
+            crate::backend::VERSION_PAGE,
+        )
+        .with_floor(floor),
+        backend: rt.backend.clone(),
+        updates: updates.clone(),
+        done: mpsc::unbounded_channel(),
+        seq: 0,
+        told: None,
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut timeline_at: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            effect = effects.recv() => {
+                let Some(effect) = effect else { break };
+                let tx = updates.clone();
+                match effect {
+                    Effect::Quit => break,
+                    Effect::Refresh { what, req } => {
+                        match what {
+                            RefreshWhat::All => reader.schedule.refresh_all(),
+                            RefreshWhat::Bots => reader.schedule.refresh(Read::Bots),
+                            RefreshWhat::Operations => reader.schedule.refresh(Read::Operations),
+                            RefreshWhat::Canaries => reader.schedule.refresh(Read::Canaries),
+                            RefreshWhat::Timeline => {}
+                        }
+                        if matches!(what, RefreshWhat::All | RefreshWhat::Timeline) {
+                            timeline_at = Some(tokio::time::Instant::now());
+                            tokio::spawn(read_timeline(rt.profile.audit_log.clone(), req, tx));
+                        }
                     }
-                });
-            }
-            Effect::LoadSeries { bot, env, req } => {
-                let backend = rt.backend.clone();
-                tokio::spawn(async move {
-                    match backend
-                        .metrics_series(&bot, env.as_deref(), Duration::from_secs(30 * 60))
-                        .await
-                    {
-                        Ok(series) => send(
+                    Effect::Interest(interest) => reader.schedule.set_interest(interest),
+                    Effect::Command { op, cmd } => match ops.get(&op) {
+                        Some(c) if c.send(cmd).is_ok() => {}
+                        _ => error(
                             &tx,
-                            Update::Series {
-                                req,
-                                bot,
-                                series: Box::new(series),
-                            },
+                            "that operation has finished",
+                            &format!("operation #{op} no longer runs"),
                         ),
-                        Err(e) => send(
+                    },
+                    start => match start_workflow(&rt, start, progress_tx.clone()) {
+                        Ok(Some((id, commands))) => {
+                            ops.retain(|_, c| !c.is_closed());
+                            ops.insert(id, commands);
+                        }
+                        Ok(None) => {}
+                        Err(e) => error(&tx, "cannot start", &e),
+                    },
+                }
+            }
+            Some(read) = reader.done.1.recv() => {
+                reader.schedule.finished(&read, tokio::time::Instant::now());
+            }
+            _ = tick.tick() => {
+                // The audit trail is a local file: read on its own period, free of budget.
+                let now = tokio::time::Instant::now();
+                if timeline_at.is_none_or(|t| now.duration_since(t) >= timeline_every) {
+                    timeline_at = Some(now);
+                    reader.seq += 1;
+                    tokio::spawn(read_timeline(
+                        rt.profile.audit_log.clone(),
+                        reader.seq,
+                        updates.clone(),
+                    ));
+                }
+            }
+        }
+        reader.send_due(&rt.meter);
+    }
+}
+
+/// The console's reads: the scheduler picks them, each runs in its own task and answers
+/// with an `Update`, then tells the scheduler it is done.
+struct Reader {
+    schedule: Scheduler,
+    backend: Arc<dyn ReleaseBackend>,
+    updates: UnboundedSender<Update>,
+    done: (UnboundedSender<Read>, UnboundedReceiver<Read>),
+    /// Every read's request id: newer reads answer with larger ones.
+    seq: u64,
+    /// The budget figures last sent.
+    told: Option<(u32, u64)>,
+}
+
+impl Reader {
+    fn send_due(&mut self, meter: &RequestMeter) {
+        let reading = meter.reading();
+        for (read, conditional) in self.schedule.next(tokio::time::Instant::now(), reading) {
+            self.seq += 1;
+            let req = self.seq;
+            let backend = self.backend.clone();
+            let tx = self.updates.clone();
+            let done = self.done.0.clone();
+            tokio::spawn(async move {
+                let answer = read_one(backend.as_ref(), &read, conditional, req).await;
+                match answer {
+                    Ok(update) => {
+                        send(&tx, update);
+                        send(
                             &tx,
                             Update::Connection {
-                                ok: false,
-                                detail: format!("metrics: {e}"),
+                                ok: true,
+                                detail: "connected".into(),
                             },
-                        ),
+                        );
                     }
-                });
-            }
-            Effect::Command { op, cmd } => match ops.get(&op) {
-                Some(c) if c.send(cmd).is_ok() => {}
-                _ => error(
-                    &tx,
-                    "that operation has finished",
-                    &format!("operation #{op} no longer runs"),
-                ),
-            },
-            start => match start_workflow(&rt, start, progress_tx.clone()) {
-                Ok(Some((id, commands))) => {
-                    ops.retain(|_, c| !c.is_closed());
-                    ops.insert(id, commands);
+                    Err(e) => send(
+                        &tx,
+                        Update::Connection {
+                            ok: false,
+                            detail: e.to_string(),
+                        },
+                    ),
                 }
-                Ok(None) => {}
-                Err(e) => error(&tx, "cannot start", &e),
-            },
+                let _ = done.send(read);
+            });
+        }
+        let now = (reading.in_window, reading.rate_limited);
+        if self.told != Some(now) {
+            self.told = Some(now);
+            send(
+                &self.updates,
+                Update::Budget {
+                    in_window: reading.in_window,
+                    budget: self.schedule.budget(),
+                    rate_limited: reading.rate_limited,
+                },
+            );
         }
     }
+}
+
+/// One read, as the update that carries its answer.
+async fn read_one(
+    backend: &dyn ReleaseBackend,
+    read: &Read,
+    conditional: bool,
+    req: u64,
+) -> Result<Update, crate::backend::BackendError> {
+    let unchanged = |what| Update::Unchanged { what };
+    Ok(match read {
+        Read::Bots => match backend.poll_bots(conditional).await? {
+            Fresh::Changed(bots) => Update::Bots { req, bots },
+            Fresh::Unchanged => unchanged(Seen::Bots),
+        },
+        Read::Operations => match backend.poll_operations(conditional).await? {
+            Fresh::Changed(operations) => Update::Operations { req, operations },
+            Fresh::Unchanged => unchanged(Seen::Operations),
+        },
+        Read::Canaries => match backend.poll_canaries(conditional).await? {
+            Fresh::Changed(canaries) => Update::Canaries { req, canaries },
+            Fresh::Unchanged => unchanged(Seen::Canaries),
+        },
+        Read::Bot(bot) => Update::Bot {
+            req,
+            bot: backend.get_bot(bot).await?,
+        },
+        Read::Versions { bot, page } => {
+            let size = crate::backend::VERSION_PAGE;
+            match backend.versions_page(bot, *page, size, conditional).await? {
+                Fresh::Changed(p) => Update::Versions {
+                    req,
+                    bot: bot.clone(),
+                    page: p.page,
+                    size: p.size,
+                    total: p.total,
+                    versions: p.versions,
+                },
+                Fresh::Unchanged => unchanged(Seen::Versions(bot.clone())),
+            }
+        }
+        Read::Series { bot, env } => Update::Series {
+            req,
+            bot: bot.clone(),
+            series: Box::new(
+                backend
+                    .metrics_series(bot, env.as_deref(), Duration::from_secs(30 * 60))
+                    .await?,
+            ),
+        },
+    })
+}
+
+async fn read_timeline(audit: PathBuf, req: u64, tx: UnboundedSender<Update>) {
+    let entries = tokio::task::spawn_blocking(move || timeline(&audit))
+        .await
+        .unwrap_or_default();
+    send(&tx, Update::Timeline { req, entries });
 }
 
 fn send(tx: &UnboundedSender<Update>, u: Update) {
@@ -322,58 +470,6 @@ where
 {
     let settings = crate::engine::control::DriverSettings::for_engine(&rt.engine);
     crate::engine::control::spawn_driven(&rt.engine, settings, workflow, bot, events, run)
-}
-
-async fn refresh(
-    backend: std::sync::Arc<dyn crate::backend::ReleaseBackend>,
-    audit: PathBuf,
-    what: RefreshWhat,
-    req: u64,
-    tx: UnboundedSender<Update>,
-) {
-    let all = what == RefreshWhat::All;
-    let mut ok = true;
-    let mut problem = String::new();
-    if all || what == RefreshWhat::Bots {
-        match backend.list_bots().await {
-            Ok(bots) => send(&tx, Update::Bots { req, bots }),
-            Err(e) => {
-                ok = false;
-                problem = e.to_string();
-            }
-        }
-    }
-    if ok && (all || what == RefreshWhat::Operations) {
-        match backend.list_operations(None, false).await {
-            Ok(operations) => send(&tx, Update::Operations { req, operations }),
-            Err(e) => {
-                ok = false;
-                problem = e.to_string();
-            }
-        }
-    }
-    if ok && (all || what == RefreshWhat::Canaries) {
-        match backend.list_canaries(None, false).await {
-            Ok(canaries) => send(&tx, Update::Canaries { req, canaries }),
-            Err(e) => {
-                ok = false;
-                problem = e.to_string();
-            }
-        }
-    }
-    if all || what == RefreshWhat::Timeline {
-        let entries = tokio::task::spawn_blocking(move || timeline(&audit))
-            .await
-            .unwrap_or_default();
-        send(&tx, Update::Timeline { req, entries });
-    }
-    send(
-        &tx,
-        Update::Connection {
-            ok,
-            detail: if ok { "connected".into() } else { problem },
-        },
-    );
 }
 
 /// The last records of the audit trail as timeline entries.

@@ -35,6 +35,7 @@ pub mod recover;
 pub mod retry;
 pub mod runtime;
 pub mod sanitize;
+pub mod schedule;
 pub mod ship;
 pub mod signing;
 pub mod sim;

@@ -2,9 +2,8 @@
 //! No I/O, no awaits, no clock reads: time arrives as `Action::Tick(now)`, data as
 //! `Action::Update`, and everything the console wants done leaves as an `Effect`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
@@ -16,7 +15,7 @@ use crate::domain::{BotSummary, Canary, MetricsSeries, Operation, Version};
 use super::component::PaneMsg;
 use super::keymap::{Command, Keymap};
 use super::layout::PaneId;
-use super::messages::{Effect, RefreshWhat, RequestId, TimelineEntry, Update};
+use super::messages::{Effect, Interest, RefreshWhat, RequestId, Seen, TimelineEntry, Update};
 pub use super::model::CanaryTarget;
 use super::model::{DeployItem, DescribeTarget};
 use super::panes::Panes;
@@ -39,8 +38,6 @@ pub struct AppConfig {
     /// Key → command name overrides on top of the defaults.
     pub keymap: BTreeMap<String, String>,
     pub log_path: Option<PathBuf>,
-    /// How often overview data is fetched again.
-    pub refresh_every: Duration,
     /// Server clock speed (`relcon sim --speed`): waits in progress events are server time.
     pub clock_speed: f64,
     /// What the canary plan form starts with.
@@ -62,7 +59,6 @@ impl Default for AppConfig {
             no_color: false,
             keymap: BTreeMap::new(),
             log_path: None,
-            refresh_every: Duration::from_secs(10),
             clock_speed: 1.0,
             canary_defaults: super::plan::CanaryDefaults::default(),
             rollback_max_sessions: 0,
@@ -185,7 +181,6 @@ pub struct App {
     pub(crate) no_color: bool,
     pub(crate) keymap: Keymap,
     pub(crate) log_path: Option<PathBuf>,
-    pub(crate) refresh_every: chrono::Duration,
     pub(crate) clock_speed: f64,
 
     pub(crate) now: DateTime<Utc>,
@@ -194,8 +189,10 @@ pub struct App {
     pub(crate) size: Rect,
 
     pub(crate) bots: Vec<BotSummary>,
-    /// The versions of one bot (its id), newest first.
+    /// The versions of one bot (its id), newest first: the pages read so far.
     pub(crate) versions: Option<(String, Vec<Version>)>,
+    /// How many versions that bot has, when the server said.
+    pub(crate) versions_total: Option<u64>,
     pub(crate) operations: Vec<Operation>,
     pub(crate) canaries: Vec<Canary>,
     pub(crate) series: Option<MetricsSeries>,
@@ -209,9 +206,13 @@ pub struct App {
 
     pub(crate) next_req: RequestId,
     pub(crate) tracks: Tracks,
-    pub(crate) refresh_sent: Option<DateTime<Utc>>,
-    pub(crate) versions_key: Option<String>,
     pub(crate) series_key: Option<(String, Option<String>)>,
+    /// What the runtime was last told the screen shows.
+    pub(crate) interest_sent: Option<Interest>,
+    /// When each kind of data last arrived (or was found unchanged).
+    pub(crate) seen: HashMap<Seen, DateTime<Utc>>,
+    /// Requests in the platform's window, the budget, 429s seen.
+    pub(crate) budget: Option<(u32, u32, u64)>,
 
     pub(crate) focus: PaneId,
     pub(crate) selected_bot: Option<String>,
@@ -243,6 +244,8 @@ pub(crate) enum RowKey {
 
 /// How long toasts stay.
 const TOAST_SECS: i64 = 8;
+/// Versions asked for beyond the rows on screen, so scrolling finds them there.
+const VERSIONS_AHEAD: usize = 10;
 
 impl App {
     pub fn new(config: AppConfig) -> App {
@@ -259,9 +262,6 @@ impl App {
             read_only: config.read_only,
             keymap,
             log_path: config.log_path,
-            refresh_every: chrono::Duration::from_std(config.refresh_every)
-                .unwrap_or(chrono::Duration::seconds(10))
-                .max(chrono::Duration::seconds(1)),
             clock_speed: if config.clock_speed.is_finite() && config.clock_speed > 0.0 {
                 config.clock_speed
             } else {
@@ -273,6 +273,7 @@ impl App {
             size: Rect::new(0, 0, 80, 24),
             bots: Vec::new(),
             versions: None,
+            versions_total: None,
             operations: Vec::new(),
             canaries: Vec::new(),
             series: None,
@@ -284,9 +285,10 @@ impl App {
             last_refresh: None,
             next_req: 0,
             tracks: Tracks::default(),
-            refresh_sent: None,
-            versions_key: None,
             series_key: None,
+            interest_sent: None,
+            seen: HashMap::new(),
+            budget: None,
             focus: PaneId::Bots,
             selected_bot: None,
             panes: Panes::default(),
@@ -409,21 +411,14 @@ impl App {
         self.dirty = true;
     }
 
+    /// Read everything on screen now (the refresh key, the first frame, a change this
+    /// console made). Between those, the runtime's scheduler keeps it fresh.
     pub(crate) fn refresh_all(&mut self, out: &mut Vec<Effect>) {
         let req = self.req();
         out.push(Effect::Refresh {
             what: RefreshWhat::All,
             req,
         });
-        if let Some(bot) = self.selected_bot.clone() {
-            let req = self.req();
-            out.push(Effect::LoadVersions { bot, req });
-        }
-        if let Some((bot, env)) = self.series_key.clone() {
-            let req = self.req();
-            out.push(Effect::LoadSeries { bot, env, req });
-        }
-        self.refresh_sent = Some(self.now);
     }
 
     fn on_tick(&mut self, now: DateTime<Utc>, out: &mut Vec<Effect>) {
@@ -432,11 +427,6 @@ impl App {
             self.started = true;
             self.refresh_all(out);
             self.dirty = true;
-        } else if self
-            .refresh_sent
-            .is_none_or(|at| now - at >= self.refresh_every)
-        {
-            self.refresh_all(out);
         }
         let before = self.toasts.len();
         self.toasts.retain(|t| t.until > now);
@@ -446,8 +436,11 @@ impl App {
         let second = now.timestamp();
         if second != self.last_second {
             self.last_second = second;
-            // Elapsed times and countdowns move once a second.
-            if self.runs.iter().any(|r| r.is_active()) || !self.toasts.is_empty() {
+            // Elapsed times, countdowns and the data's ages move once a second.
+            if self.runs.iter().any(|r| r.is_active())
+                || !self.toasts.is_empty()
+                || !self.seen.is_empty()
+            {
                 self.dirty = true;
             }
         }
@@ -456,26 +449,30 @@ impl App {
         }
     }
 
-    /// Ask for the versions and metrics the screen needs, when what it shows changed.
+    /// Tell the runtime what the screen shows, when that changed: the selected bot, how
+    /// far its versions are scrolled, the canary chart, whether anything runs.
     fn ensure_loads(&mut self, out: &mut Vec<Effect>) {
-        if let Some(bot) = self.selected_bot.clone()
-            && self.versions_key.as_deref() != Some(bot.as_str())
-        {
-            let req = self.req();
-            self.tracks.versions.min = req;
-            self.versions_key = Some(bot.clone());
-            out.push(Effect::LoadVersions { bot, req });
-        }
         let key = self
             .canary_view()
             .map(|v| (v.bot_id.clone(), v.env.clone()));
-        if key.is_some() && key != self.series_key {
-            if let Some((bot, env)) = key.clone() {
-                let req = self.req();
-                self.tracks.series.min = req;
-                out.push(Effect::LoadSeries { bot, env, req });
-            }
-            self.series_key = key;
+        if key != self.series_key {
+            self.series = None;
+            self.series_key = key.clone();
+        }
+        let pos = self.panes.versions.list.pos;
+        let rows = (pos.selected + 1).max(pos.offset + self.body_height(PaneId::Versions));
+        let running = self.active_runs() > 0
+            || self.operations.iter().any(|o| o.active)
+            || self.canaries.iter().any(|c| c.state.is_active());
+        let interest = Interest {
+            selected_bot: self.selected_bot.clone(),
+            versions_rows: u32::try_from(rows + VERSIONS_AHEAD).unwrap_or(u32::MAX),
+            series: key,
+            running,
+        };
+        if self.interest_sent.as_ref() != Some(&interest) {
+            self.interest_sent = Some(interest.clone());
+            out.push(Effect::Interest(interest));
         }
     }
 

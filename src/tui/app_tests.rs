@@ -4,6 +4,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 
 use super::*;
 use crate::engine::events::{EventKind, OpCommand, Outcome, ProgressEvent};
+use crate::tui::component::Scene;
+use crate::tui::layout::PaneId;
+use crate::tui::messages::{Interest, Seen};
 use crate::tui::sample::{self, at, code, key, loaded, step_app, t0, type_text};
 
 fn app() -> App {
@@ -31,15 +34,21 @@ fn mutating(effects: &[Effect]) -> Vec<&Effect> {
 }
 
 #[test]
-fn first_tick_refreshes_and_the_first_bot_loads_its_versions() {
+fn first_tick_refreshes_and_the_first_bot_is_watched() {
     let mut app = App::new(sample::config());
     let effects = app.update(Action::Tick(t0()));
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Refresh {
-            what: RefreshWhat::All,
-            ..
-        }]
+        [
+            Effect::Refresh {
+                what: RefreshWhat::All,
+                ..
+            },
+            Effect::Interest(Interest {
+                selected_bot: None,
+                ..
+            })
+        ]
     ));
     let effects = app.update(Action::Update(Update::Bots {
         req: 1,
@@ -47,16 +56,99 @@ fn first_tick_refreshes_and_the_first_bot_loads_its_versions() {
     }));
     assert!(matches!(
         effects.as_slice(),
-        [Effect::LoadVersions { bot, .. }] if bot == "bot-checkout"
+        [Effect::Interest(Interest { selected_bot: Some(bot), .. })] if bot == "bot-checkout"
     ));
-    // Ten seconds later, everything is fetched again.
+    // Ten seconds later nothing is asked again: the runtime's scheduler keeps what is
+    // watched fresh.
     let effects = app.update(Action::Tick(at(10)));
-    assert!(effects.iter().any(|e| matches!(e, Effect::Refresh { .. })));
-    assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::LoadVersions { .. }))
-    );
+    assert!(effects.is_empty(), "{effects:?}");
+}
+
+/// The bot the last `Interest` among `effects` watches.
+fn watched(effects: &[Effect]) -> Option<String> {
+    effects.iter().rev().find_map(|e| match e {
+        Effect::Interest(i) => i.selected_bot.clone(),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_data_says_how_old_it_is_and_old_rows_are_marked() {
+    let mut app = App::new(sample::config());
+    app.update(Action::Tick(t0()));
+    app.update(Action::Update(Update::Bots {
+        req: 1,
+        bots: sample::bots(),
+    }));
+    app.update(Action::Tick(at(12)));
+    let f = app.freshness(PaneId::Bots).expect("the bots were read");
+    assert_eq!((f.age, f.stale), (12, false));
+    // A read that found the list unchanged makes it fresh again.
+    app.update(Action::Update(Update::Unchanged { what: Seen::Bots }));
+    assert_eq!(app.freshness(PaneId::Bots).map(|f| f.age), Some(0));
+    // The selected bot read alone is fresher than the list.
+    app.update(Action::Tick(at(75)));
+    let mut one = sample::bots()[0].clone();
+    one.name = "Checkout (renamed)".into();
+    app.update(Action::Update(Update::Bot { req: 2, bot: one }));
+    assert_eq!(app.bots[0].name, "Checkout (renamed)");
+    assert_eq!(Scene::bot_age(&app, "bot-checkout"), Some(0));
+    assert_eq!(Scene::bot_age(&app, "bot-care"), Some(63));
+    assert!(app.freshness(PaneId::Bots).is_some_and(|f| f.stale));
+}
+
+#[test]
+fn versions_arrive_a_page_at_a_time_and_a_refresh_of_the_newest_page_keeps_the_rest() {
+    let mut app = App::new(sample::config());
+    app.update(Action::Tick(t0()));
+    app.update(Action::Update(Update::Bots {
+        req: 1,
+        bots: sample::bots(),
+    }));
+    let mut all = sample::versions("bot-checkout");
+    all.truncate(3);
+    let page = |n: u32, vs: Vec<crate::domain::Version>| Update::Versions {
+        req: 10 + u64::from(n),
+        bot: "bot-checkout".into(),
+        page: n,
+        size: 2,
+        total: Some(3),
+        versions: vs,
+    };
+    app.update(Action::Update(page(1, all[..2].to_vec())));
+    assert_eq!(app.current_versions().len(), 2);
+    assert_eq!(app.versions_total, Some(3));
+    app.update(Action::Update(page(2, all[2..].to_vec())));
+    assert_eq!(app.current_versions().len(), 3);
+    // A newer version on top: the first page again brings it in, the oldest stays.
+    let mut newer = all[0].clone();
+    newer.id = "v9.9.9".into();
+    newer.created_at = "2099-01-01T00:00:00Z".into();
+    let Update::Versions { versions, .. } = &mut page(1, vec![newer, all[0].clone()]) else {
+        unreachable!()
+    };
+    app.update(Action::Update(Update::Versions {
+        req: 20,
+        bot: "bot-checkout".into(),
+        page: 1,
+        size: 2,
+        total: Some(4),
+        versions: versions.clone(),
+    }));
+    let ids: Vec<&str> = app.current_versions().iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!(ids[0], "v9.9.9");
+    assert_eq!(ids[3], all[2].id);
+    // A list that shrank is taken from its first page again.
+    app.update(Action::Update(Update::Versions {
+        req: 21,
+        bot: "bot-checkout".into(),
+        page: 1,
+        size: 2,
+        total: Some(1),
+        versions: vec![all[0].clone()],
+    }));
+    assert_eq!(app.current_versions().len(), 1);
 }
 
 #[test]
@@ -65,9 +157,7 @@ fn navigation_moves_selection_and_panes() {
     assert_eq!(app.selected_bot_id(), Some("bot-checkout"));
     let effects = app.update(key('j'));
     assert_eq!(app.selected_bot_id(), Some("bot-care"));
-    assert!(
-        matches!(effects.as_slice(), [Effect::LoadVersions { bot, .. }, ..] if bot == "bot-care")
-    );
+    assert_eq!(watched(&effects).as_deref(), Some("bot-care"));
     app.update(key('G'));
     assert_eq!(app.selected_bot_id(), Some("bot-faq"));
     app.update(key('g'));
@@ -457,26 +547,21 @@ fn stale_responses_are_ignored() {
         req: 5,
         bots: sample::bots(),
     }));
-    let Some(Effect::LoadVersions { req: first, .. }) = effects.first().cloned() else {
-        panic!("{effects:?}")
-    };
+    assert_eq!(watched(&effects).as_deref(), Some("bot-checkout"));
     // The operator moves on before the answer arrives.
     let effects = app.update(key('j'));
-    let Some(Effect::LoadVersions { req: second, bot }) = effects.first().cloned() else {
-        panic!("{effects:?}")
+    assert_eq!(watched(&effects).as_deref(), Some("bot-care"));
+    let whole = |bot: &str, req| Update::Versions {
+        req,
+        bot: bot.into(),
+        page: 1,
+        size: 50,
+        total: None,
+        versions: sample::versions(bot),
     };
-    assert_eq!(bot, "bot-care");
-    app.update(Action::Update(Update::Versions {
-        req: first,
-        bot: "bot-checkout".into(),
-        versions: sample::versions("bot-checkout"),
-    }));
+    app.update(Action::Update(whole("bot-checkout", 6)));
     assert!(app.current_versions().is_empty());
-    app.update(Action::Update(Update::Versions {
-        req: second,
-        bot: "bot-care".into(),
-        versions: sample::versions("bot-care"),
-    }));
+    app.update(Action::Update(whole("bot-care", 7)));
     assert_eq!(app.current_versions().len(), 3);
     // An older overview arriving after a newer one is dropped.
     let mut fewer = sample::bots();
@@ -1065,7 +1150,7 @@ fn sorting_and_filtering_keep_the_selection_on_the_same_object() {
     assert!(
         !effects
             .iter()
-            .any(|e| matches!(e, Effect::LoadVersions { .. })),
+            .any(|e| matches!(e, Effect::Interest(i) if i.selected_bot.as_deref() != Some("bot-care"))),
         "{effects:?}"
     );
     assert_eq!(app.selected_bot_id(), Some("bot-care"));

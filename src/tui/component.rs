@@ -60,7 +60,25 @@ pub trait Scene {
     /// The Timeline's rows, newest first: all of them, and those the filter lets by.
     fn timeline_rows(&self) -> Box<dyn Iterator<Item = &TimelineEntry> + '_>;
     fn visible_timeline(&self) -> Vec<&TimelineEntry>;
+    /// How old a pane's data is (server seconds), and whether that is stale.
+    fn freshness(&self, pane: PaneId) -> Option<Freshness>;
+    /// How old one bot's row is (server seconds): its last read, alone or in the list.
+    fn bot_age(&self, id: &str) -> Option<i64>;
+    /// How many versions the selected bot has, when the server said.
+    fn versions_total(&self) -> Option<u64>;
 }
+
+/// How old what a pane shows is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// Server seconds since it was read (or found unchanged).
+    pub age: i64,
+    pub stale: bool,
+}
+
+/// Data older than this (server seconds) is marked stale: the scheduler reads everything
+/// on screen well within it unless the budget or the server stops it.
+pub const STALE_AFTER: i64 = 60;
 
 /// Where a list pane stands: its selection and scroll, and its sort and filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

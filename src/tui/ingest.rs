@@ -11,7 +11,9 @@ use crate::sanitize::clean;
 
 use super::app::{App, Overlay};
 use super::format;
-use super::messages::{Effect, TimelineEntry, Update};
+use std::collections::HashMap;
+
+use super::messages::{Effect, Seen, TimelineEntry, Update};
 use super::state::{OpRun, Waiting};
 use super::theme::Tone;
 
@@ -117,6 +119,89 @@ fn verdict_word(v: Verdict) -> &'static str {
 }
 
 impl App {
+    /// A page of versions into what the console holds of the bot's list. A first page
+    /// shorter than a page is the whole list; a list that shrank is read again from its
+    /// first page; otherwise the page's versions replace the ones of the same id and new
+    /// ones take their place by age (a refresh of the newest page brings new versions in
+    /// on top without re-reading the rest).
+    fn merge_versions(
+        &mut self,
+        bot: String,
+        page: u32,
+        size: u32,
+        total: Option<u64>,
+        mut versions: Vec<Version>,
+    ) {
+        let same_bot = self.versions.as_ref().is_some_and(|(b, _)| *b == bot);
+        let held = self.versions.as_ref().map_or(0, |(_, v)| v.len());
+        let whole = page <= 1 && (versions.len() as u64) < u64::from(size.max(1));
+        let shrank = total.is_some_and(|t| t < held as u64);
+        if !same_bot || whole || (shrank && page <= 1) {
+            versions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            self.versions = Some((bot, versions));
+            self.versions_total = total;
+            return;
+        }
+        let Some((_, list)) = self.versions.as_mut() else {
+            return;
+        };
+        let index: HashMap<&str, usize> = list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.id.as_str(), i))
+            .collect();
+        let mut updates = Vec::new();
+        let mut new = Vec::new();
+        for v in versions {
+            match index.get(v.id.as_str()) {
+                Some(&i) => updates.push((i, v)),
+                None => new.push(v),
+            }
+        }
+        for (i, v) in updates {
+            list[i] = v;
+        }
+        if !new.is_empty() {
+            list.extend(new);
+            list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        }
+        self.versions_total = total.or(self.versions_total);
+    }
+
+    /// Where an older version is live comes from the bot's environments: they are read
+    /// again often, an older page of versions only once.
+    fn versions_follow_bot(&mut self) {
+        let Some((bot_id, list)) = self.versions.as_mut() else {
+            return;
+        };
+        let Some(bot) = self.bots.iter().find(|b| &b.id == bot_id) else {
+            return;
+        };
+        let live: Vec<(&str, &str)> = bot
+            .environments
+            .iter()
+            .filter_map(|e| {
+                e.live_version
+                    .as_deref()
+                    .map(|v| (v, e.environment_id.as_str()))
+            })
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        // The newest page is read again often; older pages were read once.
+        for v in list.iter_mut().skip(crate::backend::VERSION_PAGE as usize) {
+            let now: Vec<String> = live
+                .iter()
+                .filter(|(ver, _)| *ver == v.id)
+                .map(|(_, env)| env.to_string())
+                .collect();
+            if now != v.live_in {
+                v.live_in = now;
+            }
+        }
+    }
+
     pub(crate) fn on_update(&mut self, update: Update, out: &mut Vec<Effect>) {
         match update {
             Update::Bots { req, mut bots } => {
@@ -126,6 +211,8 @@ impl App {
                 bots.iter_mut().for_each(clean_bot);
                 self.bots = bots;
                 self.last_refresh = Some(self.now);
+                self.seen.insert(Seen::Bots, self.now);
+                self.versions_follow_bot();
                 // Keep the same bot selected across refreshes.
                 let keep = self.selected_bot.clone();
                 let idx = keep
@@ -138,9 +225,22 @@ impl App {
                 self.sync_selected_bot();
                 self.keep_visible();
             }
+            Update::Bot { req: _, mut bot } => {
+                clean_bot(&mut bot);
+                let Some(i) = self.bots.iter().position(|b| b.id == bot.id) else {
+                    // A bot the list does not have yet: the next list brings it.
+                    return;
+                };
+                self.seen.insert(Seen::Bot(bot.id.clone()), self.now);
+                self.bots[i] = bot;
+                self.versions_follow_bot();
+            }
             Update::Versions {
                 req,
                 bot,
+                page,
+                size,
+                total,
                 mut versions,
             } => {
                 let bot = clean(&bot);
@@ -150,9 +250,10 @@ impl App {
                     return;
                 }
                 versions.iter_mut().for_each(clean_version);
-                versions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
                 let keep = self.selected_version().map(|v| v.id.clone());
-                self.versions = Some((bot, versions));
+                self.merge_versions(bot.clone(), page, size, total, versions);
+                self.seen.insert(Seen::Versions(bot), self.now);
+                self.versions_follow_bot();
                 let n = self.visible_versions().len();
                 if let Some(id) = keep
                     && let Some(i) = self.visible_versions().iter().position(|v| v.id == id)
@@ -161,6 +262,16 @@ impl App {
                 }
                 self.panes.versions.list.pos.clamp(n);
                 self.keep_visible();
+            }
+            Update::Unchanged { what } => {
+                self.seen.insert(what, self.now);
+            }
+            Update::Budget {
+                in_window,
+                budget,
+                rate_limited,
+            } => {
+                self.budget = Some((in_window, budget, rate_limited));
             }
             Update::Operations {
                 req,
@@ -171,6 +282,7 @@ impl App {
                 }
                 operations.iter_mut().for_each(clean_operation);
                 self.operations = operations;
+                self.seen.insert(Seen::Operations, self.now);
                 let n = self.deploy_items().len();
                 self.panes.deployments.list.pos.clamp(n);
             }
@@ -180,6 +292,7 @@ impl App {
                 }
                 canaries.iter_mut().for_each(clean_canary);
                 self.canaries = canaries;
+                self.seen.insert(Seen::Canaries, self.now);
             }
             Update::Series { req, bot, series } => {
                 let bot = clean(&bot);
@@ -189,6 +302,7 @@ impl App {
                     return;
                 }
                 self.series = Some(sorted_series(*series));
+                self.seen.insert(Seen::Series(bot), self.now);
             }
             Update::Timeline { req, mut entries } => {
                 if !self.tracks.timeline.accept(req) {

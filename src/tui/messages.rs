@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{BotSummary, Canary, MetricsSeries, Operation, Thresholds, Version};
 use crate::engine::events::{OpCommand, OpId, ProgressEvent};
+pub use crate::schedule::Interest;
 
 /// Identifies one fetch the console asked for. The runtime echoes it on the matching
 /// `Update`; the console applies only responses at least as new as the newest request
@@ -24,6 +25,19 @@ pub enum RefreshWhat {
     Operations,
     Canaries,
     Timeline,
+}
+
+/// What a read was of: the console shows how old each is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Seen {
+    Bots,
+    Bot(String),
+    /// The selected bot's versions (its id).
+    Versions(String),
+    Operations,
+    Canaries,
+    /// The canary chart of a bot (its id).
+    Series(String),
 }
 
 /// A canary plan as the operator filled it in, parsed and validated.
@@ -54,17 +68,10 @@ pub enum Effect {
         what: RefreshWhat,
         req: RequestId,
     },
-    /// Fetch the versions of one bot; answered with `Update::Versions`.
-    LoadVersions {
-        bot: String,
-        req: RequestId,
-    },
-    /// Fetch per-minute metrics of one bot (and environment); answered with `Update::Series`.
-    LoadSeries {
-        bot: String,
-        env: Option<String>,
-        req: RequestId,
-    },
+    /// What the screen shows changed: the runtime's scheduler keeps it fresh (the
+    /// selected bot, its versions as far as they are scrolled, the canary chart), answering
+    /// with `Update::Bot`, `Versions`, `Series` and `Unchanged`.
+    Interest(Interest),
     /// Blue-green deploy of `version` to the idle environment `env`, then switch traffic.
     StartDeploy {
         bot: String,
@@ -131,10 +138,30 @@ pub enum Update {
         req: RequestId,
         bots: Vec<BotSummary>,
     },
+    /// One bot, read alone (the selected one).
+    Bot {
+        req: RequestId,
+        bot: BotSummary,
+    },
+    /// One page (1-based, newest first) of a bot's versions; `total` is how many it has,
+    /// when the server says. A first page shorter than `size` is the whole list.
     Versions {
         req: RequestId,
         bot: String,
+        page: u32,
+        size: u32,
+        total: Option<u64>,
         versions: Vec<Version>,
+    },
+    /// A read found its data as the console has it (nothing to apply, only fresher).
+    Unchanged {
+        what: Seen,
+    },
+    /// The requests this profile sent in the platform's window, of its budget.
+    Budget {
+        in_window: u32,
+        budget: u32,
+        rate_limited: u64,
     },
     Operations {
         req: RequestId,

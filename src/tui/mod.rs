@@ -68,8 +68,6 @@ pub struct TuiContext {
     pub keymap: BTreeMap<String, String>,
     /// Shown in the help overlay.
     pub log_path: Option<PathBuf>,
-    /// How often overview data is fetched again.
-    pub refresh_every: Duration,
     /// Server clock speed (`relcon sim --speed`), for countdowns.
     pub clock_speed: f64,
     /// Most frames per second drawn.
@@ -99,7 +97,6 @@ impl TuiContext {
             theme: "dark".to_string(),
             keymap: BTreeMap::new(),
             log_path: None,
-            refresh_every: Duration::from_secs(10),
             clock_speed: 1.0,
             max_fps: 30,
             canary_defaults: plan::CanaryDefaults::default(),
@@ -126,7 +123,6 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         theme,
         keymap,
         log_path,
-        refresh_every,
         clock_speed,
         max_fps,
         canary_defaults,
@@ -143,7 +139,6 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         no_color: no_color(),
         keymap,
         log_path,
-        refresh_every,
         clock_speed,
         canary_defaults,
         rollback_max_sessions,

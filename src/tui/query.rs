@@ -6,7 +6,11 @@ use crate::domain::{BotSummary, Health, OperationKind, Stage, Version};
 use crate::engine::events::WorkflowKind;
 
 use super::app::App;
-use super::messages::TimelineEntry;
+use chrono::{DateTime, Utc};
+
+use super::component::{Freshness, STALE_AFTER};
+use super::layout::PaneId;
+use super::messages::{Seen, TimelineEntry};
 use super::model::DeployItem;
 use super::state::{OpRun, natural_cmp};
 use super::widgets::palette::CompletionData;
@@ -101,6 +105,37 @@ impl App {
         }
     }
 
+    /// Server seconds since `at` (wall time) on this console's clock.
+    pub(crate) fn server_age(&self, at: DateTime<Utc>) -> i64 {
+        let wall = (self.now - at).num_milliseconds().max(0) as f64 / 1000.0;
+        (wall * self.clock_speed.max(f64::MIN_POSITIVE)).floor() as i64
+    }
+
+    /// How old a pane's data is: the older of what it shows.
+    pub(crate) fn freshness(&self, pane: PaneId) -> Option<Freshness> {
+        let seen = |k: Seen| self.seen.get(&k).copied();
+        let at = match pane {
+            PaneId::Bots => seen(Seen::Bots),
+            PaneId::Versions => seen(Seen::Versions(self.selected_bot.clone()?)),
+            PaneId::Deployments => seen(Seen::Operations)
+                .into_iter()
+                .chain(seen(Seen::Canaries))
+                .min(),
+            // This console's own canary streams its progress: nothing there is read.
+            PaneId::Canary if self.canary_view().is_some_and(|v| v.run.is_some()) => None,
+            PaneId::Canary => match &self.series_key {
+                Some((bot, _)) if self.series.is_some() => seen(Seen::Series(bot.clone())),
+                _ => seen(Seen::Canaries),
+            },
+            PaneId::Timeline => None,
+        }?;
+        let age = self.server_age(at);
+        Some(Freshness {
+            age,
+            stale: age > STALE_AFTER,
+        })
+    }
+
     /// The versions the Versions pane lists: its filter applied, in its sort order (else
     /// newest first).
     pub(crate) fn visible_versions(&self) -> Vec<&Version> {
@@ -108,7 +143,7 @@ impl App {
         let mut versions: Vec<&Version> = self
             .current_versions()
             .iter()
-            .filter(|v| view.matches(&self.version_text(v)))
+            .filter(|v| view.filter.is_empty() || view.matches(&self.version_text(v)))
             .collect();
         if let Some((key, desc)) = view.sort {
             versions.sort_by(|a, b| {
@@ -522,6 +557,18 @@ impl super::component::Scene for App {
     }
     fn visible_versions(&self) -> Vec<&Version> {
         App::visible_versions(self)
+    }
+    fn freshness(&self, pane: PaneId) -> Option<Freshness> {
+        App::freshness(self, pane)
+    }
+    fn bot_age(&self, id: &str) -> Option<i64> {
+        let list = self.seen.get(&Seen::Bots);
+        let alone = self.seen.get(&Seen::Bot(id.to_string()));
+        list.into_iter().chain(alone).max().map(|at| self.server_age(*at))
+    }
+    fn versions_total(&self) -> Option<u64> {
+        self.selected_bot.as_ref()?;
+        self.versions_total
     }
     fn deploy_items(&self) -> Vec<DeployItem> {
         App::deploy_items(self)

@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, Overlay};
-use super::format;
 use super::keymap::Command;
 use super::layout::{self, PaneId, Screen};
 use super::panes;
@@ -211,13 +210,20 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App) {
         Some((false, detail)) => left.push(Span::styled(format!("✖ {detail}"), theme.bad)),
         None => left.push(Span::styled("… connecting", theme.muted)),
     }
-    if let Some(at) = app.last_refresh {
-        let age = format::secs_between(at, app.now);
-        let stale = age > app.refresh_every.num_seconds() * 3;
-        left.push(Span::styled(
-            format!(" · refreshed {}", format::clock(at)),
-            if stale { theme.warn } else { theme.muted },
-        ));
+    // What the profile has spent of its request budget in the platform's window.
+    if let Some((used, budget, limited)) = app.budget {
+        let style = if limited > 0 {
+            theme.bad
+        } else if f64::from(used) > f64::from(budget) * 0.85 {
+            theme.warn
+        } else {
+            theme.muted
+        };
+        let mut text = format!(" · {used}/{budget} req per 5 min");
+        if limited > 0 {
+            text.push_str(&format!(", {limited} refused (429)"));
+        }
+        left.push(Span::styled(text, style));
     }
     if let Some(input) = &app.filter_input {
         left.push(Span::styled(

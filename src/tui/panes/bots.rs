@@ -260,7 +260,7 @@ fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused
     if app.wide() {
         extra.push_str(" · wide");
     }
-    let block = block(app, PaneId::Bots, focused, Some(extra));
+    let block = block(app, area.width, PaneId::Bots, focused, Some(extra));
     if bots.is_empty() {
         let text = if app.bots().is_empty() {
             match &app.connection() {
@@ -316,7 +316,18 @@ fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused
             } else {
                 op
             };
-            let name = Line::raw(format::fit(&bot.name, name_w));
+            // A row not read for a while says so before its name.
+            let stale = app
+                .bot_age(&bot.id)
+                .is_some_and(|age| age > crate::tui::component::STALE_AFTER);
+            let name = if stale {
+                Line::from(vec![
+                    Span::styled("⧗ ", theme.warn),
+                    Span::raw(format::fit(&bot.name, name_w.saturating_sub(2))),
+                ])
+            } else {
+                Line::raw(format::fit(&bot.name, name_w))
+            };
             let first = match lay.fold {
                 Fold::IdUnderName => Text::from(vec![
                     name,

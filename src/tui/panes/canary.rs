@@ -803,7 +803,7 @@ fn inner_area(app: &dyn Scene) -> Rect {
             layout::compute(app.size(), PaneId::Canary).pane_area(PaneId::Canary, PaneId::Canary)
         })
         .unwrap_or_default();
-    block(app, PaneId::Canary, true, None).inner(area)
+    block(app, area.width, PaneId::Canary, true, None).inner(area)
 }
 
 /// Decisions the history shows at once, for keeping the selection in view.
@@ -817,7 +817,7 @@ pub fn history_rows(app: &dyn Scene) -> usize {
 pub fn decision_at(pane: &CanaryPane, app: &dyn Scene, area: Rect, row: u16) -> Option<usize> {
     let view = app.canary_view()?;
     let run = view.run?;
-    let inner = block(app, PaneId::Canary, true, None).inner(area);
+    let inner = block(app, area.width, PaneId::Canary, true, None).inner(area);
     let p = plan(app, &view, inner);
     let rows = p.history?;
     let first =
@@ -840,12 +840,12 @@ fn draw(pane: &CanaryPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focus
             ))
             .wrap(Wrap { trim: true })
             .style(theme.muted)
-            .block(block(app, PaneId::Canary, focused, None)),
+            .block(block(app, area.width, PaneId::Canary, focused, None)),
             area,
         );
         return;
     };
-    let block = block(app, PaneId::Canary, focused, block_extra(&view));
+    let block = block(app, area.width, PaneId::Canary, focused, block_extra(&view));
     let inner = block.inner(area);
     let mut p = plan(app, &view, inner);
     let block = match p.title.take() {

@@ -258,7 +258,7 @@ fn draw(pane: &DeploymentsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, 
             all,
         ));
     }
-    let block = block(app, PaneId::Deployments, focused, Some(title));
+    let block = block(app, area.width, PaneId::Deployments, focused, Some(title));
     if items.is_empty() && all > 0 {
         frame.render_widget(
             Paragraph::new(format!(

@@ -127,7 +127,6 @@ pub fn scrollbar(
     }
 }
 
-/// The border and title every pane shares; `extra` goes after the title.
 /// A table row's style: highlighted when selected, bold only in the focused pane.
 pub fn row_style(
     theme: &super::theme::Theme,
@@ -143,7 +142,24 @@ pub fn row_style(
     }
 }
 
-pub fn block<'a>(app: &dyn Scene, pane: PaneId, focused: bool, extra: Option<String>) -> Block<'a> {
+/// An age in seconds as people say it: `4s`, `3m`, `2h`.
+pub fn age_text(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s => format!("{}h", s / 3600),
+    }
+}
+
+/// The border and title every pane shares; `extra` goes after the title, and how old the
+/// data is on the right when `width` leaves room for it.
+pub fn block<'a>(
+    app: &dyn Scene,
+    width: u16,
+    pane: PaneId,
+    focused: bool,
+    extra: Option<String>,
+) -> Block<'a> {
     let theme = app.theme();
     let border = if focused {
         theme.border_focus
@@ -157,14 +173,28 @@ pub fn block<'a>(app: &dyn Scene, pane: PaneId, focused: bool, extra: Option<Str
     if let Some(extra) = extra {
         title.push(Span::styled(format!("{extra} "), theme.muted));
     }
-    Block::bordered()
+    let left: usize = title.iter().map(|s| s.width()).sum();
+    let block = Block::bordered()
         .border_type(if focused {
             BorderType::Thick
         } else {
             BorderType::Plain
         })
         .border_style(border)
-        .title(Line::from(title))
+        .title(Line::from(title));
+    // How old the data is, on the right; stale data says so.
+    let Some(f) = app.freshness(pane) else {
+        return block;
+    };
+    let (text, style) = if f.stale {
+        (format!(" stale: {} old ", age_text(f.age)), theme.warn)
+    } else {
+        (format!(" {} ago ", age_text(f.age)), theme.muted)
+    };
+    if left + text.chars().count() + 3 > usize::from(width) {
+        return block;
+    }
+    block.title(Line::styled(text, style).right_aligned())
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ fn draw(pane: &TimelinePane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
         title.push_str(" · newest first");
     }
     title.push_str(" · UTC");
-    let block = super::block(app, PaneId::Timeline, focused, Some(title));
+    let block = super::block(app, area.width, PaneId::Timeline, focused, Some(title));
     if total == 0 {
         let text = if all > 0 {
             format!("no entry matches {:?} (esc clears the filter)", view.filter)

@@ -65,12 +65,16 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
             t.push_str(" · ");
             t.push_str(&list);
         }
+        // Versions are read a page at a time as the list is scrolled.
+        if let Some(total) = app.versions_total().filter(|t| *t > all.len() as u64) {
+            t.push_str(&format!(" · {} of {} read", all.len(), format::count(total)));
+        }
         if app.wide() {
             t.push_str(" · wide");
         }
         t
     });
-    let block = block(app, PaneId::Versions, focused, extra);
+    let block = block(app, area.width, PaneId::Versions, focused, extra);
     if versions.is_empty() {
         let text = match bot {
             None => "select a bot".to_string(),
@@ -90,14 +94,20 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
     }
     let good = last_known_good(bot, all);
     let inner_w = area.width.saturating_sub(2);
-    let live: Vec<String> = versions
+    let height = area.height.saturating_sub(3) as usize;
+    let pos = pane.list.pos;
+    // Only the rows in view are measured and built: a list of ten thousand costs what a
+    // screenful does.
+    let start = pos.offset.min(versions.len());
+    let window = &versions[start..(start + height).min(versions.len())];
+    let live: Vec<String> = window
         .iter()
         .map(|v| {
             let t = live_text(app, v);
             if t.is_empty() { "—".to_string() } else { t }
         })
         .collect();
-    let verdicts: Vec<String> = versions
+    let verdicts: Vec<String> = window
         .iter()
         .map(|v| {
             v.last_canary_verdict
@@ -110,26 +120,26 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
         Column::exact(HEADERS[0], [1]),
         Column::exact(
             HEADERS[1],
-            versions
+            window
                 .iter()
                 .map(|v| format::short_id(&v.id).chars().count()),
         ),
         Column::text(
             HEADERS[2],
             8,
-            versions.iter().map(|v| v.label.chars().count()),
+            window.iter().map(|v| v.label.chars().count()),
         )
         // Where ids are generated, the label is the version's only readable name.
-        .priority(if versions.iter().any(|v| format::is_opaque(&v.id)) {
+        .priority(if window.iter().any(|v| format::is_opaque(&v.id)) {
             0
         } else {
             5
         }),
-        Column::exact(HEADERS[3], versions.iter().map(|v| v.status.as_str().len())).priority(1),
-        Column::exact(HEADERS[4], versions.iter().map(|v| stage_text(v).len())).priority(4),
+        Column::exact(HEADERS[3], window.iter().map(|v| v.status.as_str().len())).priority(1),
+        Column::exact(HEADERS[4], window.iter().map(|v| stage_text(v).len())).priority(4),
         Column::exact(
             HEADERS[5],
-            versions
+            window
                 .iter()
                 .map(|v| format::date_minute(&v.created_at).chars().count()),
         )
@@ -138,21 +148,15 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
         Column::exact(HEADERS[7], verdicts.iter().map(|l| l.chars().count())).priority(2),
     ];
     let widths = columns::fit(&cols, inner_w, SPACING, app.wide());
-    let height = area.height.saturating_sub(3) as usize;
-    let pos = pane.list.pos;
-    let rows = versions
-        .iter()
-        .enumerate()
-        .skip(pos.offset)
-        .take(height)
-        .map(|(i, v)| {
+    let rows = window.iter().enumerate().map(|(w, v)| {
+            let i = start + w;
             let style = super::row_style(theme, i == pos.selected, focused);
             let status_style = match v.status {
                 VersionStatus::Published => theme.text,
                 VersionStatus::Draft => theme.warn,
                 VersionStatus::Archived => theme.muted,
             };
-            let verdict = &verdicts[i];
+            let verdict = &verdicts[w];
             let verdict_style = if verdict_is_bad(verdict) {
                 theme.bad
             } else if verdict_is_good(verdict) {
@@ -174,7 +178,7 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
                 Line::styled(v.status.as_str(), status_style),
                 Line::raw(stage_text(v)),
                 Line::styled(format::date_minute(&v.created_at), theme.muted),
-                Line::styled(live[i].clone(), theme.accent),
+                Line::styled(live[w].clone(), theme.accent),
                 Line::styled(format::fit(verdict, verdict_w), verdict_style),
             ];
             Row::new(

@@ -609,6 +609,18 @@ pub fn change_world(f: impl FnOnce(&mut World)) {
     WORLD.with(|w| f(&mut w.borrow_mut()));
 }
 
+thread_local! {
+    static READS: std::cell::Cell<u64> = const { std::cell::Cell::new(1_000_000) };
+}
+
+/// The fake runtime's request ids, like the real one's: its own, increasing.
+fn next_req() -> u64 {
+    READS.with(|r| {
+        r.set(r.get() + 1);
+        r.get()
+    })
+}
+
 /// A fake runtime: answers loads from the world above.
 pub fn answer(effects: &[Effect]) -> Vec<Update> {
     let world = WORLD.with(|w| w.borrow().clone());
@@ -637,16 +649,27 @@ pub fn answer(effects: &[Effect]) -> Vec<Update> {
                     detail: "sim".into(),
                 });
             }
-            Effect::LoadVersions { bot, req } => out.push(Update::Versions {
-                req: *req,
-                bot: bot.clone(),
-                versions: versions(bot),
-            }),
-            Effect::LoadSeries { bot, req, .. } => out.push(Update::Series {
-                req: *req,
-                bot: bot.clone(),
-                series: Box::new(world.series.clone().unwrap_or_else(|| series(bot))),
-            }),
+            // The scheduler's first reads of what came into view.
+            Effect::Interest(i) => {
+                if let Some(bot) = &i.selected_bot {
+                    let versions = versions(bot);
+                    out.push(Update::Versions {
+                        req: next_req(),
+                        bot: bot.clone(),
+                        page: 1,
+                        size: 50,
+                        total: Some(versions.len() as u64),
+                        versions,
+                    });
+                }
+                if let Some((bot, _)) = &i.series {
+                    out.push(Update::Series {
+                        req: next_req(),
+                        bot: bot.clone(),
+                        series: Box::new(world.series.clone().unwrap_or_else(|| series(bot))),
+                    });
+                }
+            }
             _ => {}
         }
     }
@@ -666,7 +689,7 @@ pub fn step_app(app: &mut App, action: Action) -> Vec<Effect> {
         others.extend(effects.into_iter().filter(|e| {
             !matches!(
                 e,
-                Effect::Refresh { .. } | Effect::LoadVersions { .. } | Effect::LoadSeries { .. }
+                Effect::Refresh { .. } | Effect::Interest(_)
             )
         }));
     }
