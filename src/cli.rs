@@ -34,9 +34,20 @@ pub struct Global {
     /// Server base URL, overriding the profile (COGNIGY_API_URL does the same).
     #[arg(long, global = true)]
     pub api_url: Option<String>,
-    /// Output of the headless commands: progress for people, or one JSON result on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
+    /// Output of the headless commands: progress for people, one JSON result on stdout, or
+    /// (`relcon versions` only) one JSON object a line as it is read; other commands refuse
+    /// jsonl with a usage error.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FORMAT",
+        default_value = "human",
+        value_parser = output_parser()
+    )]
     pub output: Output,
+    /// `--output jsonl` was given (`output` is then [`Output::Json`]): see [`Global::format`].
+    #[arg(skip)]
+    pub jsonl: bool,
     /// Do not ask for confirmation (needed for production profiles when not interactive).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
@@ -70,11 +81,53 @@ pub enum SimDialect {
     Cognigy,
 }
 
+/// What the headless commands print. `--output jsonl` reads as [`Output::Json`] here (only
+/// `relcon versions` streams lines, and it asks [`Global::format`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Output {
     #[default]
     Human,
     Json,
+}
+
+/// Every value `--output` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    #[default]
+    Human,
+    Json,
+    /// One JSON object a line, printed as it is read (`relcon versions`).
+    Jsonl,
+}
+
+/// The commands that take `--output jsonl`.
+const JSONL_COMMANDS: &[&str] = &["versions"];
+
+fn output_parser() -> impl clap::builder::TypedValueParser<Value = Output> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new([
+        PossibleValue::new("human").help("progress and tables for people"),
+        PossibleValue::new("json").help("one JSON document on stdout"),
+        PossibleValue::new("jsonl").help(
+            "`relcon versions` only: one JSON object a line, printed as each page arrives \
+             (other commands refuse it)",
+        ),
+    ])
+    .map(|v| match v.as_str() {
+        "human" => Output::Human,
+        _ => Output::Json,
+    })
+}
+
+impl Global {
+    /// The format `--output` named, jsonl included.
+    pub fn format(&self) -> OutputFormat {
+        match (self.output, self.jsonl) {
+            (Output::Human, _) => OutputFormat::Human,
+            (Output::Json, false) => OutputFormat::Json,
+            (Output::Json, true) => OutputFormat::Jsonl,
+        }
+    }
 }
 
 // Parsed once per process: the canary's many flags make one variant large, which is fine.
@@ -103,7 +156,19 @@ pub enum Command {
     },
     /// Bots, their environments, live versions, routing and operations in progress.
     Status(StatusArgs),
-    /// Versions of a bot.
+    /// Versions of a bot, newest first, read a page (50) at a time and printed as each page
+    /// arrives: the newest 50 unless --limit N or --all asks for more.
+    ///
+    /// A plain `relcon versions BOT` reads one page and says how many more there are. The
+    /// ★ last-known-good mark (the newest promoted PUBLISHED production version older than
+    /// the live one) is judged over the versions read; when it may be older than those, a
+    /// line says so (--all reads every version; `relcon rollback BOT` always finds it).
+    ///
+    /// --output json: one document {bot, live, lastKnownGood, lastKnownGoodKnown, total,
+    /// truncated, versions} of the versions read (lastKnownGoodKnown is false when the
+    /// answer may be on a page not read). --output jsonl: one version a line as it is read,
+    /// and nothing else on stdout (notes go to stderr); with --all its memory stays flat
+    /// however many versions the bot has.
     Versions(VersionsArgs),
     /// Make room under the platform's version limit (Cognigy.AI: 10 snapshots a project):
     /// remove the oldest snapshots no endpoint serves, never one that is live.
@@ -420,7 +485,27 @@ pub struct EndArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct VersionsArgs {
+    /// The bot (Cognigy.AI: the project's name or id).
     pub bot: String,
+    /// The newest N versions (at least 1; default 50, one page): one request per 50.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_limit,
+        allow_hyphen_values = true,
+        conflicts_with = "all"
+    )]
+    pub limit: Option<u64>,
+    /// Every version, page after page (one request per 50 versions).
+    #[arg(long)]
+    pub all: bool,
+}
+
+fn parse_limit(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("give a number of versions, 1 or more, or --all for every version".into()),
+    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -495,9 +580,25 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let result = command()
-        .try_get_matches_from(args)
-        .and_then(|m| Cli::from_arg_matches(&m));
+    let result = command().try_get_matches_from(args).and_then(|m| {
+        let mut cli = Cli::from_arg_matches(&m)?;
+        cli.global.jsonl = jsonl_given(&m);
+        if cli.global.jsonl {
+            let name = m.subcommand_name().unwrap_or_default();
+            if !JSONL_COMMANDS.contains(&name) {
+                let instead = if name.is_empty() {
+                    String::new()
+                } else {
+                    format!("; `relcon {name}` prints one JSON document with --output json")
+                };
+                return Err(command().error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("--output jsonl is for `relcon versions` only{instead}"),
+                ));
+            }
+        }
+        Ok(cli)
+    });
     match result {
         Ok(cli) => Ok(cli),
         Err(e) => {
@@ -513,6 +614,17 @@ where
             Err(code)
         }
     }
+}
+
+/// `--output jsonl` on the command line, wherever it stands (the flag is global).
+fn jsonl_given(m: &clap::ArgMatches) -> bool {
+    let here = m
+        .try_get_raw("output")
+        .ok()
+        .flatten()
+        .and_then(|mut v| v.next_back())
+        .is_some_and(|v| v == "jsonl");
+    here || m.subcommand().is_some_and(|(_, sub)| jsonl_given(sub))
 }
 
 /// Write the completion script for `shell`.

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::backend::{Fresh, VERSION_PAGE};
 use crate::cli::{
     AuditCommand, CanaryArgs, Command, DeployArgs, EnvCommand, FlowsCommand, Global, Output,
+    OutputFormat, VersionsArgs,
 };
 use crate::config::{self, Config, LoadedConfig, ResolvedProfile};
 use crate::domain::Stage;
@@ -193,7 +195,8 @@ pub async fn run(global: &Global, command: Command) -> u8 {
     match run_inner(global, command).await {
         Ok(code) => code,
         Err(e) => {
-            if global.output == Output::Json {
+            // With jsonl, stdout holds only the lines asked for; the error goes to stderr.
+            if global.format() == OutputFormat::Json {
                 out!(
                     "{}",
                     crate::sanitize::json_pretty(&json!({"outcome": if e.code == exit::CONFIG { "config_error" } else { "refused" }, "exitCode": e.code, "summary": e.message}))
@@ -318,7 +321,7 @@ async fn run_inner(global: &Global, command: Command) -> Result<u8, CliError> {
         }
         Command::Versions(a) => {
             let rt = build(global)?;
-            versions(&rt, out, &a.bot).await
+            versions(&rt, VersionsAsk::new(&a, global.format())).await
         }
         Command::Ship(a) => {
             let src = build(global)?;
@@ -640,50 +643,149 @@ async fn prune(rt: &Runtime, out: Output, a: &crate::cli::PruneArgs) -> Result<u
     Ok(exit::OK)
 }
 
-async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> {
-    let b = rt.backend.get_bot(bot).await.map_err(backend_error)?;
-    let vs = rt.backend.list_versions(bot).await.map_err(backend_error)?;
-    let live = rollback::live_version(&b, Stage::Production);
-    let good =
-        rollback::last_known_good(&vs, live.as_deref(), Stage::Production).map(|v| v.id.clone());
-    if out == Output::Json {
-        out!(
-            "{}",
-            crate::sanitize::json_pretty(
-                &json!({"bot": bot, "live": live, "lastKnownGood": good, "versions": vs})
-            )
-            .unwrap_or_default()
-        );
-        return Ok(exit::OK);
+/// What `relcon versions` asked for, and how it prints.
+struct VersionsAsk<'a> {
+    bot: &'a str,
+    /// The newest this many; `None`: every version.
+    want: Option<u64>,
+    format: OutputFormat,
+}
+
+impl<'a> VersionsAsk<'a> {
+    fn new(a: &'a VersionsArgs, format: OutputFormat) -> VersionsAsk<'a> {
+        VersionsAsk {
+            bot: &a.bot,
+            want: if a.all {
+                None
+            } else {
+                Some(a.limit.unwrap_or(u64::from(VERSION_PAGE)).max(1))
+            },
+            format,
+        }
     }
-    let id_w = vs
-        .iter()
-        .map(|v| v.id.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(7);
-    let label_w = vs
-        .iter()
-        .map(|v| v.label.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(5);
-    out!(
-        "{:<id_w$} {:<label_w$} {:<10} {:<10} {:<11} {:<24} VERDICT",
-        "VERSION",
-        "LABEL",
-        "STATUS",
-        "ENV",
-        "CREATED",
-        "LIVE IN"
-    );
-    for v in &vs {
-        let mark = if Some(&v.id) == good.as_ref() {
-            " ★ last known good"
+
+    /// Versions a page: the platform's page, or fewer when fewer are wanted.
+    fn page_size(&self) -> u32 {
+        match self.want {
+            Some(n) if n < u64::from(VERSION_PAGE) => n as u32,
+            _ => VERSION_PAGE,
+        }
+    }
+}
+
+/// The last known-good version, judged over versions met newest first, one at a time, as
+/// [`rollback::last_known_good`] judges a whole list: the newest good version older than the
+/// live one, or, when the live version is not among them at all, the newest good version.
+struct GoodFinder {
+    live: Option<String>,
+    seen_live: bool,
+    /// Found after the live version (or with no live version): the answer.
+    found: Option<String>,
+    /// The newest good version before the live one: the answer only if the live version
+    /// never comes.
+    before_live: Option<String>,
+}
+
+impl GoodFinder {
+    fn new(live: Option<String>) -> GoodFinder {
+        GoodFinder {
+            seen_live: live.is_none(),
+            live,
+            found: None,
+            before_live: None,
+        }
+    }
+
+    /// Meet the next version; true when it is the last known good.
+    fn see(&mut self, v: &crate::domain::Version) -> bool {
+        if self.found.is_some() {
+            return false;
+        }
+        if !self.seen_live && self.live.as_deref() == Some(v.id.as_str()) {
+            self.seen_live = true;
+            return false;
+        }
+        // The one rule, asked of this version alone.
+        let good =
+            rollback::last_known_good(std::slice::from_ref(v), None, Stage::Production).is_some();
+        if !good {
+            return false;
+        }
+        if self.seen_live {
+            self.found = Some(v.id.clone());
+            return true;
+        }
+        if self.before_live.is_none() {
+            self.before_live = Some(v.id.clone());
+        }
+        false
+    }
+
+    /// The answer when reading stops, and whether it is final: `complete` says every version
+    /// was read; otherwise an answer not found yet may be on a page not read.
+    fn answer(&self, complete: bool) -> (Option<String>, bool) {
+        if self.found.is_some() {
+            return (self.found.clone(), true);
+        }
+        if !complete {
+            return (None, false);
+        }
+        if self.seen_live {
+            (None, true)
         } else {
-            ""
+            (self.before_live.clone(), true)
+        }
+    }
+}
+
+/// 10000 → "10,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The human table's column widths, from the first page (a later, longer id or label is
+/// printed whole and pushes its row's later columns right; nothing is ever cut).
+struct Columns {
+    id: usize,
+    label: usize,
+}
+
+impl Columns {
+    fn of(first: &[crate::domain::Version]) -> Columns {
+        let widest = |f: fn(&crate::domain::Version) -> &str, least: usize| {
+            first
+                .iter()
+                .map(|v| f(v).chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(least)
         };
-        out!(
+        Columns {
+            id: widest(|v| &v.id, 7),
+            label: widest(|v| &v.label, 5),
+        }
+    }
+
+    fn header(&self) -> String {
+        let (id_w, label_w) = (self.id, self.label);
+        format!(
+            "{:<id_w$} {:<label_w$} {:<10} {:<10} {:<11} {:<24} VERDICT",
+            "VERSION", "LABEL", "STATUS", "ENV", "CREATED", "LIVE IN"
+        )
+    }
+
+    fn row(&self, v: &crate::domain::Version, good: bool) -> String {
+        let (id_w, label_w) = (self.id, self.label);
+        let mark = if good { " ★ last known good" } else { "" };
+        format!(
             "{:<id_w$} {:<label_w$} {:<10} {:<10} {:<11} {:<24} {}{mark}",
             v.id,
             v.label,
@@ -692,21 +794,175 @@ async fn versions(rt: &Runtime, out: Output, bot: &str) -> Result<u8, CliError> 
             v.created_at.get(..10).unwrap_or(&v.created_at),
             v.live_in.join(","),
             v.last_canary_verdict.as_deref().unwrap_or("-"),
+        )
+    }
+}
+
+/// `relcon versions`: the newest versions a page at a time, each page printed as it
+/// arrives (human rows or JSON lines; the JSON document keeps what it read until the end).
+async fn versions(rt: &Runtime, ask: VersionsAsk<'_>) -> Result<u8, CliError> {
+    let bot = ask.bot;
+    let size = ask.page_size();
+    let b = &rt.backend;
+    // Both at once; the bot's error, if both fail, is the one said.
+    let (summary, first) = tokio::join!(b.get_bot(bot), b.versions_page(bot, 1, size, false));
+    let summary = summary.map_err(backend_error)?;
+    let first = first.map_err(backend_error)?;
+    let live = rollback::live_version(&summary, Stage::Production);
+    let mut finder = GoodFinder::new(live.clone());
+    let mut kept: Vec<crate::domain::Version> = Vec::new();
+    let mut columns: Option<Columns> = None;
+    let mut total: Option<u64> = None;
+    let mut shown: u64 = 0;
+    // The previous page's ids: a version added while reading pushes the list down, and its
+    // last rows come again at the top of the next page.
+    let mut previous: Vec<String> = Vec::new();
+    let mut changed_said = false;
+    let mut page_no: u32 = 1;
+    let mut next = Some(first);
+    // Whether every version was read and shown.
+    let complete = loop {
+        let Some(Fresh::Changed(page)) = next.take() else {
+            // An unconditional read is never 304; should one come, say less rather than
+            // pretend the list ended.
+            break false;
+        };
+        if let (Some(was), Some(now)) = (total, page.total)
+            && was != now
+            && !changed_said
+        {
+            changed_said = true;
+            eprintln!(
+                "relcon: {bot}'s versions changed while they were read ({} → {}): each page is as it was read, and a version may be missing at a page boundary",
+                thousands(was),
+                thousands(now)
+            );
+        }
+        // The newest count decides where the list ends.
+        total = page.total.or(total);
+        let n = page.versions.len();
+        let ids: Vec<String> = page.versions.iter().map(|v| v.id.clone()).collect();
+        let mut lines = String::new();
+        if columns.is_none() && ask.format == OutputFormat::Human {
+            let c = Columns::of(&page.versions);
+            lines.push_str(&c.header());
+            lines.push('\n');
+            columns = Some(c);
+        }
+        let mut fresh = 0usize;
+        let mut unshown = false;
+        for v in page.versions {
+            if previous.contains(&v.id) {
+                continue;
+            }
+            fresh += 1;
+            if ask.want.is_some_and(|w| shown >= w) {
+                unshown = true;
+                break;
+            }
+            shown += 1;
+            let good = finder.see(&v);
+            match ask.format {
+                OutputFormat::Human => {
+                    if let Some(c) = &columns {
+                        lines.push_str(&c.row(&v, good));
+                        lines.push('\n');
+                    }
+                }
+                OutputFormat::Jsonl => {
+                    lines.push_str(&crate::sanitize::json_string(&v).unwrap_or_default());
+                    lines.push('\n');
+                }
+                OutputFormat::Json => kept.push(v),
+            }
+        }
+        if !lines.is_empty() {
+            out!("{}", lines.trim_end_matches('\n'));
+        }
+        previous = ids;
+        let ended = n == 0
+            || n < size as usize
+            || total.is_some_and(|t| u64::from(page_no) * u64::from(size) >= t);
+        if ended || unshown || ask.want.is_some_and(|w| shown >= w) {
+            break ended && !unshown;
+        }
+        if fresh == 0 {
+            eprintln!(
+                "relcon: page {page_no} of {bot}'s versions repeats the page before it; stopping there"
+            );
+            break false;
+        }
+        page_no += 1;
+        next = Some(
+            b.versions_page(bot, page_no, size, false)
+                .await
+                .map_err(backend_error)?,
         );
+    };
+    let (good, good_known) = finder.answer(complete);
+    let total = total.or(complete.then_some(shown));
+    let truncated = !complete;
+    if ask.format == OutputFormat::Json {
+        out!(
+            "{}",
+            crate::sanitize::json_pretty(&json!({
+                "bot": bot,
+                "live": live,
+                "lastKnownGood": good,
+                "lastKnownGoodKnown": good_known,
+                "total": total,
+                "truncated": truncated,
+                "versions": kept,
+            }))
+            .unwrap_or_default()
+        );
+        return Ok(exit::OK);
+    }
+    // Notes: under the table for people; on stderr beside JSON lines, so stdout stays data.
+    let note = |text: String| match ask.format {
+        OutputFormat::Human => out!("{text}"),
+        _ => eprintln!("relcon: {text}"),
+    };
+    if ask.format == OutputFormat::Human {
+        match (&good, good_known) {
+            // Known, but met before the live version was known to be absent: not marked.
+            (Some(g), true) if finder.found.is_none() => note(format!(
+                "★ last known good: {g} (the live version {} is not among the versions)",
+                live.as_deref().unwrap_or("-")
+            )),
+            (None, false) => note(format!(
+                "★ last known good: not among the {} newest; it may be older (--all reads every version)",
+                thousands(shown)
+            )),
+            _ => {}
+        }
+    }
+    if truncated {
+        note(match total {
+            Some(t) => format!(
+                "{} of {} shown; --limit N or --all for more",
+                thousands(shown),
+                thousands(t)
+            ),
+            None => format!(
+                "{} shown, there may be more; --limit N or --all for more",
+                thousands(shown)
+            ),
+        });
     }
     // The platform's limit, said before it bites.
-    if let Some(limit) = rt.backend.version_limit()
-        && vs.len() + 1 >= limit
+    let count = total.unwrap_or(shown);
+    if let Some(limit) = b.version_limit()
+        && count + 1 >= limit as u64
     {
-        out!(
-            "{} of {limit} versions, the platform's limit: {}; `relcon prune {bot}` removes the oldest nothing serves",
-            vs.len(),
-            if vs.len() >= limit {
+        note(format!(
+            "{count} of {limit} versions, the platform's limit: {}; `relcon prune {bot}` removes the oldest nothing serves",
+            if count >= limit as u64 {
                 "no new snapshot can be taken"
             } else {
                 "room for one more"
             }
-        );
+        ));
     }
     Ok(exit::OK)
 }
@@ -796,6 +1052,74 @@ fn audit(global: &Global, command: AuditCommand) -> Result<u8, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version(i: usize, kind: u64) -> crate::domain::Version {
+        use crate::domain::VersionStatus;
+        crate::domain::Version {
+            id: format!("v{i}"),
+            label: format!("{i}"),
+            status: if kind.is_multiple_of(3) {
+                VersionStatus::Draft
+            } else {
+                VersionStatus::Published
+            },
+            environment: if kind.is_multiple_of(5) {
+                Stage::Staging
+            } else {
+                Stage::Production
+            },
+            created_at: "2026-01-01T00:00:00Z".into(),
+            nlu_model_id: "nlu".into(),
+            flow_references: vec![],
+            live_in: vec![],
+            last_canary_verdict: kind.is_multiple_of(2).then(|| "promoted".to_string()),
+        }
+    }
+
+    #[test]
+    fn the_last_known_good_read_page_by_page_is_the_rule_over_the_whole_list() {
+        // Lists of many shapes, the live version anywhere in them or absent, read to every
+        // depth: a final answer is the rule's over the whole list, and reading all of it
+        // always gives one.
+        let mut seed = 7u64;
+        for round in 0..400 {
+            let len = round % 13;
+            let vs: Vec<_> = (0..len)
+                .map(|i| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    version(len - i, seed >> 33)
+                })
+                .collect();
+            let lives = (0..=len + 1).map(|i| (i < len + 1).then(|| format!("v{i}")));
+            for live in lives {
+                let whole = rollback::last_known_good(&vs, live.as_deref(), Stage::Production)
+                    .map(|v| v.id.clone());
+                for read in 0..=len {
+                    let mut f = GoodFinder::new(live.clone());
+                    let marked: Vec<_> = vs[..read].iter().filter(|v| f.see(v)).collect();
+                    let (good, known) = f.answer(read == len);
+                    assert!(marked.len() <= 1);
+                    if known {
+                        assert_eq!(good, whole, "live {live:?}, read {read} of {vs:?}");
+                    }
+                    if let Some(m) = marked.first() {
+                        assert_eq!(Some(&m.id), whole.as_ref());
+                    }
+                    assert!(read < len || known);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn since_takes_durations_and_times() {
