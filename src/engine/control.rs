@@ -30,8 +30,11 @@ pub const MIN_TTL: Duration = Duration::from_secs(30);
 pub const MAX_TTL: Duration = Duration::from_secs(3600);
 /// A lease lasts at least this long in wall time, however fast the server's clock runs.
 const MIN_TTL_WALL: Duration = Duration::from_secs(6);
-/// How often the driver asks the server for new commands (wall time).
-const COMMAND_POLL: Duration = Duration::from_millis(500);
+/// How often the driver asks the server for new commands (server time): every read is one
+/// of the caller's 1,000 per 5 minutes, so a remote pause or abort is taken within 5 s.
+const COMMAND_POLL: Duration = Duration::from_secs(5);
+/// And never more often than this in wall time, however fast the server's clock runs.
+const COMMAND_POLL_WALL: Duration = Duration::from_millis(500);
 
 /// Who drives, from where, and how long a lease lasts.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +45,7 @@ pub struct DriverSettings {
     pub host: String,
     /// Server time a lease lasts unless renewed; renewed every third of it.
     pub ttl: Duration,
-    /// Wall time between two reads of pending commands.
+    /// Server time between two reads of pending commands (at least half a wall second).
     pub command_poll: Duration,
     /// The key of a lease taken before the run started (an adoption): the driver renews it
     /// instead of taking one under the run's id, and the bot is not checked for live leases.
@@ -563,7 +566,12 @@ impl Driving {
         let clock = self.engine.clock;
         let renew_every = self.settings.ttl / 3;
         let floor = Duration::from_millis(10);
-        let mut poll = tokio::time::interval(self.settings.command_poll.max(floor));
+        let mut poll = tokio::time::interval(
+            clock
+                .to_wall(self.settings.command_poll)
+                .max(COMMAND_POLL_WALL.min(self.settings.command_poll))
+                .max(floor),
+        );
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Its own timer, so that events and command reads never put a renewal off.
         let mut renew = tokio::time::interval(clock.to_wall(renew_every).max(floor));
