@@ -243,6 +243,32 @@ pub enum BenchCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The console on a simulated fleet for a few simulated minutes, with the platform's
+    /// rate limit on: requests per 5 minutes, 429s, how old the selected bot's data and the
+    /// oldest row get, how soon a selected bot's versions are painted, frame times.
+    Console {
+        /// The simulator's world (a built-in name or a file).
+        #[arg(long, default_value = "fleet")]
+        scenario: String,
+        /// Simulator clock speed.
+        #[arg(long, default_value_t = 4.0)]
+        speed: f64,
+        /// Simulated minutes to run.
+        #[arg(long, default_value_t = 5.0)]
+        minutes: f64,
+        /// The off-screen terminal's size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "200x50")]
+        size: String,
+        /// The bot to select.
+        #[arg(long, default_value = "fleet-10k")]
+        select: String,
+        /// Only watch: start no deploy and no canary.
+        #[arg(long)]
+        idle: bool,
+        /// Also write the report (markdown) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

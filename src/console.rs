@@ -11,6 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use crate::audit::AuditRecord;
+use crate::backend::{Fresh, ReleaseBackend, RequestMeter};
 use crate::cli::Global;
 use crate::config::{self, Config, ResolvedProfile, UiSettings};
 use crate::domain::Stage;
@@ -18,7 +19,6 @@ use crate::engine::events::{OpCommand, OpId, ProgressEvent, WorkflowKind};
 use crate::engine::{canary, deploy, environment, flows, rollback};
 use crate::plans;
 use crate::runtime::{self, Runtime};
-use crate::backend::{Fresh, ReleaseBackend, RequestMeter};
 use crate::schedule::{Read, Scheduler};
 use crate::tui::messages::Seen;
 use crate::tui::{self, Effect, RefreshWhat, TimelineEntry, TuiContext, Update};
@@ -100,6 +100,23 @@ async fn run_console(
     result
 }
 
+/// The console's runtime without a terminal: effects in, updates out (the console
+/// benchmark drives an `App` through it).
+pub(crate) fn spawn_runtime(
+    rt: Runtime,
+    timeline_every: Duration,
+    floor: Duration,
+) -> (
+    UnboundedSender<Effect>,
+    UnboundedReceiver<Update>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (effects_tx, effects_rx) = mpsc::unbounded_channel();
+    let (updates_tx, updates_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(serve(rt, effects_rx, updates_tx, timeline_every, floor));
+    (effects_tx, updates_rx, task)
+}
+
 /// Execute the console's effects until it quits.
 async fn serve(
     rt: Runtime,
@@ -145,7 +162,9 @@ async fn serve(
         seq: 0,
         told: None,
     };
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // Often enough that a settled selection is read within a few milliseconds; each look
+    // is a few microseconds.
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut timeline_at: Option<tokio::time::Instant> = None;
     loop {
@@ -168,7 +187,9 @@ async fn serve(
                             tokio::spawn(read_timeline(rt.profile.audit_log.clone(), req, tx));
                         }
                     }
-                    Effect::Interest(interest) => reader.schedule.set_interest(interest),
+                    Effect::Interest(interest) => reader
+                        .schedule
+                        .set_interest(interest, tokio::time::Instant::now()),
                     Effect::Command { op, cmd } => match ops.get(&op) {
                         Some(c) if c.send(cmd).is_ok() => {}
                         _ => error(
@@ -292,7 +313,7 @@ async fn read_one(
         },
         Read::Bot(bot) => Update::Bot {
             req,
-            bot: backend.get_bot(bot).await?,
+            bot: Box::new(backend.get_bot(bot).await?),
         },
         Read::Versions { bot, page } => {
             let size = crate::backend::VERSION_PAGE;

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod cognigy;
 pub mod config;
 pub mod console;
+pub mod console_bench;
 pub mod domain;
 pub mod drive;
 pub mod engine;

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Sim(args)) => report(run_sim(args).await),
             Some(Command::Demo(args)) => report(run_demo(args).await),
-            Some(Command::Bench { command }) => report(run_bench(command)),
+            Some(Command::Bench { command }) => report(run_bench(command).await),
             Some(Command::Completions { shell }) => {
                 let mut text = Vec::new();
                 relcon::cli::completions(shell, &mut text);
@@ -200,7 +200,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     result
 }
 
-fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
+async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Canary {
             seeds,
@@ -224,11 +224,50 @@ fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
                 opts.threads
             ));
             say!("{text}");
-            if let Some(path) = out {
-                std::fs::write(&path, &text)
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            write_report(out, &text)
+        }
+        BenchCommand::Console {
+            scenario,
+            speed,
+            minutes,
+            size,
+            select,
+            idle,
+            out,
+        } => {
+            let (width, height) = size
+                .split_once('x')
+                .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
+                .filter(|(w, h): &(u16, u16)| *w >= 40 && *h >= 12)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--size {size:?} is not WIDTHxHEIGHT of at least 40x12, like 200x50"
+                    )
+                })?;
+            if !(speed.is_finite() && speed > 0.0 && minutes.is_finite() && minutes > 0.0) {
+                anyhow::bail!("--speed and --minutes must be numbers above 0");
             }
-            Ok(())
+            let opts = relcon::console_bench::Options {
+                scenario,
+                speed,
+                minutes,
+                width,
+                height,
+                select,
+                workflows: !idle,
+            };
+            let figures = relcon::console_bench::run(&opts).await?;
+            let text = relcon::console_bench::report(&opts, &figures);
+            say!("{text}");
+            write_report(out, &text)
         }
     }
+}
+
+fn write_report(out: Option<std::path::PathBuf>, text: &str) -> anyhow::Result<()> {
+    if let Some(path) = out {
+        std::fs::write(&path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
 }

@@ -33,9 +33,15 @@ pub enum Read {
     /// The selected bot alone.
     Bot(String),
     /// One page (1-based, newest first) of a bot's versions.
-    Versions { bot: String, page: u32 },
+    Versions {
+        bot: String,
+        page: u32,
+    },
     /// Per-minute metrics of a bot (and environment) for its canary's chart.
-    Series { bot: String, env: Option<String> },
+    Series {
+        bot: String,
+        env: Option<String>,
+    },
     /// Every bot.
     Bots,
 }
@@ -87,7 +93,7 @@ impl Default for Periods {
         Periods {
             running: Duration::from_secs(5),
             selected_bot: Duration::from_secs(5),
-            selected_versions: Duration::from_secs(10),
+            selected_versions: Duration::from_secs(6),
             series: Duration::from_secs(15),
             bots: Duration::from_secs(20),
             idle_operations: Duration::from_secs(15),
@@ -121,7 +127,14 @@ pub struct Scheduler {
     tokens: f64,
     refilled: Option<Instant>,
     metered: u64,
+    /// When the selected bot last changed: its first reads wait until the selection has
+    /// settled, so running the cursor down a list of bots does not read each one.
+    selected_since: Option<Instant>,
 }
+
+/// How long a new selection must stay before its bot is read (wall time): longer than a
+/// held key's repeat, short enough that the pane fills as soon as the cursor stops.
+pub const SETTLE: Duration = Duration::from_millis(60);
 
 impl Scheduler {
     /// `budget` requests per `window` (wall time) on a server whose clock runs `speed`
@@ -143,6 +156,7 @@ impl Scheduler {
             tokens: f64::from(budget.max(1)) / 20.0,
             refilled: None,
             metered: 0,
+            selected_since: None,
         }
     }
 
@@ -161,8 +175,12 @@ impl Scheduler {
         &self.interest
     }
 
-    /// What the screen shows now. A newly selected bot is read at once.
-    pub fn set_interest(&mut self, interest: Interest) {
+    /// What the screen shows now, at `now`. A newly selected bot is read once the
+    /// selection has stayed [`SETTLE`].
+    pub fn set_interest(&mut self, interest: Interest, now: Instant) {
+        if interest.selected_bot != self.interest.selected_bot {
+            self.selected_since = Some(now);
+        }
         self.interest = interest;
         let wanted: Vec<Read> = self.wanted().into_iter().map(|(r, _, _)| r).collect();
         // Reads no longer wanted are forgotten (a bot selected again is read afresh).
@@ -259,10 +277,17 @@ impl Scheduler {
     /// flight until [`Scheduler::finished`].
     pub fn next(&mut self, now: Instant, meter: MeterReading) -> Vec<(Read, bool)> {
         self.refill(now, meter);
+        let settling = self
+            .selected_since
+            .is_some_and(|t| now.saturating_duration_since(t) < SETTLE);
         let mut due: Vec<(Priority, f64, Read)> = Vec::new();
         for (read, priority, period) in self.wanted() {
             let entry = self.entries.get(&read).cloned().unwrap_or_default();
             if entry.in_flight {
+                continue;
+            }
+            let of_selected = matches!(&read, Read::Bot(_) | Read::Versions { .. });
+            if settling && of_selected && entry.done.is_none() {
                 continue;
             }
             let overdue = match (entry.urgent, entry.done, period) {
@@ -359,8 +384,8 @@ mod tests {
     #[test]
     fn the_first_look_reads_everything_on_screen_then_waits_for_the_periods() {
         let mut s = Scheduler::new(800, Duration::from_secs(300), 1.0, 50);
-        s.set_interest(watching("bot-a"));
-        let t0 = Instant::now();
+        let t0 = Instant::now() - SETTLE;
+        s.set_interest(watching("bot-a"), t0 - SETTLE);
         let first = s.next(t0, reading(0, 0));
         assert_eq!(first.len(), 5, "{first:?}");
         // Selected before visible.
@@ -370,24 +395,38 @@ mod tests {
         // Nothing again while in flight.
         assert!(s.next(t0, reading(5, 5)).is_empty());
         finish_all(&mut s, &first, t0);
-        assert!(s.next(t0 + Duration::from_secs(4), reading(5, 5)).is_empty());
+        assert!(
+            s.next(t0 + Duration::from_secs(4), reading(5, 5))
+                .is_empty()
+        );
         let again = s.next(t0 + Duration::from_secs(5), reading(5, 5));
         assert_eq!(again, vec![(Read::Bot("bot-a".into()), true)]);
         finish_all(&mut s, &again, t0 + Duration::from_secs(5));
         // A bot selected again after another is read afresh, not conditionally.
-        s.set_interest(watching("bot-b"));
-        s.set_interest(watching("bot-a"));
-        let back = s.next(t0 + Duration::from_secs(6), reading(6, 6));
-        assert!(back.contains(&(Read::Bot("bot-a".into()), false)), "{back:?}");
+        s.set_interest(watching("bot-b"), t0 + Duration::from_secs(6));
+        s.set_interest(watching("bot-a"), t0 + Duration::from_secs(6));
+        // Not while the selection settles.
+        assert!(
+            s.next(t0 + Duration::from_secs(6), reading(6, 6))
+                .is_empty()
+        );
+        let back = s.next(t0 + Duration::from_secs(6) + SETTLE, reading(6, 6));
+        assert!(
+            back.contains(&(Read::Bot("bot-a".into()), false)),
+            "{back:?}"
+        );
     }
 
     #[test]
     fn a_full_window_stops_the_visible_reads_first() {
         let mut s = Scheduler::new(100, Duration::from_secs(300), 1.0, 50);
-        s.set_interest(Interest {
-            running: true,
-            ..watching("bot-a")
-        });
+        s.set_interest(
+            Interest {
+                running: true,
+                ..watching("bot-a")
+            },
+            Instant::now() - 2 * SETTLE,
+        );
         let t0 = Instant::now();
         // 90 of 100 used: visible reads (ceiling 85) wait, running and selected go.
         let sent = reads(&s.next(t0, reading(90, 90)));
@@ -396,10 +435,13 @@ mod tests {
         assert!(!sent.contains(&Read::Bots), "{sent:?}");
         // 99 of 100: only the running operation's reads.
         let mut s2 = Scheduler::new(100, Duration::from_secs(300), 1.0, 50);
-        s2.set_interest(Interest {
-            running: true,
-            ..watching("bot-a")
-        });
+        s2.set_interest(
+            Interest {
+                running: true,
+                ..watching("bot-a")
+            },
+            Instant::now() - 2 * SETTLE,
+        );
         let sent = reads(&s2.next(t0, reading(99, 99)));
         assert_eq!(sent, vec![Read::Operations]);
     }
@@ -407,7 +449,7 @@ mod tests {
     #[test]
     fn workflow_requests_take_tokens_and_slow_background_reads() {
         let mut s = Scheduler::new(300, Duration::from_secs(300), 1.0, 50);
-        s.set_interest(Interest::default());
+        s.set_interest(Interest::default(), Instant::now() - 2 * SETTLE);
         let t0 = Instant::now();
         let first = s.next(t0, reading(0, 0));
         finish_all(&mut s, &first, t0);
@@ -423,14 +465,17 @@ mod tests {
     #[test]
     fn older_pages_are_read_once_as_the_list_is_scrolled() {
         let mut s = Scheduler::new(800, Duration::from_secs(300), 1.0, 50);
-        s.set_interest(watching("bot-a"));
-        let t0 = Instant::now();
+        let t0 = Instant::now() - SETTLE;
+        s.set_interest(watching("bot-a"), t0 - SETTLE);
         let first = s.next(t0, reading(0, 0));
         finish_all(&mut s, &first, t0);
-        s.set_interest(Interest {
-            versions_rows: 120,
-            ..watching("bot-a")
-        });
+        s.set_interest(
+            Interest {
+                versions_rows: 120,
+                ..watching("bot-a")
+            },
+            Instant::now() - 2 * SETTLE,
+        );
         let t1 = t0 + Duration::from_secs(1);
         let sent = reads(&s.next(t1, reading(5, 5)));
         let page = |p| Read::Versions {
@@ -442,14 +487,17 @@ mod tests {
             s.finished(r, t1);
         }
         let later = reads(&s.next(t1 + Duration::from_secs(60), reading(8, 8)));
-        assert!(!later.contains(&page(2)) && later.contains(&page(1)), "{later:?}");
+        assert!(
+            !later.contains(&page(2)) && later.contains(&page(1)),
+            "{later:?}"
+        );
     }
 
     #[test]
     fn periods_are_server_time_with_a_wall_floor() {
         let mut s = Scheduler::new(800, Duration::from_secs(30), 10.0, 50)
             .with_floor(Duration::from_millis(100));
-        s.set_interest(watching("bot-a"));
+        s.set_interest(watching("bot-a"), Instant::now() - 2 * SETTLE);
         let t0 = Instant::now();
         let first = s.next(t0, reading(0, 0));
         finish_all(&mut s, &first, t0);
@@ -461,8 +509,8 @@ mod tests {
     #[test]
     fn the_refresh_key_reads_at_once() {
         let mut s = Scheduler::new(800, Duration::from_secs(300), 1.0, 50);
-        s.set_interest(watching("bot-a"));
-        let t0 = Instant::now();
+        let t0 = Instant::now() - SETTLE;
+        s.set_interest(watching("bot-a"), t0 - SETTLE);
         let first = s.next(t0, reading(0, 0));
         finish_all(&mut s, &first, t0);
         s.refresh_all();

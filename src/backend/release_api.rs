@@ -405,11 +405,7 @@ impl ReleaseBackend for ReleaseApi {
     }
 
     fn poll_canaries(&self, conditional: bool) -> BoxFut<'_, Fresh<Vec<Canary>>> {
-        Box::pin(self.conditional(
-            ApiRequest::get("/api/v1/canaries"),
-            conditional,
-            canaries,
-        ))
+        Box::pin(self.conditional(ApiRequest::get("/api/v1/canaries"), conditional, canaries))
     }
 
     fn list_environments(&self) -> BoxFut<'_, Vec<Environment>> {

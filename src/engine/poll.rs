@@ -142,7 +142,10 @@ mod tests {
             Duration::from_secs(12) + MARGIN
         );
         assert_eq!(next_wait(Some(Duration::ZERO), &none, 0.0), MIN_GAP);
-        assert_eq!(next_wait(Some(Duration::from_secs(600)), &none, 0.0), MAX_INTERVAL);
+        assert_eq!(
+            next_wait(Some(Duration::from_secs(600)), &none, 0.0),
+            MAX_INTERVAL
+        );
         assert_eq!(next_wait(None, &none, 0.0), MIN_INTERVAL);
     }
 

@@ -189,6 +189,8 @@ pub struct App {
     pub(crate) size: Rect,
 
     pub(crate) bots: Vec<BotSummary>,
+    /// Each bot's row widths, measured when it arrived.
+    pub(crate) bot_measures: HashMap<String, super::panes::bots::BotMeasure>,
     /// The versions of one bot (its id), newest first: the pages read so far.
     pub(crate) versions: Option<(String, Vec<Version>)>,
     /// How many versions that bot has, when the server said.
@@ -272,6 +274,7 @@ impl App {
             last_second: 0,
             size: Rect::new(0, 0, 80, 24),
             bots: Vec::new(),
+            bot_measures: HashMap::new(),
             versions: None,
             versions_total: None,
             operations: Vec::new(),

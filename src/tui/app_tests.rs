@@ -90,7 +90,10 @@ fn the_data_says_how_old_it_is_and_old_rows_are_marked() {
     app.update(Action::Tick(at(75)));
     let mut one = sample::bots()[0].clone();
     one.name = "Checkout (renamed)".into();
-    app.update(Action::Update(Update::Bot { req: 2, bot: one }));
+    app.update(Action::Update(Update::Bot {
+        req: 2,
+        bot: Box::new(one),
+    }));
     assert_eq!(app.bots[0].name, "Checkout (renamed)");
     assert_eq!(Scene::bot_age(&app, "bot-checkout"), Some(0));
     assert_eq!(Scene::bot_age(&app, "bot-care"), Some(63));
@@ -135,7 +138,11 @@ fn versions_arrive_a_page_at_a_time_and_a_refresh_of_the_newest_page_keeps_the_r
         total: Some(4),
         versions: versions.clone(),
     }));
-    let ids: Vec<&str> = app.current_versions().iter().map(|v| v.id.as_str()).collect();
+    let ids: Vec<&str> = app
+        .current_versions()
+        .iter()
+        .map(|v| v.id.as_str())
+        .collect();
     assert_eq!(ids.len(), 4, "{ids:?}");
     assert_eq!(ids[0], "v9.9.9");
     assert_eq!(ids[3], all[2].id);
@@ -1148,9 +1155,9 @@ fn sorting_and_filtering_keep_the_selection_on_the_same_object() {
     // versions are not fetched again.
     let effects = app.update(key('S'));
     assert!(
-        !effects
-            .iter()
-            .any(|e| matches!(e, Effect::Interest(i) if i.selected_bot.as_deref() != Some("bot-care"))),
+        !effects.iter().any(
+            |e| matches!(e, Effect::Interest(i) if i.selected_bot.as_deref() != Some("bot-care"))
+        ),
         "{effects:?}"
     );
     assert_eq!(app.selected_bot_id(), Some("bot-care"));

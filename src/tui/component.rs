@@ -66,6 +66,8 @@ pub trait Scene {
     fn bot_age(&self, id: &str) -> Option<i64>;
     /// How many versions the selected bot has, when the server said.
     fn versions_total(&self) -> Option<u64>;
+    /// The widths a bot's row needs, measured when it arrived.
+    fn bot_measure(&self, id: &str) -> Option<&crate::tui::panes::bots::BotMeasure>;
 }
 
 /// How old what a pane shows is.

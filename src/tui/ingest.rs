@@ -209,6 +209,10 @@ impl App {
                     return;
                 }
                 bots.iter_mut().for_each(clean_bot);
+                self.bot_measures = bots
+                    .iter()
+                    .map(|b| (b.id.clone(), super::panes::bots::measure(b)))
+                    .collect();
                 self.bots = bots;
                 self.last_refresh = Some(self.now);
                 self.seen.insert(Seen::Bots, self.now);
@@ -232,7 +236,9 @@ impl App {
                     return;
                 };
                 self.seen.insert(Seen::Bot(bot.id.clone()), self.now);
-                self.bots[i] = bot;
+                self.bot_measures
+                    .insert(bot.id.clone(), super::panes::bots::measure(&bot));
+                self.bots[i] = *bot;
                 self.versions_follow_bot();
             }
             Update::Versions {

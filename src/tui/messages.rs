@@ -141,7 +141,7 @@ pub enum Update {
     /// One bot, read alone (the selected one).
     Bot {
         req: RequestId,
-        bot: BotSummary,
+        bot: Box<BotSummary>,
     },
     /// One page (1-based, newest first) of a bot's versions; `total` is how many it has,
     /// when the server says. A first page shorter than `size` is the whole list.

@@ -564,7 +564,13 @@ impl super::component::Scene for App {
     fn bot_age(&self, id: &str) -> Option<i64> {
         let list = self.seen.get(&Seen::Bots);
         let alone = self.seen.get(&Seen::Bot(id.to_string()));
-        list.into_iter().chain(alone).max().map(|at| self.server_age(*at))
+        list.into_iter()
+            .chain(alone)
+            .max()
+            .map(|at| self.server_age(*at))
+    }
+    fn bot_measure(&self, id: &str) -> Option<&super::panes::bots::BotMeasure> {
+        self.bot_measures.get(id)
     }
     fn versions_total(&self) -> Option<u64> {
         self.selected_bot.as_ref()?;

@@ -160,33 +160,58 @@ fn headers(fold: Fold) -> [&'static str; 5] {
     [first, "id", "live version, weight", "health", "operation"]
 }
 
+/// What a bot's row needs in width, measured once when the bot arrives (the layout weighs
+/// every bot, not only the rows in view, so its columns do not jump while scrolling).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BotMeasure {
+    pub name: usize,
+    pub id: usize,
+    /// Every environment on one line.
+    pub line: usize,
+    /// Each environment on its own line.
+    pub stacked: Vec<usize>,
+    pub health_words: usize,
+    pub health_icon: usize,
+}
+
+/// Measure one bot's row.
+pub fn measure(bot: &BotSummary) -> BotMeasure {
+    let theme = Theme::dark();
+    BotMeasure {
+        name: bot.name.chars().count(),
+        id: format::short_id(&bot.id).chars().count(),
+        line: environments_line(&theme, bot).width(),
+        stacked: environments_stacked(&theme, bot)
+            .iter()
+            .map(Line::width)
+            .collect(),
+        health_words: health(&theme, bot, true).width(),
+        health_icon: health(&theme, bot, false).width(),
+    }
+}
+
 fn columns(app: &dyn Scene, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
-    let theme = app.theme();
-    let live: Vec<usize> = bots
+    let measured: Vec<std::borrow::Cow<'_, BotMeasure>> = bots
         .iter()
-        .flat_map(|b| match fold {
-            Fold::OneLine => vec![environments_line(theme, b).width()],
-            _ => environments_stacked(theme, b)
-                .iter()
-                .map(Line::width)
-                .collect(),
+        .map(|b| match app.bot_measure(&b.id) {
+            Some(m) => std::borrow::Cow::Borrowed(m),
+            None => std::borrow::Cow::Owned(measure(b)),
+        })
+        .collect();
+    let live: Vec<usize> = measured
+        .iter()
+        .flat_map(|m| match fold {
+            Fold::OneLine => vec![m.line],
+            _ => m.stacked.clone(),
         })
         .collect();
     let h = headers(fold);
-    let ids = bots.iter().map(|b| format::short_id(&b.id).chars().count());
+    let ids = measured.iter().map(|m| m.id);
     let (name, id) = match fold {
         Fold::IdUnderName => {
             let id_w = ids.max().unwrap_or(0) as u16;
-            let mut name = Column::text(
-                h[0],
-                id_w.max(8),
-                bots.iter().map(|b| {
-                    b.name
-                        .chars()
-                        .count()
-                        .max(format::short_id(&b.id).chars().count())
-                }),
-            );
+            let mut name =
+                Column::text(h[0], id_w.max(8), measured.iter().map(|m| m.name.max(m.id)));
             name.content = columns::Content::Text {
                 min: id_w.max(8).min(name.width),
             };
@@ -195,10 +220,11 @@ fn columns(app: &dyn Scene, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
             (name, id)
         }
         _ => (
-            Column::text(h[0], 8, bots.iter().map(|b| b.name.chars().count())),
+            Column::text(h[0], 8, measured.iter().map(|m| m.name)),
             Column::exact(h[1], ids),
         ),
     };
+    let wide = app.wide();
     vec![
         name,
         id,
@@ -206,7 +232,9 @@ fn columns(app: &dyn Scene, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
         Column::text(
             h[3],
             1,
-            bots.iter().map(|b| health(theme, b, app.wide()).width()),
+            measured
+                .iter()
+                .map(|m| if wide { m.health_words } else { m.health_icon }),
         )
         .priority(3),
         Column::text(h[4], 10, bots.iter().map(|b| operation(app, b).width())).priority(2),
@@ -286,7 +314,7 @@ fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused
     }
     let inner_w = area.width.saturating_sub(2);
     let lay = table_layout(app, inner_w);
-    let height = rows_in(app, inner_w, area.height.saturating_sub(3) as usize);
+    let height = (area.height.saturating_sub(3) as usize / lay.row_height.max(1) as usize).max(1);
     let pos = pane.list.pos;
     let keep = |cells: Vec<Text<'static>>| -> Vec<Text<'static>> {
         cells

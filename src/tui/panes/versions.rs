@@ -67,7 +67,11 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
         }
         // Versions are read a page at a time as the list is scrolled.
         if let Some(total) = app.versions_total().filter(|t| *t > all.len() as u64) {
-            t.push_str(&format!(" · {} of {} read", all.len(), format::count(total)));
+            t.push_str(&format!(
+                " · {} of {} read",
+                all.len(),
+                format::count(total)
+            ));
         }
         if app.wide() {
             t.push_str(" · wide");
@@ -149,48 +153,48 @@ fn draw(pane: &VersionsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, foc
     ];
     let widths = columns::fit(&cols, inner_w, SPACING, app.wide());
     let rows = window.iter().enumerate().map(|(w, v)| {
-            let i = start + w;
-            let style = super::row_style(theme, i == pos.selected, focused);
-            let status_style = match v.status {
-                VersionStatus::Published => theme.text,
-                VersionStatus::Draft => theme.warn,
-                VersionStatus::Archived => theme.muted,
-            };
-            let verdict = &verdicts[w];
-            let verdict_style = if verdict_is_bad(verdict) {
-                theme.bad
-            } else if verdict_is_good(verdict) {
-                theme.good
-            } else {
-                theme.muted
-            };
-            let mark = if Some(v.id.as_str()) == good {
-                Line::styled("★", theme.good)
-            } else {
-                Line::raw("")
-            };
-            let label_w = widths[2].unwrap_or(0) as usize;
-            let verdict_w = widths[7].unwrap_or(0) as usize;
-            let cells = [
-                mark,
-                Line::raw(format::short_id(&v.id)),
-                Line::raw(format::fit(&v.label, label_w)),
-                Line::styled(v.status.as_str(), status_style),
-                Line::raw(stage_text(v)),
-                Line::styled(format::date_minute(&v.created_at), theme.muted),
-                Line::styled(live[w].clone(), theme.accent),
-                Line::styled(format::fit(verdict, verdict_w), verdict_style),
-            ];
-            Row::new(
-                cells
-                    .into_iter()
-                    .zip(&widths)
-                    .filter(|(_, w)| w.is_some())
-                    .map(|(c, _)| c)
-                    .collect::<Vec<_>>(),
-            )
-            .style(style)
-        });
+        let i = start + w;
+        let style = super::row_style(theme, i == pos.selected, focused);
+        let status_style = match v.status {
+            VersionStatus::Published => theme.text,
+            VersionStatus::Draft => theme.warn,
+            VersionStatus::Archived => theme.muted,
+        };
+        let verdict = &verdicts[w];
+        let verdict_style = if verdict_is_bad(verdict) {
+            theme.bad
+        } else if verdict_is_good(verdict) {
+            theme.good
+        } else {
+            theme.muted
+        };
+        let mark = if Some(v.id.as_str()) == good {
+            Line::styled("★", theme.good)
+        } else {
+            Line::raw("")
+        };
+        let label_w = widths[2].unwrap_or(0) as usize;
+        let verdict_w = widths[7].unwrap_or(0) as usize;
+        let cells = [
+            mark,
+            Line::raw(format::short_id(&v.id)),
+            Line::raw(format::fit(&v.label, label_w)),
+            Line::styled(v.status.as_str(), status_style),
+            Line::raw(stage_text(v)),
+            Line::styled(format::date_minute(&v.created_at), theme.muted),
+            Line::styled(live[w].clone(), theme.accent),
+            Line::styled(format::fit(verdict, verdict_w), verdict_style),
+        ];
+        Row::new(
+            cells
+                .into_iter()
+                .zip(&widths)
+                .filter(|(_, w)| w.is_some())
+                .map(|(c, _)| c)
+                .collect::<Vec<_>>(),
+        )
+        .style(style)
+    });
     let header: Vec<&str> = HEADERS
         .into_iter()
         .zip(&widths)

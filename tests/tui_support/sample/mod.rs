@@ -686,12 +686,11 @@ pub fn step_app(app: &mut App, action: Action) -> Vec<Effect> {
         for u in answer(&effects).into_iter().rev() {
             queue.push(Action::Update(u));
         }
-        others.extend(effects.into_iter().filter(|e| {
-            !matches!(
-                e,
-                Effect::Refresh { .. } | Effect::Interest(_)
-            )
-        }));
+        others.extend(
+            effects
+                .into_iter()
+                .filter(|e| !matches!(e, Effect::Refresh { .. } | Effect::Interest(_))),
+        );
     }
     others
 }
