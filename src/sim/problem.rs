@@ -126,4 +126,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::sim::world::Refusal> for ApiError {
+    fn from(r: crate::sim::world::Refusal) -> ApiError {
+        use crate::sim::world::Refusal;
+        match r {
+            Refusal::NotFound { what, id } => ApiError::not_found(what, &id),
+            Refusal::Invalid(errors) => ApiError::invalid(errors),
+            Refusal::Conflict { message, with } => ApiError::conflict(message, with),
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;

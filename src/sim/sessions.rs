@@ -18,7 +18,7 @@ use std::f64::consts::SQRT_2;
 use statrs::function::erf::{erf, erf_inv};
 
 use crate::domain::{Session, Stage};
-use crate::sim::traffic::{BASE_STEP, session_arrivals};
+use crate::sim::traffic::{BASE_STEP, Lane, session_arrivals};
 use crate::sim::world::{Bot, Cutoff, DrainCause, DrainRec, World};
 
 /// The session lifetimes of one bot.
@@ -167,14 +167,17 @@ pub fn groups<'a>(world: &'a World, bot: &'a Bot, until: f64) -> Vec<Group<'a>> 
     let step = BASE_STEP as f64;
     let first = ((until - life.timeout - step / 2.0) / step).floor() as i64;
     let last = ((until - step / 2.0) / step).floor() as i64;
+    // About one group per bucket of each binding that has traffic.
+    out.reserve(bot.bindings.len() * usize::try_from(last - first + 1).unwrap_or(0));
     for binding in &bot.bindings {
         let Some(env) = world.envs.get(&binding.env) else {
             continue;
         };
+        let lane = Lane::new(world, bot, binding, env);
         for b in first..=last {
             // A group starts at its bucket's middle with every arrival of the bucket.
             let end = (b + 1) as f64 * step;
-            for (version, n, u) in session_arrivals(world, bot, binding, env, b, end) {
+            for (version, n, u) in session_arrivals(bot, &lane, b, end).into_iter().flatten() {
                 let start = b as f64 * step + step / 2.0;
                 out.push(Group {
                     env: binding.env.as_str(),

@@ -21,7 +21,11 @@
 //! theirs (an estimate of the merged percentile, as unbiased for a small arm as for a big
 //! one; the largest of them would favour big arms).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::f64::consts::{PI, SQRT_2};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Mutex;
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -30,7 +34,7 @@ use statrs::function::erf::erf;
 
 use crate::domain::{CanaryMetrics, MetricPoint, MetricSummary, Stage};
 use crate::sim::scenario::Profile;
-use crate::sim::world::{Binding, Bot, CanaryRec, Env, World};
+use crate::sim::world::{Binding, Bot, CanaryRec, Env, World, share_of};
 
 /// The base resolution: every figure is drawn per bucket of this many simulator seconds.
 pub const BASE_STEP: i64 = 10;
@@ -101,6 +105,220 @@ fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u64 {
 
 fn z(rng: &mut ChaCha8Rng) -> f64 {
     StandardNormal.sample(rng)
+}
+
+// --- a memo of the draws ------------------------------------------------------------------
+
+/// Hashes a key that is already a hash (a stream prefix).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 ^= x;
+    }
+}
+
+/// An arm's errors as drawn: (version, canary arm, n, error rate's bits, errors).
+type ArmErrors = (u32, u8, u64, u64, u64);
+
+/// Figures of one base bucket a stream has drawn, each with the inputs it was drawn from.
+/// Versions are indices into the stream's `versions`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// Poisson arrivals: (conversations per minute's bits, n).
+    arrivals: Option<(u64, u64)>,
+    /// The canary split: (canary version, n, share's bits, the canary's part).
+    split: Option<(u32, u64, u64, u64)>,
+    /// Session stratification offsets: (version, u).
+    offsets: [Option<(u32, f64)>; 2],
+    /// Arms' errors.
+    errors: [Option<ArmErrors>; 2],
+}
+
+/// Put `x` in the first free place of `places`, else in the first (a memo may forget).
+fn keep<T: Copy>(places: &mut [Option<T>; 2], x: T) {
+    let i = places.iter().position(Option::is_none).unwrap_or(0);
+    places[i] = Some(x);
+}
+
+/// The slots of one stream prefix (seed, bot, environment), bucket by bucket.
+#[derive(Debug, Default)]
+struct Lanes {
+    versions: Vec<String>,
+    first: i64,
+    slots: std::collections::VecDeque<Slot>,
+}
+
+/// The buckets a stream keeps: 32 minutes of 10 s buckets (a bot's sessions look 10 back).
+const LANE_BUCKETS: usize = 192;
+/// The streams a memo keeps before it starts over (at most about 80 MB).
+const MEMO_STREAMS: usize = 2048;
+
+impl Lanes {
+    fn version(&mut self, v: &str) -> u32 {
+        match self.versions.iter().position(|x| x == v) {
+            Some(i) => i as u32,
+            None => {
+                self.versions.push(v.to_string());
+                (self.versions.len() - 1) as u32
+            }
+        }
+    }
+
+    fn slot(&mut self, b: i64) -> &mut Slot {
+        let (keep, len) = (LANE_BUCKETS as i64, self.slots.len() as i64);
+        // A bucket far from the ones kept starts the stream over.
+        if len == 0 || b < self.first - keep || b >= self.first + len + keep {
+            self.slots.clear();
+            self.first = b;
+        }
+        while b < self.first {
+            self.slots.push_front(Slot::default());
+            self.first -= 1;
+        }
+        while b >= self.first + self.slots.len() as i64 {
+            self.slots.push_back(Slot::default());
+        }
+        // Keep at most LANE_BUCKETS, dropping those on the far side of `b`.
+        while self.slots.len() > LANE_BUCKETS {
+            if b - self.first >= (self.slots.len() / 2) as i64 {
+                self.slots.pop_front();
+                self.first += 1;
+            } else {
+                self.slots.pop_back();
+            }
+        }
+        let i = (b - self.first) as usize;
+        &mut self.slots[i]
+    }
+}
+
+/// A memo of the traffic model's draws. Every figure in it is a pure function of its
+/// stream, bucket and the inputs stored with it, which every read compares, so a read
+/// gives exactly what drawing again would give, whatever happened to the world in between:
+/// it only spares the generators (a console's bot list reads the last ten minutes of every
+/// bot's buckets on each refresh). Bounded: it forgets.
+#[derive(Default)]
+pub struct DrawMemo {
+    map: Mutex<HashMap<u64, Lanes, BuildHasherDefault<KeyHasher>>>,
+}
+
+impl Clone for DrawMemo {
+    /// A copy of the world starts with an empty memo.
+    fn clone(&self) -> DrawMemo {
+        DrawMemo::default()
+    }
+}
+
+impl std::fmt::Debug for DrawMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.map.lock().map_or(0, |m| m.len());
+        write!(f, "DrawMemo({n} streams)")
+    }
+}
+
+impl DrawMemo {
+    /// The draws kept for a stream, taken out while a lane reads it.
+    fn take(&self, prefix: Fnv) -> Lanes {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&prefix.0).unwrap_or_default()
+    }
+
+    /// Keep a stream's draws again.
+    fn put(&self, prefix: Fnv, lanes: Lanes) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MEMO_STREAMS {
+            map.clear();
+        }
+        map.insert(prefix.0, lanes);
+    }
+}
+
+impl Lanes {
+    /// The arrivals of bucket `b` at `per_minute` conversations a minute (before the
+    /// time of day): Poisson of the bucket's expected number.
+    fn arrivals(&mut self, prefix: Fnv, b: i64, per_minute: f64) -> u64 {
+        let slot = self.slot(b);
+        match slot.arrivals {
+            Some((x, n)) if x == per_minute.to_bits() => n,
+            _ => {
+                let len = BASE_STEP as f64;
+                let mid = (b * BASE_STEP) as f64 + len / 2.0;
+                let diurnal = 1.0 + 0.15 * (2.0 * PI * mid / 60.0 / 240.0).sin();
+                let expected = per_minute * diurnal * len / 60.0;
+                let n = poisson(&mut prefix.rng("", b, b"arrivals"), expected);
+                slot.arrivals = Some((per_minute.to_bits(), n));
+                n
+            }
+        }
+    }
+
+    /// The canary's part of `n` conversations at `share`.
+    fn split(&mut self, prefix: Fnv, b: i64, version: &str, n: u64, share: f64) -> u64 {
+        let v = self.version(version);
+        let key = (v, n, share.to_bits());
+        let slot = self.slot(b);
+        match slot.split {
+            Some((sv, sn, ss, k)) if (sv, sn, ss) == key => k,
+            _ => {
+                let k = binomial(&mut prefix.rng(version, b, b"split"), n, share);
+                slot.split = Some((key.0, key.1, key.2, k));
+                k
+            }
+        }
+    }
+
+    /// The stratification offset of `version`'s sessions of bucket `b`.
+    fn offset(&mut self, prefix: Fnv, b: i64, version: &str) -> f64 {
+        let v = self.version(version);
+        let slot = self.slot(b);
+        if let Some((_, u)) = slot.offsets.iter().flatten().find(|(x, _)| *x == v) {
+            return *u;
+        }
+        use rand::RngExt as _;
+        let u = prefix.rng(version, b, b"sessions").random::<f64>();
+        keep(&mut slot.offsets, (v, u));
+        u
+    }
+
+    /// The errors of an arm of `n` conversations at `rate` (`canary`: the canary's arm):
+    /// the first draw of the arm's generator, as [`draw_arm`] makes it.
+    fn errors(
+        &mut self,
+        prefix: Fnv,
+        b: i64,
+        version: &str,
+        canary: bool,
+        n: u64,
+        rate: f64,
+    ) -> u64 {
+        let v = self.version(version);
+        let key = (v, u8::from(canary), n, rate.to_bits());
+        let slot = self.slot(b);
+        if let Some(e) = slot
+            .errors
+            .iter()
+            .flatten()
+            .find(|(a, c, m, r, _)| (*a, *c, *m, *r) == key)
+        {
+            return e.4;
+        }
+        let stream: &[u8] = if canary { b"canary" } else { b"baseline" };
+        let e = binomial(&mut prefix.rng(version, b, stream), n, rate);
+        keep(&mut slot.errors, (key.0, key.1, key.2, key.3, e));
+        e
+    }
 }
 
 // --- the versions' behaviour -------------------------------------------------------------
@@ -352,35 +570,43 @@ struct EnvDraw<'a> {
     weight: f64,
 }
 
+/// What a request needs drawn of each arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Figures {
+    /// Everything a metric point reports.
+    All,
+    /// Conversations and errors only (the rest of the bucket stays empty): an error rate.
+    Errors,
+}
+
 /// Draws the buckets of one bot for one request.
 struct Drawer<'a> {
-    world: &'a World,
     bot: &'a Bot,
     now: f64,
     ratings: Ratings,
+    figures: Figures,
 }
 
 impl<'a> Drawer<'a> {
-    fn new(world: &'a World, bot: &'a Bot, now: f64) -> Drawer<'a> {
+    fn new(bot: &'a Bot, now: f64) -> Drawer<'a> {
         Drawer {
-            world,
             bot,
             now,
             ratings: Ratings::default(),
+            figures: Figures::All,
         }
     }
 
-    /// Base bucket `b` of `binding`; `None` before it begins. `arms` says which arms to draw
+    /// Base bucket `b` of `lane`; `None` before it begins. `arms` says which arms to draw
     /// (baseline, canary); the draws do not depend on it.
     fn env(
         &mut self,
-        binding: &'a Binding,
-        env: &Env,
+        lane: &Lane<'a>,
         pick: Pick<'a>,
         b: i64,
         arms: (bool, bool),
     ) -> Option<EnvDraw<'a>> {
-        let a = bucket_arrivals(self.world, self.bot, binding, env, pick, b, self.now)?;
+        let a = bucket_arrivals(self.bot, lane, pick, b, self.now)?;
         let mut out = EnvDraw {
             weight: a.weight,
             ..EnvDraw::default()
@@ -389,17 +615,32 @@ impl<'a> Drawer<'a> {
             return Some(out);
         };
         let (bot, t, prefix) = (self.bot, a.t, a.prefix);
-        let mut draw = |version: &str, n: u64, stream: &[u8]| {
+        let figures = self.figures;
+        let mut draw = |version: &str, n: u64, stream: &'static [u8]| {
             if n == 0 {
                 return Bucket::default();
             }
             let p = profile_at(bot, version, t);
-            draw_arm(
-                &mut prefix.rng(version, b, stream),
-                n,
-                &p,
-                &mut self.ratings,
-            )
+            match figures {
+                Figures::All => draw_arm(
+                    &mut prefix.rng(version, b, stream),
+                    n,
+                    &p,
+                    &mut self.ratings,
+                ),
+                Figures::Errors => Bucket {
+                    conversations: n,
+                    errors: lane.drawn.borrow_mut().errors(
+                        prefix,
+                        b,
+                        version,
+                        stream == b"canary",
+                        n,
+                        p.error_rate,
+                    ),
+                    ..Bucket::default()
+                },
+            }
         };
         if arms.0 {
             out.baseline = Some((live, draw(live, a.n - a.n_canary, b"baseline")));
@@ -414,6 +655,60 @@ impl<'a> Drawer<'a> {
             }
         }
         Some(out)
+    }
+}
+
+/// One binding of one bot as the model draws it bucket after bucket: what its buckets
+/// share, found once, and the memo's draws of its stream while it reads them.
+pub(crate) struct Lane<'a> {
+    binding: &'a Binding,
+    env: &'a Env,
+    prefix: Fnv,
+    /// The bot's canaries in this environment, in the world's order.
+    canaries: Vec<&'a CanaryRec>,
+    /// Its share of the bot's production traffic under each routing the bot has had.
+    shares: Vec<f64>,
+    memo: &'a DrawMemo,
+    drawn: RefCell<Lanes>,
+}
+
+impl Drop for Lane<'_> {
+    fn drop(&mut self) {
+        self.memo
+            .put(self.prefix, std::mem::take(self.drawn.get_mut()));
+    }
+}
+
+impl<'a> Lane<'a> {
+    pub(crate) fn new(
+        world: &'a World,
+        bot: &'a Bot,
+        binding: &'a Binding,
+        env: &'a Env,
+    ) -> Lane<'a> {
+        let prefix = Fnv::new()
+            .part(&world.seed.to_le_bytes())
+            .part(bot.id.as_bytes())
+            .part(binding.env.as_bytes());
+        Lane {
+            binding,
+            env,
+            prefix,
+            memo: &world.memo,
+            drawn: RefCell::new(world.memo.take(prefix)),
+            canaries: world
+                .canaries
+                .values()
+                .filter(|c| c.bot == bot.id && c.env == binding.env)
+                .collect(),
+            shares: {
+                let peers = bot.peers(&world.envs, Some(env.stage));
+                bot.routing
+                    .values()
+                    .map(|w| share_of(w, &peers, &binding.env, false))
+                    .collect()
+            },
+        }
     }
 }
 
@@ -437,14 +732,13 @@ struct BucketArrivals<'a> {
 }
 
 fn bucket_arrivals<'a>(
-    world: &'a World,
     bot: &'a Bot,
-    binding: &'a Binding,
-    env: &Env,
+    lane: &Lane<'a>,
     pick: Pick<'a>,
     b: i64,
     now: f64,
 ) -> Option<BucketArrivals<'a>> {
+    let (binding, env, prefix) = (lane.binding, lane.env, lane.prefix);
     let start = (b * BASE_STEP) as f64;
     if start >= now {
         return None;
@@ -454,17 +748,10 @@ fn bucket_arrivals<'a>(
     let t = (start + len / 2.0).min(now);
     let canary = match pick {
         Pick::This(c) => Some(c),
-        Pick::Running => world
-            .canaries
-            .values()
-            .find(|c| c.bot == bot.id && c.env == binding.env && running(c, t)),
+        Pick::Running => lane.canaries.iter().copied().find(|c| running(c, t)),
     }
     .filter(|c| running(c, t));
     let weight = canary.map_or(0.0, |c| c.share_at(t) * 100.0);
-    let prefix = Fnv::new()
-        .part(&world.seed.to_le_bytes())
-        .part(bot.id.as_bytes())
-        .part(binding.env.as_bytes());
     let mut out = BucketArrivals {
         t,
         fraction,
@@ -482,20 +769,20 @@ fn bucket_arrivals<'a>(
     let per_minute = if env.stage == Stage::Staging {
         bot.staging_cpm
     } else {
-        bot.cpm * bot.share(&world.envs, &binding.env, t)
+        bot.cpm * lane.shares[bot.routing.index_at(t)]
     };
-    let mid = start + len / 2.0;
-    let diurnal = 1.0 + 0.15 * (2.0 * PI * mid / 60.0 / 240.0).sin();
-    let expected = per_minute * diurnal * len / 60.0;
     // Arrivals do not depend on the version that serves them.
-    out.n = if expected > 0.0 {
-        poisson(&mut prefix.rng("", b, b"arrivals"), expected)
+    out.n = if per_minute > 0.0 {
+        lane.drawn.borrow_mut().arrivals(prefix, b, per_minute)
     } else {
         0
     };
     let share = canary.map_or(0.0, |c| c.share_at(t));
     out.n_canary = match canary {
-        Some(c) if share > 0.0 => binomial(&mut prefix.rng(&c.version, b, b"split"), out.n, share),
+        Some(c) if share > 0.0 => lane
+            .drawn
+            .borrow_mut()
+            .split(prefix, b, &c.version, out.n, share),
         _ => 0,
     };
     Some(out)
@@ -505,33 +792,28 @@ fn bucket_arrivals<'a>(
 /// sessions, a uniform draw in [0, 1) the session lifetimes are stratified with). The bucket
 /// in progress counts the part elapsed.
 pub(crate) fn session_arrivals<'a>(
-    world: &'a World,
     bot: &'a Bot,
-    binding: &'a Binding,
-    env: &Env,
+    lane: &Lane<'a>,
     b: i64,
     now: f64,
-) -> Vec<(&'a str, u64, f64)> {
-    let Some(a) = bucket_arrivals(world, bot, binding, env, Pick::Running, b, now) else {
-        return Vec::new();
+) -> [Option<(&'a str, u64, f64)>; 2] {
+    let mut out = [None, None];
+    let Some(a) = bucket_arrivals(bot, lane, Pick::Running, b, now) else {
+        return out;
     };
     let Some(live) = a.live else {
-        return Vec::new();
+        return out;
     };
     let scale = |n: u64| (n as f64 * a.fraction).round() as u64;
-    let offset = |version: &str| {
-        use rand::RngExt as _;
-        a.prefix.rng(version, b, b"sessions").random::<f64>()
-    };
-    let mut out = Vec::with_capacity(2);
+    let offset = |version: &str| lane.drawn.borrow_mut().offset(a.prefix, b, version);
     let stable = scale(a.n - a.n_canary);
     if stable > 0 {
-        out.push((live, stable, offset(live)));
+        out[0] = Some((live, stable, offset(live)));
     }
     if let Some(c) = a.canary {
         let n = scale(a.n_canary);
         if n > 0 {
-            out.push((c.version.as_str(), n, offset(&c.version)));
+            out[1] = Some((c.version.as_str(), n, offset(&c.version)));
         }
     }
     out
@@ -614,12 +896,13 @@ fn accumulate(
     first: i64,
     last: i64,
     now: f64,
+    figures: Figures,
 ) -> Vec<(i64, Option<Acc>)> {
     let step = (step.max(BASE_STEP) / BASE_STEP) * BASE_STEP;
     let Some(bot) = world.bots.get(q.bot) else {
         return Vec::new();
     };
-    let bindings: Vec<(&Binding, &Env)> = bot
+    let lanes: Vec<Lane<'_>> = bot
         .bindings
         .iter()
         .filter_map(|b| Some((b, world.envs.get(&b.env)?)))
@@ -629,6 +912,7 @@ fn accumulate(
         })
         // The baseline arm exists where a canary runs or ran.
         .filter(|(b, _)| q.arm != Arm::Baseline || canary_for(world, q.bot, Some(&b.env)).is_some())
+        .map(|(b, env)| Lane::new(world, bot, b, env))
         .collect();
     let arms = match q.arm {
         Arm::Total => (true, true),
@@ -636,7 +920,8 @@ fn accumulate(
         Arm::Canary => (false, true),
     };
     let per = step / BASE_STEP;
-    let mut drawer = Drawer::new(world, bot, now);
+    let mut drawer = Drawer::new(bot, now);
+    drawer.figures = figures;
     let mut out = Vec::new();
     for k in first..=last {
         let t = k * step;
@@ -646,8 +931,8 @@ fn accumulate(
         };
         let mut any = false;
         for b in k * per..(k + 1) * per {
-            for (binding, env) in &bindings {
-                let Some(d) = drawer.env(binding, env, Pick::Running, b, arms) else {
+            for lane in &lanes {
+                let Some(d) = drawer.env(lane, Pick::Running, b, arms) else {
                     continue;
                 };
                 any = true;
@@ -688,7 +973,7 @@ pub fn series(
     now: f64,
     stamp: &dyn Fn(f64) -> String,
 ) -> Vec<MetricPoint> {
-    accumulate(world, q, step, first, last, now)
+    accumulate(world, q, step, first, last, now, Figures::All)
         .into_iter()
         .filter_map(|(t, acc)| acc.map(|a| to_point(t, &a, q.arm != Arm::Total, stamp)))
         .collect()
@@ -730,7 +1015,7 @@ pub fn summary(
     let first = ((now - window.max(0.0)) / step).ceil() as i64;
     let last = (now / step).ceil() as i64 - 1;
     let mut total = Bucket::default();
-    for acc in accumulate(world, q, BASE_STEP, first, last, now)
+    for acc in accumulate(world, q, BASE_STEP, first, last, now, Figures::All)
         .into_iter()
         .filter_map(|(_, a)| a)
     {
@@ -742,6 +1027,22 @@ pub fn summary(
         window_end: Some(stamp(now)),
         ..summarise(&total)
     }
+}
+
+/// The error rate of the last `window` seconds, as [`summary`] reports it (`None` without
+/// conversations), drawing only conversations and errors.
+pub fn error_rate(world: &World, q: &Query<'_>, window: f64, now: f64) -> Option<f64> {
+    let step = BASE_STEP as f64;
+    let first = ((now - window.max(0.0)) / step).ceil() as i64;
+    let last = (now / step).ceil() as i64 - 1;
+    let mut total = Bucket::default();
+    for acc in accumulate(world, q, BASE_STEP, first, last, now, Figures::Errors)
+        .into_iter()
+        .filter_map(|(_, a)| a)
+    {
+        total.add(&acc.bucket);
+    }
+    summarise(&total).error_rate
 }
 
 /// Error rate and p95 latency of an environment over the last five minutes.
@@ -759,7 +1060,7 @@ pub fn env_error_rate(world: &World, env: &str, now: f64) -> (f64, Option<f64>) 
             version: None,
             arm: Arm::Total,
         };
-        for acc in accumulate(world, &q, BASE_STEP, first, last, now)
+        for acc in accumulate(world, &q, BASE_STEP, first, last, now, Figures::All)
             .into_iter()
             .filter_map(|(_, a)| a)
         {
@@ -824,9 +1125,16 @@ pub fn canary_metrics(
     out.window_start = stamp((first * step) as f64);
     out.window_end = stamp((((last + 1) * step) as f64).min(now));
     let bot = world.bots.get(&c.bot);
-    let binding = bot.and_then(|b| Some((b.binding(&c.env)?, world.envs.get(&c.env)?)));
+    let lane = bot.and_then(|b| {
+        Some(Lane::new(
+            world,
+            b,
+            b.binding(&c.env)?,
+            world.envs.get(&c.env)?,
+        ))
+    });
     let per = step / BASE_STEP;
-    let mut drawer = bot.map(|b| Drawer::new(world, b, now));
+    let mut drawer = bot.map(|b| Drawer::new(b, now));
     for k in first..=last {
         let t = k * step;
         let partial = ((t + step) as f64) > now;
@@ -835,9 +1143,9 @@ pub fn canary_metrics(
             ..Acc::default()
         };
         let mut can = base.clone();
-        if let (Some(d), Some((binding, env))) = (drawer.as_mut(), binding) {
+        if let (Some(d), Some(lane)) = (drawer.as_mut(), &lane) {
             for b in k * per..(k + 1) * per {
-                let Some(draw) = d.env(binding, env, Pick::This(c), b, (true, true)) else {
+                let Some(draw) = d.env(lane, Pick::This(c), b, (true, true)) else {
                     continue;
                 };
                 for acc in [&mut base, &mut can] {
@@ -965,6 +1273,55 @@ mod tests {
     }
 
     #[test]
+    fn the_memo_changes_no_figure_even_when_the_past_is_rewritten() {
+        // Read with a warm memo, then change the world behind it (a canary from second
+        // 95, which changes buckets already read): every figure is what a world with an
+        // empty memo draws.
+        let mut w = world(5);
+        for a in [Arm::Total, Arm::Baseline, Arm::Canary] {
+            let _ = series(&w, &arm(a), 10, 0, 119, 1200.0, &no_stamp);
+        }
+        let before = series(&w, &arm(Arm::Total), 10, 0, 119, 1200.0, &no_stamp);
+        add_canary(&mut w, 95.0, 30.0);
+        let fresh = w.clone();
+        assert!(format!("{:?}", fresh.memo).contains("(0 streams)"));
+        for a in [Arm::Total, Arm::Baseline, Arm::Canary] {
+            let q = arm(a);
+            assert_eq!(
+                series(&w, &q, 10, 0, 119, 1200.0, &no_stamp),
+                series(&fresh, &q, 10, 0, 119, 1200.0, &no_stamp),
+                "{a:?}"
+            );
+        }
+        assert_ne!(
+            before,
+            series(&w, &arm(Arm::Total), 10, 0, 119, 1200.0, &no_stamp),
+            "the canary changed the total's buckets after second 95"
+        );
+        let bot = &w.bots[TRAVEL];
+        for t in [300.0, 605.0, 1200.0] {
+            assert_eq!(
+                crate::sim::sessions::counts(&w, bot, t),
+                crate::sim::sessions::counts(&fresh, &fresh.bots[TRAVEL], t)
+            );
+        }
+    }
+
+    #[test]
+    fn the_error_rate_is_the_summarys() {
+        let mut w = world(3);
+        add_canary(&mut w, 400.0, 40.0);
+        for now in [0.0, 4.0, 95.0, 301.5, 655.0, 1800.0] {
+            for q in [q(TRAVEL), q("bot_12345"), arm(Arm::Canary)] {
+                let full = summary(&w, &q, 300.0, now, &no_stamp).error_rate;
+                let fresh = w.clone();
+                assert_eq!(error_rate(&w, &q, 300.0, now), full, "{now}");
+                assert_eq!(error_rate(&fresh, &q, 300.0, now), full, "{now}");
+            }
+        }
+    }
+
+    #[test]
     fn a_60s_bucket_is_the_merge_of_its_six_10s_buckets() {
         let mut w = world(11);
         // Starts mid-minute, so minute 2 mixes buckets with and without the canary.
@@ -1074,7 +1431,7 @@ mod tests {
         let q = arm(Arm::Total);
         let stat = |first: i64, last: i64| {
             let mut b = Bucket::default();
-            for (_, a) in accumulate(&w, &q, 10, first, last, 1800.0) {
+            for (_, a) in accumulate(&w, &q, 10, first, last, 1800.0, Figures::All) {
                 b.add(&a.unwrap().bucket);
             }
             summarise(&b)

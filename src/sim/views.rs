@@ -19,10 +19,19 @@ use crate::sim::world::{
     Bot, CanaryPhase, CanaryRec, Deployment, EnvJobRec, RollbackJobRec, World, schedule_steps,
 };
 
-pub fn version_views(app: &Shared, w: &World, bot: &Bot, now: f64) -> Vec<Version> {
-    let mut out: Vec<Version> = bot
-        .versions
+/// A page of the bot's versions as the API lists them, newest first: `take` of them after
+/// skipping the `skip` newest. Builds the views of that page only.
+pub fn version_views(app: &Shared, bot: &Bot, now: f64, skip: usize, take: usize) -> Vec<Version> {
+    let live: Vec<(&str, &str)> = bot
+        .bindings
         .iter()
+        .filter_map(|b| Some((b.live.at(now).as_deref()?, b.env.as_str())))
+        .collect();
+    bot.versions
+        .iter()
+        .rev()
+        .skip(skip)
+        .take(take)
         .map(|v| Version {
             id: v.id.clone(),
             label: v.label.clone(),
@@ -31,18 +40,14 @@ pub fn version_views(app: &Shared, w: &World, bot: &Bot, now: f64) -> Vec<Versio
             created_at: app.stamp(v.created),
             nlu_model_id: v.nlu.clone(),
             flow_references: v.flows.clone(),
-            live_in: bot
-                .bindings
+            live_in: live
                 .iter()
-                .filter(|b| b.live.at(now).as_deref() == Some(v.id.as_str()))
-                .map(|b| b.env.clone())
+                .filter(|(version, _)| *version == v.id)
+                .map(|(_, env)| env.to_string())
                 .collect(),
             last_canary_verdict: v.verdict.clone(),
         })
-        .collect();
-    let _ = w;
-    out.reverse();
-    out
+        .collect()
 }
 
 pub fn health_of(error_rate: Option<f64>) -> Health {
@@ -290,7 +295,7 @@ pub fn bot_summary(
         version: None,
         arm: Arm::Total,
     };
-    let s = traffic::summary(w, &q, 300.0, now, &|t| app.stamp(t));
+    let error_rate = traffic::error_rate(w, &q, 300.0, now);
     let sessions: Vec<VersionSessions> = sessions::counts(w, bot, now)
         .into_iter()
         .map(|(env, version, n)| {
@@ -306,6 +311,7 @@ pub fn bot_summary(
         })
         .collect();
     let total: u64 = sessions.iter().map(|s| s.active_sessions).sum();
+    let _ = app;
     BotDetail {
         summary: BotSummary {
             id: bot.id.clone(),
@@ -317,8 +323,8 @@ pub fn bot_summary(
                 .find(|(_, o)| o.active && o.bot_id.as_deref() == Some(bot.id.as_str()))
                 .map(|(_, o)| o.clone()),
             active_sessions: u32::try_from(total).unwrap_or(u32::MAX),
-            health: health_of(s.error_rate),
-            error_rate: s.error_rate.map(|r| (r * 10_000.0).round() / 10_000.0),
+            health: health_of(error_rate),
+            error_rate: error_rate.map(|r| (r * 10_000.0).round() / 10_000.0),
         },
         test_conversation: bot.test_conversation.as_ref().map(|(message, intent)| {
             TestConversation {

@@ -11,10 +11,12 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::{Value, json};
 
 use crate::domain::{
-    Capacity, DeploymentState, EnvJobState, Environment, FlowRef, JobState, Stage, Step, StepState,
-    Thresholds, VersionStatus,
+    Capacity, DeploymentState, EnvJobState, Environment, FieldError, FlowRef, JobState, Stage,
+    Step, StepState, Thresholds, VersionStatus,
 };
-use crate::sim::scenario::{Profile, Regression, Scenario, Timing};
+use crate::sim::scenario::{
+    OperationKindSpec, OperationSpec, Profile, Regression, Scenario, Timing,
+};
 
 /// A value that changes over time.
 #[derive(Debug, Clone)]
@@ -36,8 +38,19 @@ impl<T: Clone> History<T> {
     }
 
     pub fn at(&self, t: f64) -> &T {
-        let idx = self.points.partition_point(|(pt, _)| *pt <= t);
-        &self.points[idx.saturating_sub(1)].1
+        &self.points[self.index_at(t)].1
+    }
+
+    /// Which of `values()` holds at `t`.
+    pub fn index_at(&self, t: f64) -> usize {
+        self.points
+            .partition_point(|(pt, _)| *pt <= t)
+            .saturating_sub(1)
+    }
+
+    /// Every value it has had, oldest first (the initial one first).
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.points.iter().map(|(_, v)| v)
     }
 
     pub fn current(&self) -> &T {
@@ -154,9 +167,13 @@ impl Bot {
         (name, (confidence * 1000.0).round() / 1000.0)
     }
 
+    /// The version with this id, else the first with this label. Ids are unique (the
+    /// scenario checks them; new versions get fresh ids), so the id is looked for newest
+    /// first, where the versions the traffic model asks about are.
     pub fn version(&self, id: &str) -> Option<&VersionRec> {
         self.versions
             .iter()
+            .rev()
             .find(|v| v.id == id)
             .or_else(|| self.versions.iter().find(|v| v.label == id))
     }
@@ -165,7 +182,7 @@ impl Bot {
         let idx = self
             .versions
             .iter()
-            .position(|v| v.id == id)
+            .rposition(|v| v.id == id)
             .or_else(|| self.versions.iter().position(|v| v.label == id))?;
         self.versions.get_mut(idx)
     }
@@ -180,22 +197,23 @@ impl Bot {
 
     /// Routing weight of `env` at `t`, normalised over the environments of the same stage.
     pub fn share(&self, envs: &BTreeMap<String, Env>, env: &str, t: f64) -> f64 {
-        let weights = self.routing.at(t);
         let stage = envs.get(env).map(|e| e.stage);
-        let total: f64 = self
-            .bindings
+        let peers = self.peers(envs, stage);
+        self.share_among(&peers, env, stage == Some(Stage::Staging), t)
+    }
+
+    /// The environments of the bot's bindings whose stage is `stage`, in binding order.
+    pub fn peers<'a>(&'a self, envs: &BTreeMap<String, Env>, stage: Option<Stage>) -> Vec<&'a str> {
+        self.bindings
             .iter()
             .filter(|b| envs.get(&b.env).map(|e| e.stage) == stage)
-            .map(|b| weights.get(&b.env).copied().unwrap_or(0.0))
-            .sum();
-        if stage == Some(Stage::Staging) {
-            // Staging is not blue/green routed: every staging binding gets its own traffic.
-            return 1.0;
-        }
-        if total <= 0.0 {
-            return 0.0;
-        }
-        weights.get(env).copied().unwrap_or(0.0) / total
+            .map(|b| b.env.as_str())
+            .collect()
+    }
+
+    /// [`Bot::share`] with the environments of `env`'s stage (`peers`) known.
+    pub fn share_among(&self, peers: &[&str], env: &str, staging: bool, t: f64) -> f64 {
+        share_of(self.routing.at(t), peers, env, staging)
     }
 
     /// Since when `version` had been receiving traffic, as of second `t`.
@@ -222,6 +240,22 @@ impl Bot {
             h.set(t, None);
         }
     }
+}
+
+/// `env`'s part of routing `weights` among the environments of its stage (`peers`).
+pub fn share_of(weights: &BTreeMap<String, f64>, peers: &[&str], env: &str, staging: bool) -> f64 {
+    if staging {
+        // Staging is not blue/green routed: every staging binding gets its own traffic.
+        return 1.0;
+    }
+    let total: f64 = peers
+        .iter()
+        .map(|e| weights.get(*e).copied().unwrap_or(0.0))
+        .sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    weights.get(env).copied().unwrap_or(0.0) / total
 }
 
 /// A scenario's backlog: sessions already open at second 0 on one version.
@@ -581,6 +615,8 @@ pub struct World {
     pub packages: BTreeMap<(String, String), f64>,
     /// What each bot's working state was last restored from.
     pub restored: BTreeMap<String, String>,
+    /// The traffic model's draws, kept (a pure memo: it changes no figure).
+    pub memo: crate::sim::traffic::DrawMemo,
     counter: u64,
 }
 
@@ -627,8 +663,139 @@ fn flow_definition(
     })
 }
 
+/// Why the world refuses to start or change an operation; a route answers it as a problem
+/// document, a scenario's operation as its error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// `what` `id` does not exist.
+    NotFound { what: &'static str, id: String },
+    /// Fields of the request are wrong.
+    Invalid(Vec<FieldError>),
+    /// The world's state forbids it, e.g. another operation in progress on the bot (`with`).
+    Conflict {
+        message: String,
+        with: Option<String>,
+    },
+}
+
+impl Refusal {
+    fn invalid(field: &str, message: impl Into<String>) -> Refusal {
+        Refusal::Invalid(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    fn conflict(message: impl Into<String>, with: Option<String>) -> Refusal {
+        Refusal::Conflict {
+            message: message.into(),
+            with,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotFound { what, id } => write!(f, "{what} '{id}' does not exist"),
+            Refusal::Invalid(errors) => {
+                let parts: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                write!(f, "{}", parts.join("; "))
+            }
+            Refusal::Conflict { message, .. } => write!(f, "{message}"),
+        }
+    }
+}
+
+/// A versioned deployment to start (`POST /v1/bots/{bot}/deployments`).
+#[derive(Debug, Clone)]
+pub struct DeployRequest<'a> {
+    pub bot: &'a str,
+    pub env: &'a str,
+    pub nlu_model: &'a str,
+    /// Default: the newest PUBLISHED version built on `nlu_model`.
+    pub version: Option<&'a str>,
+    pub flows: &'a [FlowRef],
+    /// The deployment engine is stalled (a fault): the job ends in `timeout`.
+    pub stalled: bool,
+}
+
+/// A canary to start (`POST /api/v1/bots/{bot}/deploy`).
+#[derive(Debug, Clone)]
+pub struct CanaryRequest<'a> {
+    pub bot: &'a str,
+    pub env: &'a str,
+    pub version: &'a str,
+    /// Canary share in percent from the start.
+    pub weight: f64,
+    pub max_traffic: f64,
+    pub thresholds: Thresholds,
+}
+
+/// The schedule of a new deployment (or a stalled one that ends in `timeout`).
+pub fn deployment_schedule(
+    timing: &Timing,
+    now: f64,
+    stalled: bool,
+    fails: bool,
+) -> Schedule<DeploymentState> {
+    if stalled {
+        return Schedule {
+            phases: vec![
+                (DeploymentState::Queued, now),
+                (DeploymentState::Timeout, now + timing.job_timeout),
+            ],
+        };
+    }
+    let mut t = now;
+    let mut phases = Vec::new();
+    for (s, name) in [
+        (DeploymentState::Queued, "queued"),
+        (DeploymentState::Compiling, "compiling"),
+        (DeploymentState::Deploying, "deploying"),
+        (DeploymentState::Validating, "validating"),
+    ] {
+        phases.push((s, t));
+        t += Timing::phase(&timing.deploy, name);
+    }
+    phases.push((
+        if fails {
+            DeploymentState::Failed
+        } else {
+            DeploymentState::Completed
+        },
+        t,
+    ));
+    Schedule { phases }
+}
+
 impl World {
+    /// The scenario's world with its operations started (one the world refuses is left
+    /// out with a warning; `Scenario::parse` has refused such scenarios already).
     pub fn from_scenario(s: &Scenario, seed: u64) -> World {
+        let mut w = World::build(s, seed);
+        for (i, op) in s.operations.iter().enumerate() {
+            if let Err(e) = w.start_scenario_operation(op) {
+                tracing::warn!("scenario {}: {}: {e}; not started", s.name, op.what(i));
+            }
+        }
+        w
+    }
+
+    /// The scenario's world, or why one of its operations cannot start.
+    pub fn try_from_scenario(s: &Scenario, seed: u64) -> Result<World, String> {
+        let mut w = World::build(s, seed);
+        for (i, op) in s.operations.iter().enumerate() {
+            w.start_scenario_operation(op)
+                .map_err(|e| format!("{}: {e}", op.what(i)))?;
+        }
+        Ok(w)
+    }
+
+    fn build(s: &Scenario, seed: u64) -> World {
         let envs: BTreeMap<String, Env> = s
             .environments
             .iter()
@@ -656,8 +823,9 @@ impl World {
         for b in &s.bots {
             let mut versions = Vec::new();
             if let Some(h) = &b.history {
+                versions.reserve(h.count as usize + b.versions.len());
                 for i in 0..h.count {
-                    let age = h.newest_age_days + 7.0 * (h.count - 1 - i) as f64;
+                    let age = h.age_days(i);
                     let status = if i < h.count / 3 {
                         VersionStatus::Archived
                     } else if i % 4 == 3 {
@@ -665,10 +833,9 @@ impl World {
                     } else {
                         VersionStatus::Published
                     };
-                    let label = format!("{}.{}.0", h.major, i);
                     versions.push(VersionRec {
-                        id: format!("v{label}"),
-                        label,
+                        id: h.id(i),
+                        label: h.label(i),
                         status,
                         environment: Stage::Production,
                         created: -age * DAY,
@@ -870,6 +1037,7 @@ impl World {
             snapshot_tasks: BTreeMap::new(),
             packages: BTreeMap::new(),
             restored: BTreeMap::new(),
+            memo: Default::default(),
             counter: 0,
         }
     }
@@ -900,6 +1068,381 @@ impl World {
             return Some(("canary".into(), c.id.clone()));
         }
         None
+    }
+
+    /// The version a deployment of `req` deploys, its references checked.
+    fn deploy_version(&self, req: &DeployRequest<'_>) -> Result<String, Refusal> {
+        let bot_id = req.bot;
+        let bot = self.bots.get(bot_id).ok_or_else(|| Refusal::NotFound {
+            what: "bot",
+            id: bot_id.to_string(),
+        })?;
+        let model = self.nlu.get(req.nlu_model).ok_or_else(|| {
+            Refusal::conflict(
+                format!("NLU model '{}' does not exist", req.nlu_model),
+                None,
+            )
+        })?;
+        if model.bot != bot_id {
+            return Err(Refusal::conflict(
+                format!(
+                    "NLU model '{}' belongs to bot '{}', not '{bot_id}'",
+                    model.id, model.bot
+                ),
+                None,
+            ));
+        }
+        let version = match req.version {
+            Some(v) => {
+                let ver = bot.version(v).ok_or_else(|| Refusal::NotFound {
+                    what: "version",
+                    id: v.to_string(),
+                })?;
+                if ver.status != VersionStatus::Published {
+                    return Err(Refusal::invalid(
+                        "versionId",
+                        format!(
+                            "version {} is {}; only PUBLISHED versions can be deployed",
+                            ver.id,
+                            ver.status.as_str()
+                        ),
+                    ));
+                }
+                if ver.nlu != req.nlu_model {
+                    return Err(Refusal::conflict(
+                        format!(
+                            "NLU mismatch: version {} is built on '{}', the request names '{}'",
+                            ver.id, ver.nlu, req.nlu_model
+                        ),
+                        None,
+                    ));
+                }
+                ver
+            }
+            None => bot
+                .versions
+                .iter()
+                .rev()
+                .find(|v| v.status == VersionStatus::Published && v.nlu == req.nlu_model)
+                .ok_or_else(|| {
+                    Refusal::conflict(
+                        format!(
+                            "NLU mismatch: no PUBLISHED version of bot '{bot_id}' is built on '{}'",
+                            req.nlu_model
+                        ),
+                        None,
+                    )
+                })?,
+        };
+        for r in req.flows {
+            let flow = self.flows.get(&r.flow_id).ok_or_else(|| {
+                Refusal::conflict(format!("flow '{}' does not exist", r.flow_id), None)
+            })?;
+            if !flow.has_version(&r.version) {
+                let known: Vec<&str> = flow.versions.iter().map(|v| v.version.as_str()).collect();
+                return Err(Refusal::conflict(
+                    format!(
+                        "flow '{}' has no version '{}' (known: {}); check GET /v1/bots/{bot_id}/flows/{}/versions",
+                        r.flow_id,
+                        r.version,
+                        known.join(", "),
+                        r.flow_id
+                    ),
+                    None,
+                ));
+            }
+        }
+        Ok(version.id.clone())
+    }
+
+    /// Start a versioned deployment at `now`, on the world's timing; returns its id. It
+    /// completes (or fails, or times out) when `advance` reaches the end of its schedule.
+    pub fn start_deployment(
+        &mut self,
+        req: &DeployRequest<'_>,
+        now: f64,
+    ) -> Result<String, Refusal> {
+        let version = self.deploy_version(req)?;
+        let bot_id = req.bot;
+        let bot = self.bots.get(bot_id).ok_or_else(|| Refusal::NotFound {
+            what: "bot",
+            id: bot_id.to_string(),
+        })?;
+        let binding = bot.binding(req.env).ok_or_else(|| {
+            if self.envs.contains_key(req.env) {
+                Refusal::invalid(
+                    "targetEnvironmentId",
+                    format!("bot '{bot_id}' is not bound to environment '{}'", req.env),
+                )
+            } else {
+                Refusal::NotFound {
+                    what: "environment",
+                    id: req.env.to_string(),
+                }
+            }
+        })?;
+        if let Some((kind, id)) = self.busy(bot_id) {
+            return Err(Refusal::conflict(
+                format!(
+                    "bot '{bot_id}' already has a {kind} in progress ({id}); wait for it or roll it back"
+                ),
+                Some(id),
+            ));
+        }
+        let previous_live = binding.live.current().clone();
+        let previous_routing = bot.routing.current().clone();
+        let fails = bot.version(&version).and_then(|v| v.fail_deploy.clone());
+        let schedule = deployment_schedule(&self.timing, now, req.stalled, fails.is_some());
+        let id = self.next_id("dep");
+        let error = if req.stalled {
+            Some(format!(
+                "deployment did not finish within {}s (the deployment engine stalled)",
+                self.timing.job_timeout
+            ))
+        } else {
+            fails
+        };
+        self.deployments.insert(
+            id.clone(),
+            Deployment {
+                id: id.clone(),
+                bot: bot_id.to_string(),
+                env: req.env.to_string(),
+                version,
+                nlu: req.nlu_model.to_string(),
+                flows: req.flows.to_vec(),
+                created: now,
+                schedule,
+                error,
+                applied: false,
+                previous_live,
+                previous_routing,
+                drain: None,
+                status_reads: VecDeque::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// What a canary of `version` in `env` would compare: (the version's id, the stable
+    /// version live there). Changes nothing. Field errors come first, then a conflict
+    /// with an operation in progress.
+    pub fn canary_plan(
+        &self,
+        bot_id: &str,
+        env: &str,
+        version: &str,
+    ) -> Result<(String, String), Refusal> {
+        let bot = self.bots.get(bot_id).ok_or_else(|| Refusal::NotFound {
+            what: "bot",
+            id: bot_id.to_string(),
+        })?;
+        let mut errors = Vec::new();
+        let version = match bot.version(version) {
+            Some(v) if v.status == VersionStatus::Published => Some(v.id.clone()),
+            Some(v) => {
+                errors.push(FieldError {
+                    field: "version".into(),
+                    message: format!(
+                        "version {} is {}; only PUBLISHED versions can be canaried",
+                        v.id,
+                        v.status.as_str()
+                    ),
+                });
+                None
+            }
+            None => {
+                errors.push(FieldError {
+                    field: "version".into(),
+                    message: format!("bot '{bot_id}' has no version '{version}'"),
+                });
+                None
+            }
+        };
+        let stable = match bot.binding(env) {
+            None => {
+                errors.push(FieldError {
+                    field: "environment_id".into(),
+                    message: format!("bot '{bot_id}' is not deployed to '{env}'"),
+                });
+                None
+            }
+            Some(b) => b.live.current().clone(),
+        };
+        if let (Some(v), Some(s)) = (&version, &stable)
+            && v == s
+        {
+            errors.push(FieldError {
+                field: "version".into(),
+                message: format!("{v} is already live in {env}"),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(Refusal::Invalid(errors));
+        }
+        if let Some((kind, id)) = self.busy(bot_id) {
+            return Err(Refusal::conflict(
+                format!("bot '{bot_id}' already has a {kind} in progress ({id})"),
+                Some(id),
+            ));
+        }
+        match (version, stable) {
+            (Some(v), Some(s)) => Ok((v, s)),
+            _ => Err(Refusal::invalid(
+                "version",
+                "no stable version to compare against",
+            )),
+        }
+    }
+
+    /// Start a canary at `now`; returns its id. It holds its weight until someone changes
+    /// it, promotes or rolls it back.
+    pub fn start_canary(&mut self, req: &CanaryRequest<'_>, now: f64) -> Result<String, Refusal> {
+        let (version, stable) = self.canary_plan(req.bot, req.env, req.version)?;
+        let id = self.next_id("cnry");
+        let mut weight = History::new(0.0);
+        weight.set(now, req.weight);
+        let rec = CanaryRec {
+            id: id.clone(),
+            bot: req.bot.to_string(),
+            env: req.env.to_string(),
+            version: version.clone(),
+            stable,
+            phase: CanaryPhase::Running,
+            weight,
+            max_traffic: req.max_traffic,
+            thresholds: req.thresholds.clone(),
+            started: now,
+            updated: now,
+            ended: None,
+        };
+        if let Some(b) = self.bots.get_mut(req.bot)
+            && req.weight > 0.0
+        {
+            b.mark_traffic(&version, now);
+        }
+        self.canaries.insert(id.clone(), rec);
+        Ok(id)
+    }
+
+    /// Set a running canary's traffic share (percent) from `now` on.
+    pub fn set_canary_weight(&mut self, id: &str, weight: f64, now: f64) -> Result<(), Refusal> {
+        let c = self.canaries.get_mut(id).ok_or_else(|| Refusal::NotFound {
+            what: "canary",
+            id: id.to_string(),
+        })?;
+        if !c.active() {
+            return Err(Refusal::conflict(
+                format!("canary {id} has ended ({:?}); start a new one", c.phase),
+                Some(id.to_string()),
+            ));
+        }
+        if !(0.0..=100.0).contains(&weight) || weight > c.max_traffic {
+            return Err(Refusal::invalid(
+                "canary",
+                format!(
+                    "{weight} is outside 0..={} (max_traffic_percentage)",
+                    c.max_traffic
+                ),
+            ));
+        }
+        c.weight.set(now, weight);
+        c.updated = now;
+        let (bot, version) = (c.bot.clone(), c.version.clone());
+        if weight > 0.0
+            && let Some(b) = self.bots.get_mut(&bot)
+        {
+            b.mark_traffic(&version, now);
+        }
+        Ok(())
+    }
+
+    /// Start one of the scenario's operations at its second, through the functions the
+    /// routes use; returns its id.
+    fn start_scenario_operation(&mut self, op: &OperationSpec) -> Result<String, Refusal> {
+        let bot = self.bots.get(&op.bot).ok_or_else(|| Refusal::NotFound {
+            what: "bot",
+            id: op.bot.clone(),
+        })?;
+        let production =
+            |b: &&Binding| self.envs.get(&b.env).map(|e| e.stage) == Some(Stage::Production);
+        let env = match (&op.env, op.kind) {
+            (Some(e), _) => Some(e.clone()),
+            (None, OperationKindSpec::Canary) => self.active_env(bot, Stage::Production, op.at),
+            (None, OperationKindSpec::Deploy) => {
+                let weights = bot.routing.at(op.at);
+                let weight = |b: &Binding| weights.get(&b.env).copied().unwrap_or(0.0);
+                bot.bindings
+                    .iter()
+                    .filter(production)
+                    .min_by(|a, b| weight(a).total_cmp(&weight(b)))
+                    .map(|b| b.env.clone())
+            }
+        }
+        .ok_or_else(|| {
+            Refusal::invalid(
+                "env",
+                format!(
+                    "bot '{}' has no production environment; name one with env = \"...\"",
+                    op.bot
+                ),
+            )
+        })?;
+        let version = match &op.version {
+            Some(v) => v.clone(),
+            None => {
+                let live = bot.binding(&env).and_then(|b| b.live.at(op.at).clone());
+                bot.versions
+                    .iter()
+                    .rev()
+                    .find(|v| v.status == VersionStatus::Published && Some(&v.id) != live.as_ref())
+                    .map(|v| v.id.clone())
+                    .ok_or_else(|| {
+                        Refusal::invalid(
+                            "version",
+                            format!(
+                                "bot '{}' has no PUBLISHED version that is not live in {env}",
+                                op.bot
+                            ),
+                        )
+                    })?
+            }
+        };
+        match op.kind {
+            OperationKindSpec::Deploy => {
+                let nlu = bot
+                    .version(&version)
+                    .map(|v| v.nlu.clone())
+                    .ok_or_else(|| Refusal::NotFound {
+                        what: "version",
+                        id: version.clone(),
+                    })?;
+                let req = DeployRequest {
+                    bot: &op.bot,
+                    env: &env,
+                    nlu_model: &nlu,
+                    version: Some(&version),
+                    flows: &[],
+                    stalled: false,
+                };
+                self.start_deployment(&req, op.at)
+            }
+            OperationKindSpec::Canary => {
+                let req = CanaryRequest {
+                    bot: &op.bot,
+                    env: &env,
+                    version: &version,
+                    weight: op.weights.first().copied().unwrap_or(0.0),
+                    max_traffic: op.max_traffic,
+                    thresholds: Thresholds::default(),
+                };
+                let id = self.start_canary(&req, op.at)?;
+                for (k, w) in op.weights.iter().enumerate().skip(1) {
+                    self.set_canary_weight(&id, *w, op.at + op.step_seconds * k as f64)?;
+                }
+                Ok(id)
+            }
+        }
     }
 
     /// Fire the webhook registrations subscribed to `event`.

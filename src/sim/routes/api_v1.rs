@@ -21,7 +21,9 @@ use crate::sim::scenario::Timing;
 use crate::sim::sessions;
 use crate::sim::traffic::{self, Arm};
 use crate::sim::views::{canary_view, rollback_job_view};
-use crate::sim::world::{CanaryPhase, CanaryRec, History, RollbackJobRec, Schedule, WebhookRec};
+use crate::sim::world::{
+    CanaryPhase, CanaryRequest, Refusal, RollbackJobRec, Schedule, WebhookRec,
+};
 use crate::sim::{App, Shared};
 
 pub fn routes() -> Router<App> {
@@ -176,88 +178,30 @@ async fn start_canary(
     let _ = p.enable_metric_aggregation;
     let (mut g, now) = app.world();
     let w = &mut g.world;
-    let bot = w
-        .bots
-        .get(&bot_id)
-        .ok_or_else(|| ApiError::not_found("bot", &bot_id))?;
-    let version = match bot.version(&p.version) {
-        Some(v) if v.status == VersionStatus::Published => Some(v.id.clone()),
-        Some(v) => {
-            errors.push(FieldError {
-                field: "version".into(),
-                message: format!(
-                    "version {} is {}; only PUBLISHED versions can be canaried",
-                    v.id,
-                    v.status.as_str()
-                ),
-            });
-            None
+    // Field errors of the payload and of the world answer together; a conflict only when
+    // the request is otherwise valid.
+    match w.canary_plan(&bot_id, &p.environment_id, &p.version) {
+        Err(Refusal::Invalid(more)) => {
+            errors.extend(more);
+            return Err(ApiError::invalid(errors));
         }
-        None => {
-            errors.push(FieldError {
-                field: "version".into(),
-                message: format!("bot '{bot_id}' has no version '{}'", p.version),
-            });
-            None
-        }
-    };
-    let stable = match bot.binding(&p.environment_id) {
-        None => {
-            errors.push(FieldError {
-                field: "environment_id".into(),
-                message: format!("bot '{bot_id}' is not deployed to '{}'", p.environment_id),
-            });
-            None
-        }
-        Some(b) => b.live.current().clone(),
-    };
-    if let (Some(v), Some(s)) = (&version, &stable)
-        && v == s
-    {
-        errors.push(FieldError {
-            field: "version".into(),
-            message: format!("{v} is already live in {}", p.environment_id),
-        });
+        Err(r @ Refusal::NotFound { .. }) => return Err(r.into()),
+        _ if !errors.is_empty() => return Err(ApiError::invalid(errors)),
+        Err(r) => return Err(r.into()),
+        Ok(_) => {}
     }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
-    if let Some((kind, id)) = w.busy(&bot_id) {
-        return Err(ApiError::conflict(
-            format!("bot '{bot_id}' already has a {kind} in progress ({id})"),
-            Some(id),
-        ));
-    }
-    let (Some(version), Some(stable)) = (version, stable) else {
-        return Err(ApiError::invalid_one(
-            "version",
-            "no stable version to compare against",
-        ));
-    };
-    let id = w.next_id("cnry");
-    let mut hist = History::new(0.0);
-    hist.set(now, weight);
-    let rec = CanaryRec {
-        id: id.clone(),
-        bot: bot_id.clone(),
-        env: p.environment_id.clone(),
-        version: version.clone(),
-        stable,
-        phase: CanaryPhase::Running,
-        weight: hist,
-        max_traffic: p.max_traffic_percentage,
-        thresholds,
-        started: now,
-        updated: now,
-        ended: None,
-    };
-    if let Some(b) = w.bots.get_mut(&bot_id)
-        && weight > 0.0
-    {
-        b.mark_traffic(&version, now);
-    }
-    let view = canary_view(&app, &rec);
-    w.canaries.insert(id.clone(), rec);
+    let id = w.start_canary(
+        &CanaryRequest {
+            bot: &bot_id,
+            env: &p.environment_id,
+            version: &p.version,
+            weight,
+            max_traffic: p.max_traffic_percentage,
+            thresholds,
+        },
+        now,
+    )?;
+    let view = canary_view(&app, &w.canaries[&id]);
     let mut body = serde_json::to_value(&view).unwrap_or_default();
     body["deploymentId"] = json!(id);
     body["canaryId"] = json!(id);
@@ -372,34 +316,8 @@ async fn set_traffic(
     app.authorize(&headers, &["bot:deploy"])?;
     let (mut g, now) = app.world();
     let w = &mut g.world;
-    let c = w
-        .canaries
-        .get_mut(&id)
-        .ok_or_else(|| ApiError::not_found("canary", &id))?;
-    if !c.active() {
-        return Err(ApiError::conflict(
-            format!("canary {id} has ended ({:?}); start a new one", c.phase),
-            Some(id),
-        ));
-    }
-    if !(0.0..=100.0).contains(&body.canary) || body.canary > c.max_traffic {
-        return Err(ApiError::invalid_one(
-            "canary",
-            format!(
-                "{} is outside 0..={} (max_traffic_percentage)",
-                body.canary, c.max_traffic
-            ),
-        ));
-    }
-    c.weight.set(now, body.canary);
-    c.updated = now;
-    let (bot, version) = (c.bot.clone(), c.version.clone());
-    let view = canary_view(&app, c);
-    if body.canary > 0.0
-        && let Some(b) = w.bots.get_mut(&bot)
-    {
-        b.mark_traffic(&version, now);
-    }
+    w.set_canary_weight(&id, body.canary, now)?;
+    let view = canary_view(&app, &w.canaries[&id]);
     Ok(reply(
         StatusCode::OK,
         serde_json::to_value(view).unwrap_or_default(),
@@ -697,9 +615,9 @@ async fn versions(
         .bots
         .get(&bot_id)
         .ok_or_else(|| ApiError::not_found("bot", &bot_id))?;
-    let all = crate::sim::views::version_views(&app, &g.world, bot, now);
-    let total = all.len();
-    let data: Vec<_> = all.into_iter().skip((page - 1) * size).take(size).collect();
+    let total = bot.versions.len();
+    let skip = (page - 1).saturating_mul(size);
+    let data = crate::sim::views::version_views(&app, bot, now, skip, size);
     Ok(reply(
         StatusCode::OK,
         json!({"success": true, "data": data, "page": page, "size": size, "total": total}),

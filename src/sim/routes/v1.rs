@@ -1,6 +1,6 @@
 //! `/v1`: the versioned blue-green deploy of seed 000.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -10,12 +10,11 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::{DeploymentState, DeploymentStatus, FieldError, FlowRef, VersionStatus};
+use crate::domain::{DeploymentState, DeploymentStatus, FieldError, FlowRef};
 use crate::sim::problem::{ApiError, ApiResult};
 use crate::sim::routes::{JsonBody, reply, status_read};
-use crate::sim::scenario::Timing;
 use crate::sim::views::deployment_view;
-use crate::sim::world::{Deployment, DrainCause, Schedule, World};
+use crate::sim::world::{DeployRequest, DrainCause, World};
 use crate::sim::{App, Shared};
 
 pub fn routes() -> Router<App> {
@@ -69,126 +68,6 @@ struct CreateDeployment {
     metadata: Option<Value>,
 }
 
-/// The schedule of a new deployment (or a stalled one that ends in `timeout`).
-fn deployment_schedule(
-    timing: &Timing,
-    now: f64,
-    stalled: bool,
-    fails: bool,
-) -> Schedule<DeploymentState> {
-    if stalled {
-        return Schedule {
-            phases: vec![
-                (DeploymentState::Queued, now),
-                (DeploymentState::Timeout, now + timing.job_timeout),
-            ],
-        };
-    }
-    let mut t = now;
-    let mut phases = Vec::new();
-    for (s, name) in [
-        (DeploymentState::Queued, "queued"),
-        (DeploymentState::Compiling, "compiling"),
-        (DeploymentState::Deploying, "deploying"),
-        (DeploymentState::Validating, "validating"),
-    ] {
-        phases.push((s, t));
-        t += Timing::phase(&timing.deploy, name);
-    }
-    phases.push((
-        if fails {
-            DeploymentState::Failed
-        } else {
-            DeploymentState::Completed
-        },
-        t,
-    ));
-    Schedule { phases }
-}
-
-/// Pick the version a `/v1` deployment deploys and check its references.
-fn resolve_version(w: &World, bot_id: &str, body: &CreateDeployment) -> ApiResult<String> {
-    let bot = w
-        .bots
-        .get(bot_id)
-        .ok_or_else(|| ApiError::not_found("bot", bot_id))?;
-    let model = w.nlu.get(&body.nlu_model_id).ok_or_else(|| {
-        ApiError::conflict(
-            format!("NLU model '{}' does not exist", body.nlu_model_id),
-            None,
-        )
-    })?;
-    if model.bot != bot_id {
-        return Err(ApiError::conflict(
-            format!(
-                "NLU model '{}' belongs to bot '{}', not '{bot_id}'",
-                model.id, model.bot
-            ),
-            None,
-        ));
-    }
-    let version = match &body.version_id {
-        Some(v) => {
-            let ver = bot
-                .version(v)
-                .ok_or_else(|| ApiError::not_found("version", v))?;
-            if ver.status != VersionStatus::Published {
-                return Err(ApiError::invalid_one(
-                    "versionId",
-                    format!(
-                        "version {} is {}; only PUBLISHED versions can be deployed",
-                        ver.id,
-                        ver.status.as_str()
-                    ),
-                ));
-            }
-            if ver.nlu != body.nlu_model_id {
-                return Err(ApiError::conflict(
-                    format!(
-                        "NLU mismatch: version {} is built on '{}', the request names '{}'",
-                        ver.id, ver.nlu, body.nlu_model_id
-                    ),
-                    None,
-                ));
-            }
-            ver
-        }
-        None => bot
-            .versions
-            .iter()
-            .rev()
-            .find(|v| v.status == VersionStatus::Published && v.nlu == body.nlu_model_id)
-            .ok_or_else(|| {
-                ApiError::conflict(
-                    format!(
-                        "NLU mismatch: no PUBLISHED version of bot '{bot_id}' is built on '{}'",
-                        body.nlu_model_id
-                    ),
-                    None,
-                )
-            })?,
-    };
-    for r in &body.flow_references {
-        let flow = w.flows.get(&r.flow_id).ok_or_else(|| {
-            ApiError::conflict(format!("flow '{}' does not exist", r.flow_id), None)
-        })?;
-        if !flow.has_version(&r.version) {
-            let known: Vec<&str> = flow.versions.iter().map(|v| v.version.as_str()).collect();
-            return Err(ApiError::conflict(
-                format!(
-                    "flow '{}' has no version '{}' (known: {}); check GET /v1/bots/{bot_id}/flows/{}/versions",
-                    r.flow_id,
-                    r.version,
-                    known.join(", "),
-                    r.flow_id
-                ),
-                None,
-            ));
-        }
-    }
-    Ok(version.id.clone())
-}
-
 async fn create_deployment(
     State(app): State<App>,
     headers: HeaderMap,
@@ -219,65 +98,20 @@ async fn create_deployment(
     let (mut g, now) = app.world();
     let stalled = g.faults.stall_jobs;
     let w = &mut g.world;
-    let version = resolve_version(w, &bot_id, &body)?;
-    let bot = w
-        .bots
-        .get(&bot_id)
-        .ok_or_else(|| ApiError::not_found("bot", &bot_id))?;
-    let binding = bot.binding(&body.target_environment_id).ok_or_else(|| {
-        if w.envs.contains_key(&body.target_environment_id) {
-            ApiError::invalid_one(
-                "targetEnvironmentId",
-                format!(
-                    "bot '{bot_id}' is not bound to environment '{}'",
-                    body.target_environment_id
-                ),
-            )
-        } else {
-            ApiError::not_found("environment", &body.target_environment_id)
-        }
-    })?;
-    if let Some((kind, id)) = w.busy(&bot_id) {
-        return Err(ApiError::conflict(
-            format!(
-                "bot '{bot_id}' already has a {kind} in progress ({id}); wait for it or roll it back"
-            ),
-            Some(id),
-        ));
-    }
-    let previous_live = binding.live.current().clone();
-    let previous_routing = bot.routing.current().clone();
-    let fails = bot.version(&version).and_then(|v| v.fail_deploy.clone());
-    let schedule = deployment_schedule(&w.timing, now, stalled, fails.is_some());
-    let id = w.next_id("dep");
-    let error = if stalled {
-        Some(format!(
-            "deployment did not finish within {}s (the deployment engine stalled)",
-            w.timing.job_timeout
-        ))
-    } else {
-        fails
-    };
-    let eta = (schedule.end() - now).ceil() as u64;
-    w.deployments.insert(
-        id.clone(),
-        Deployment {
-            id: id.clone(),
-            bot: bot_id.clone(),
-            env: body.target_environment_id.clone(),
-            version: version.clone(),
-            nlu: body.nlu_model_id.clone(),
-            flows: body.flow_references.clone(),
-            created: now,
-            schedule,
-            error,
-            applied: false,
-            previous_live,
-            previous_routing,
-            drain: None,
-            status_reads: VecDeque::new(),
+    let id = w.start_deployment(
+        &DeployRequest {
+            bot: &bot_id,
+            env: &body.target_environment_id,
+            nlu_model: &body.nlu_model_id,
+            version: body.version_id.as_deref(),
+            flows: &body.flow_references,
+            stalled,
         },
-    );
+        now,
+    )?;
+    let d = &w.deployments[&id];
+    let version = d.version.clone();
+    let eta = (d.schedule.end() - now).ceil() as u64;
     let location = format!("/v1/deployments/{id}/status");
     let mut resp = reply(
         StatusCode::ACCEPTED,
