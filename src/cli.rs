@@ -283,7 +283,8 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
     /// Scenario TOML, or a built-in one by name: `demo` (the default,
-    /// assets/scenarios/demo.toml) or `cognigy` (projects on several channels each).
+    /// assets/scenarios/demo.toml), `cognigy` (projects on several channels each) or `fleet`
+    /// (200 bots, one with 10,000 versions, operations of another team running).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
     /// Token lifetime in real seconds.
@@ -311,6 +312,10 @@ pub struct DemoArgs {
     /// Simulator clock speed for the demo.
     #[arg(long, default_value_t = 10.0)]
     pub speed: f64,
+    /// The demo's world: a scenario TOML or a built-in one by name (`demo`, the default;
+    /// `cognigy`, the default with --backend cognigy; `fleet`).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
     /// Seed of the demo world's traffic.
     #[arg(long)]
     pub seed: Option<u64>,

@@ -44,11 +44,13 @@ pub async fn run_demo(url: &str, speed: f64, backend: config::Backend) -> anyhow
     if let Some(dir) = profile.audit_log.parent() {
         profile.audit_log = dir.join(name);
     }
+    // The demo's clock runs fast: reading as often in server time as a real console would
+    // costs many more requests a wall second; a demo reads every 5 wall seconds at most.
     run_console(
         profile,
         UiSettings::defaults()?,
         Duration::from_secs(2),
-        Duration::from_secs(2),
+        Duration::from_secs(5),
     )
     .await
 }
@@ -75,6 +77,10 @@ async fn run_console(
     ctx.max_fps = u32::from(ui.ui.frame_rate.clamp(5, 120));
     ctx.rollback_max_sessions = rt.profile.rollback.max_active_sessions;
     ctx.repoints = matches!(rt.profile.backend, config::Backend::Cognigy(_));
+    // Stale: older than a minute, or than three of the slowest reads at this clock speed.
+    ctx.stale_after = (floor.as_secs_f64() * rt.profile.clock_speed * 3.0)
+        .max(60.0)
+        .round() as i64;
     let c = &rt.profile.canary;
     ctx.canary_defaults = tui::plan::CanaryDefaults {
         steps: c.steps.iter().map(|s| f64::from(*s)).collect(),
@@ -162,10 +168,6 @@ async fn serve(
         seq: 0,
         told: None,
     };
-    // Often enough that a settled selection is read within a few milliseconds; each look
-    // is a few microseconds.
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut timeline_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
@@ -211,19 +213,24 @@ async fn serve(
             Some(read) = reader.done.1.recv() => {
                 reader.schedule.finished(&read, tokio::time::Instant::now());
             }
-            _ = tick.tick() => {
-                // The audit trail is a local file: read on its own period, free of budget.
-                let now = tokio::time::Instant::now();
-                if timeline_at.is_none_or(|t| now.duration_since(t) >= timeline_every) {
-                    timeline_at = Some(now);
-                    reader.seq += 1;
-                    tokio::spawn(read_timeline(
-                        rt.profile.audit_log.clone(),
-                        reader.seq,
-                        updates.clone(),
-                    ));
-                }
-            }
+            // Soon after a new selection (so it is read as it settles), else four times a
+            // second.
+            _ = tokio::time::sleep(if reader.schedule.settling(tokio::time::Instant::now()) {
+                Duration::from_millis(10)
+            } else {
+                Duration::from_millis(250)
+            }) => {}
+        }
+        // The audit trail is a local file: read on its own period, free of budget.
+        let now = tokio::time::Instant::now();
+        if timeline_at.is_none_or(|t| now.duration_since(t) >= timeline_every) {
+            timeline_at = Some(now);
+            reader.seq += 1;
+            tokio::spawn(read_timeline(
+                rt.profile.audit_log.clone(),
+                reader.seq,
+                updates.clone(),
+            ));
         }
         reader.send_due(&rt.meter);
     }

@@ -165,7 +165,10 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         port: args.port,
         seed: args.seed,
         speed: args.speed,
-        scenario: (args.backend == SimDialect::Cognigy).then(|| "cognigy".into()),
+        scenario: args
+            .scenario
+            .clone()
+            .or_else(|| (args.backend == SimDialect::Cognigy).then(|| "cognigy".into())),
         token_ttl: 3600,
         client_budget: 100_000,
         rate_limit: args.rate_limit,

@@ -95,7 +95,7 @@ impl Default for Periods {
             selected_bot: Duration::from_secs(5),
             selected_versions: Duration::from_secs(6),
             series: Duration::from_secs(15),
-            bots: Duration::from_secs(20),
+            bots: Duration::from_secs(30),
             idle_operations: Duration::from_secs(15),
         }
     }
@@ -164,6 +164,12 @@ impl Scheduler {
     pub fn with_floor(mut self, floor: Duration) -> Scheduler {
         self.floor = floor;
         self
+    }
+
+    /// Whether a new selection is still settling (its reads wait for it).
+    pub fn settling(&self, now: Instant) -> bool {
+        self.selected_since
+            .is_some_and(|t| now.saturating_duration_since(t) < SETTLE)
     }
 
     /// Requests per window.
@@ -255,8 +261,14 @@ impl Scheduler {
     }
 
     /// The wall time a read of `period` (server time) waits between reads.
-    fn gap(&self, period: Duration) -> Duration {
-        period.div_f64(self.speed).max(self.floor)
+    /// A running operation's reads keep a floor of at most a second, so its server-side
+    /// state (a canary's baseline, another team's progress) shows as it changes.
+    fn gap(&self, period: Duration, priority: Priority) -> Duration {
+        let floor = match priority {
+            Priority::Running => self.floor.min(Duration::from_secs(1)),
+            _ => self.floor,
+        };
+        period.div_f64(self.speed).max(floor)
     }
 
     fn refill(&mut self, now: Instant, meter: MeterReading) {
@@ -277,9 +289,7 @@ impl Scheduler {
     /// flight until [`Scheduler::finished`].
     pub fn next(&mut self, now: Instant, meter: MeterReading) -> Vec<(Read, bool)> {
         self.refill(now, meter);
-        let settling = self
-            .selected_since
-            .is_some_and(|t| now.saturating_duration_since(t) < SETTLE);
+        let settling = self.settling(now);
         let mut due: Vec<(Priority, f64, Read)> = Vec::new();
         for (read, priority, period) in self.wanted() {
             let entry = self.entries.get(&read).cloned().unwrap_or_default();
@@ -295,7 +305,7 @@ impl Scheduler {
                 (false, None, _) => f64::MAX,
                 (false, Some(_), None) => continue,
                 (false, Some(done), Some(period)) => {
-                    let gap = self.gap(period);
+                    let gap = self.gap(period, priority);
                     let age = now.saturating_duration_since(done);
                     if age < gap {
                         continue;

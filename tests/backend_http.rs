@@ -1042,8 +1042,10 @@ async fn server_strings_are_sanitised_and_pages_followed() {
         "flows come back verbatim"
     );
 
+    // Retry-After 5 says when the next phase is due; the expected end (30 s) is later, and
+    // a poller waiting for the end waits for that.
     let polled = api.deployment_status("d1").await.unwrap();
-    assert_eq!(polled.retry_after, Some(Duration::from_secs(5)));
+    assert_eq!(polled.retry_after, Some(Duration::from_secs(30)));
     assert_eq!(polled.value.steps[0].detail.as_deref(), Some("ok"));
 
     let v = api

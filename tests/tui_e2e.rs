@@ -259,11 +259,19 @@ fn demo_canary_of_a_healthy_version_is_promoted_on_screen() {
     t.wait_for("the canary to start", 20, |s| {
         s.contains("#1 canary bot_abc123 2.1.0-canary") && s.contains("hold 5%")
     });
+    // The server's canary shows first (its weight, the first look to come), then the
+    // run's own steps.
     let s = t.wait_for("the Canary pane to show it running", 20, |s| {
         canary_title(s).contains("Order Assistant 2.1.0-canary vs 2.0.4")
             && canary_title(s).contains("running")
+            && s.contains("/5 · ")
     });
-    assert!(s.contains("step 1/5"), "the pane says which step:\n{s}");
+    assert!(
+        ["step 1/5", "step 2/5", "step 3/5"]
+            .iter()
+            .any(|step| s.contains(step)),
+        "the pane says which step:\n{s}"
+    );
     // Every step passes on evidence; the canary ends promoted.
     let s = t.wait_for("the promotion", 90, |s| {
         canary_title(s).contains("· promoted") && s.contains("promoted at 100% after 5 steps")
@@ -453,18 +461,21 @@ fn demo_rollback_through_the_picker_succeeds_and_the_timeline_keeps_every_ended_
 
     // The Timeline keeps the ended runs' rows across later refreshes: ask for one, then
     // focus the Timeline (Tab past Versions, Deployments, Canary) and go to its oldest row.
-    let refreshed = |s: &str| {
-        line_with(s, "refreshed ")
-            .split("refreshed ")
-            .nth(1)
-            .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
-            .unwrap_or_default()
+    // The status bar counts the requests of the window: a refresh adds to it.
+    let spent = |s: &str| -> u64 {
+        line_with(s, "req per 5 min")
+            .split(" req per 5 min")
+            .next()
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.split('/').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
     };
-    let before = refreshed(&s);
-    // ctrl-r refreshes now (the periodic refresh would come too, later).
+    let before = spent(&s);
+    // ctrl-r reads everything on screen now.
     t.keys(&["C-r"]);
     let s = t.wait_for("a refresh after the runs ended", 30, |s| {
-        refreshed(s) != before
+        spent(s) >= before + 3
     });
     let rows = |s: &str| -> usize {
         line_with(s, "Timeline ")
@@ -512,8 +523,9 @@ fn demo_rollback_through_the_picker_succeeds_and_the_timeline_keeps_every_ended_
 #[test]
 fn picker_does_not_predict_a_refusal_for_a_rollback_that_succeeds() {
     let t = Tmux::demo("picker-refusal");
+    // The pane's rows, not only its title: the picker needs the versions.
     t.wait_for("Customer Service's versions", 15, |s| {
-        s.contains("Versions of Customer Service")
+        s.contains("Versions of Customer Service") && s.contains("v2.4.0     PUBLISHED")
     });
     t.keys(&["r"]);
     let picker = t.wait_for("the rollback picker", 10, |s| {

@@ -47,6 +47,8 @@ pub struct AppConfig {
     /// The backend switches by re-pointing channels (Cognigy.AI endpoints), not by moving
     /// traffic weights: the deploy preview says so.
     pub repoints: bool,
+    /// Data older than this (server seconds) is marked stale.
+    pub stale_after: i64,
 }
 
 impl Default for AppConfig {
@@ -63,6 +65,7 @@ impl Default for AppConfig {
             canary_defaults: super::plan::CanaryDefaults::default(),
             rollback_max_sessions: 0,
             repoints: false,
+            stale_after: super::component::STALE_AFTER,
         }
     }
 }
@@ -174,6 +177,7 @@ pub struct App {
     pub(crate) canary_defaults: super::plan::CanaryDefaults,
     pub(crate) rollback_max_sessions: u32,
     pub(crate) repoints: bool,
+    pub(crate) stale_after: i64,
     pub(crate) profile: String,
     pub(crate) production: bool,
     pub(crate) read_only: bool,
@@ -246,6 +250,8 @@ pub(crate) enum RowKey {
 
 /// How long toasts stay.
 const TOAST_SECS: i64 = 8;
+/// The data's ages in the panes' titles move every this many wall seconds (a frame each).
+const AGE_REDRAW_SECS: i64 = 2;
 /// Versions asked for beyond the rows on screen, so scrolling finds them there.
 const VERSIONS_AHEAD: usize = 10;
 
@@ -257,6 +263,7 @@ impl App {
             canary_defaults: config.canary_defaults.clone(),
             rollback_max_sessions: config.rollback_max_sessions,
             repoints: config.repoints,
+            stale_after: config.stale_after.max(1),
             theme: Theme::named(&config.theme, config.no_color),
             no_color: config.no_color,
             profile: crate::sanitize::clean(&config.profile),
@@ -442,7 +449,7 @@ impl App {
             // Elapsed times, countdowns and the data's ages move once a second.
             if self.runs.iter().any(|r| r.is_active())
                 || !self.toasts.is_empty()
-                || !self.seen.is_empty()
+                || (!self.seen.is_empty() && second % AGE_REDRAW_SECS == 0)
             {
                 self.dirty = true;
             }

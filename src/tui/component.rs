@@ -66,6 +66,8 @@ pub trait Scene {
     fn bot_age(&self, id: &str) -> Option<i64>;
     /// How many versions the selected bot has, when the server said.
     fn versions_total(&self) -> Option<u64>;
+    /// Data older than this (server seconds) is marked stale.
+    fn stale_after(&self) -> i64;
     /// The widths a bot's row needs, measured when it arrived.
     fn bot_measure(&self, id: &str) -> Option<&crate::tui::panes::bots::BotMeasure>;
 }
@@ -78,8 +80,8 @@ pub struct Freshness {
     pub stale: bool,
 }
 
-/// Data older than this (server seconds) is marked stale: the scheduler reads everything
-/// on screen well within it unless the budget or the server stops it.
+/// Data older than this (server seconds) is marked stale by default: the scheduler reads
+/// everything on screen well within it unless the budget or the server stops it.
 pub const STALE_AFTER: i64 = 60;
 
 /// Where a list pane stands: its selection and scroll, and its sort and filter.

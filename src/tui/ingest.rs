@@ -13,7 +13,7 @@ use super::app::{App, Overlay};
 use super::format;
 use std::collections::HashMap;
 
-use super::messages::{Effect, Seen, TimelineEntry, Update};
+use super::messages::{Effect, RefreshWhat, Seen, TimelineEntry, Update};
 use super::state::{OpRun, Waiting};
 use super::theme::Tone;
 
@@ -269,8 +269,11 @@ impl App {
                 self.panes.versions.list.pos.clamp(n);
                 self.keep_visible();
             }
+            // Ages and the budget are drawn with the once-a-second tick: nothing changed
+            // on screen that cannot wait for it.
             Update::Unchanged { what } => {
                 self.seen.insert(what, self.now);
+                return;
             }
             Update::Budget {
                 in_window,
@@ -278,6 +281,7 @@ impl App {
                 rate_limited,
             } => {
                 self.budget = Some((in_window, budget, rate_limited));
+                return;
             }
             Update::Operations {
                 req,
@@ -337,6 +341,9 @@ impl App {
             Update::Progress(ev) => self.on_progress(ev, out),
             Update::Connection { ok, detail } => {
                 let detail = clean(&detail);
+                if self.connection.as_ref() == Some(&(ok, detail.clone())) {
+                    return;
+                }
                 let was = self.connection.as_ref().map(|(ok, _)| *ok);
                 if was == Some(true) && !ok {
                     self.toast(Tone::Bad, format!("Connection lost: {detail}"));
@@ -378,6 +385,7 @@ impl App {
         let mut entry: Option<(String, Vec<(String, String)>)> = None;
         let mut toast: Option<(Tone, String)> = None;
         let mut decided = false;
+        let mut linked = false;
         match ev.kind {
             EventKind::Started {
                 workflow,
@@ -448,6 +456,7 @@ impl App {
                 let id = clean(&server_id);
                 if !run.server_ids.contains(&id) {
                     run.server_ids.push(id);
+                    linked = true;
                 }
             }
             EventKind::Paused => {
@@ -533,6 +542,13 @@ impl App {
                 text,
                 figures,
             });
+        }
+        if linked {
+            // The server's record of the run exists now: read it at once.
+            for what in [RefreshWhat::Operations, RefreshWhat::Canaries] {
+                let req = self.req();
+                out.push(Effect::Refresh { what, req });
+            }
         }
         if let Some((tone, text)) = toast {
             self.toast(tone, text);

@@ -78,6 +78,8 @@ pub struct TuiContext {
     pub rollback_max_sessions: u32,
     /// The backend switches by re-pointing channels, not by weights.
     pub repoints: bool,
+    /// Data older than this (server seconds) is marked stale.
+    pub stale_after: i64,
     /// Where the console's effects go; the runtime executes them.
     pub effects_tx: UnboundedSender<Effect>,
     /// What the runtime reports back.
@@ -102,6 +104,7 @@ impl TuiContext {
             canary_defaults: plan::CanaryDefaults::default(),
             rollback_max_sessions: 0,
             repoints: false,
+            stale_after: component::STALE_AFTER,
             effects_tx,
             updates_rx,
         }
@@ -128,6 +131,7 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         canary_defaults,
         rollback_max_sessions,
         repoints,
+        stale_after,
         effects_tx,
         updates_rx,
     } = ctx;
@@ -143,6 +147,7 @@ pub async fn run(ctx: TuiContext) -> anyhow::Result<()> {
         canary_defaults,
         rollback_max_sessions,
         repoints,
+        stale_after,
     });
 
     // Our hook first: ratatui's (installed by try_init) restores raw mode and the screen,

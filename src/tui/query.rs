@@ -8,7 +8,7 @@ use crate::engine::events::WorkflowKind;
 use super::app::App;
 use chrono::{DateTime, Utc};
 
-use super::component::{Freshness, STALE_AFTER};
+use super::component::Freshness;
 use super::layout::PaneId;
 use super::messages::{Seen, TimelineEntry};
 use super::model::DeployItem;
@@ -132,7 +132,7 @@ impl App {
         let age = self.server_age(at);
         Some(Freshness {
             age,
-            stale: age > STALE_AFTER,
+            stale: age > self.stale_after,
         })
     }
 
@@ -568,6 +568,9 @@ impl super::component::Scene for App {
             .chain(alone)
             .max()
             .map(|at| self.server_age(*at))
+    }
+    fn stale_after(&self) -> i64 {
+        self.stale_after
     }
     fn bot_measure(&self, id: &str) -> Option<&super::panes::bots::BotMeasure> {
         self.bot_measures.get(id)

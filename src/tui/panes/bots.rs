@@ -347,7 +347,7 @@ fn draw(pane: &BotsPane, frame: &mut Frame, area: Rect, app: &dyn Scene, focused
             // A row not read for a while says so before its name.
             let stale = app
                 .bot_age(&bot.id)
-                .is_some_and(|age| age > crate::tui::component::STALE_AFTER);
+                .is_some_and(|age| age > app.stale_after());
             let name = if stale {
                 Line::from(vec![
                     Span::styled("⧗ ", theme.warn),
