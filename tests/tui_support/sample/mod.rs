@@ -19,6 +19,7 @@ use crate::engine::events::*;
 
 use crate::tui::{Action, App, AppConfig, Effect, TimelineEntry, Update};
 
+pub mod fleet;
 pub mod simulate;
 pub mod story;
 
