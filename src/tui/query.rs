@@ -34,7 +34,7 @@ impl App {
         let mut bots: Vec<&BotSummary> = self
             .bots
             .iter()
-            .filter(|b| view.matches(&self.bot_text(b)))
+            .filter(|b| view.filter.is_empty() || view.matches(&self.bot_text(b)))
             .collect();
         if let Some((key, desc)) = view.sort {
             bots.sort_by(|a, b| {
@@ -405,7 +405,7 @@ impl App {
         let view = &self.panes.timeline.list.view;
         let mut rows: Vec<&TimelineEntry> = self
             .timeline_rows()
-            .filter(|e| view.matches(&self.timeline_text(e)))
+            .filter(|e| view.filter.is_empty() || view.matches(&self.timeline_text(e)))
             .collect();
         if let Some((key, desc)) = view.sort {
             rows.sort_by(|a, b| {
