@@ -88,6 +88,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// What the operator did (a key, a click or scroll, a paste, a resize), as opposed to
+    /// what arrived: drawn without waiting for the frame cap's next slot. Mouse moves are
+    /// not input in this sense.
+    pub fn is_input(&self) -> bool {
+        match self {
+            Action::Key(k) => k.kind != KeyEventKind::Release,
+            Action::Mouse(m) => !matches!(m.kind, crossterm::event::MouseEventKind::Moved),
+            Action::Paste(_) | Action::Resize { .. } => true,
+            Action::Tick(_) | Action::Update(_) => false,
+        }
+    }
+
     /// The action a terminal event stands for (focus changes are ignored).
     pub fn from_event(event: Event) -> Option<Action> {
         match event {

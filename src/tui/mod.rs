@@ -225,8 +225,13 @@ async fn event_loop(
     });
     send(&effects_tx, effects);
 
+    // What the operator typed or clicked is drawn within this, whatever the frame cap: a
+    // screen kept busy by progress events must not make a key wait for the next slot.
+    let input_gap = frame_gap.min(INPUT_FRAME_GAP);
+    let mut input_waiting = false;
     loop {
-        let next_frame = last_draw.map_or_else(Instant::now, |t| t + frame_gap);
+        let gap = if input_waiting { input_gap } else { frame_gap };
+        let next_frame = last_draw.map_or_else(Instant::now, |t| t + gap);
         let action = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(event)) => Action::from_event(event),
@@ -247,6 +252,7 @@ async fn event_loop(
             _ = tokio::time::sleep_until(next_frame), if app.is_dirty() => None,
         };
         if let Some(action) = action {
+            input_waiting |= action.is_input();
             let effects = app.update(action);
             send(&effects_tx, effects);
         }
@@ -258,15 +264,22 @@ async fn event_loop(
         if app.should_quit() {
             return Ok(app.take_exit_notes());
         }
-        let due = last_draw.is_none_or(|t| t.elapsed() >= frame_gap);
+        let gap = if input_waiting { input_gap } else { frame_gap };
+        let due = last_draw.is_none_or(|t| t.elapsed() >= gap);
         if app.is_dirty() && due {
+            // The frame's slot counts from its start.
+            let started = Instant::now();
             // Synchronized output: the terminal shows the frame whole, never half-drawn.
             let _ = execute!(stdout(), BeginSynchronizedUpdate);
             let drawn = terminal.draw(|frame| draw(frame, &app));
             let _ = execute!(stdout(), EndSynchronizedUpdate);
             drawn.context("drawing the screen")?;
             app.mark_drawn();
-            last_draw = Some(Instant::now());
+            last_draw = Some(started);
+            input_waiting = false;
         }
     }
 }
+
+/// Input is drawn at most this long after the previous frame (120 frames a second).
+const INPUT_FRAME_GAP: Duration = Duration::from_micros(8_333);
