@@ -225,6 +225,12 @@ fn columns(app: &dyn Scene, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
         ),
     };
     let wide = app.wide();
+    let busy: std::collections::HashSet<&str> = app
+        .runs()
+        .iter()
+        .filter(|r| r.is_active())
+        .filter_map(|r| r.bot.as_deref())
+        .collect();
     vec![
         name,
         id,
@@ -237,7 +243,19 @@ fn columns(app: &dyn Scene, bots: &[&BotSummary], fold: Fold) -> Vec<Column> {
                 .map(|m| if wide { m.health_words } else { m.health_icon }),
         )
         .priority(3),
-        Column::text(h[4], 10, bots.iter().map(|b| operation(app, b).width())).priority(2),
+        Column::text(
+            h[4],
+            10,
+            bots.iter().map(|b| {
+                // Most bots run nothing: their cell is "—", no need to build it.
+                if b.active_operation.is_some() || busy.contains(b.id.as_str()) {
+                    operation(app, b).width()
+                } else {
+                    1
+                }
+            }),
+        )
+        .priority(2),
     ]
 }
 
