@@ -177,10 +177,6 @@ impl Scheduler {
         self.budget
     }
 
-    pub fn interest(&self) -> &Interest {
-        &self.interest
-    }
-
     /// What the screen shows now, at `now`. A newly selected bot is read once the
     /// selection has stayed [`SETTLE`].
     pub fn set_interest(&mut self, interest: Interest, now: Instant) {
@@ -349,14 +345,6 @@ impl Scheduler {
         let e = self.entries.entry(read.clone()).or_default();
         e.in_flight = false;
         e.done = Some(now);
-    }
-
-    /// How long ago (wall time) a read last finished.
-    pub fn age(&self, read: &Read, now: Instant) -> Option<Duration> {
-        self.entries
-            .get(read)
-            .and_then(|e| e.done)
-            .map(|d| now.saturating_duration_since(d))
     }
 }
 

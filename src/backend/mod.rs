@@ -49,15 +49,6 @@ pub enum Fresh<T> {
     Unchanged,
 }
 
-impl<T> Fresh<T> {
-    pub fn changed(self) -> Option<T> {
-        match self {
-            Fresh::Changed(t) => Some(t),
-            Fresh::Unchanged => None,
-        }
-    }
-}
-
 /// One page of a bot's versions, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VersionsPage {

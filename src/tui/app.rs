@@ -220,7 +220,6 @@ pub struct App {
     /// The newest row the last merge of audit and local rows weighed.
     pub(crate) merged_until: Option<DateTime<Utc>>,
     pub(crate) connection: Option<(bool, String)>,
-    pub(crate) last_refresh: Option<DateTime<Utc>>,
 
     pub(crate) next_req: RequestId,
     pub(crate) tracks: Tracks,
@@ -304,7 +303,6 @@ impl App {
             local_timeline: Vec::new(),
             merged_until: None,
             connection: None,
-            last_refresh: None,
             next_req: 0,
             tracks: Tracks::default(),
             series_key: None,

@@ -214,7 +214,6 @@ impl App {
                     .map(|b| (b.id.clone(), super::panes::bots::measure(b)))
                     .collect();
                 self.bots = bots;
-                self.last_refresh = Some(self.now);
                 self.seen.insert(Seen::Bots, self.now);
                 self.versions_follow_bot();
                 // Keep the same bot selected across refreshes.
